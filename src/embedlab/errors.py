@@ -1,0 +1,43 @@
+"""Errors a user can act on. The CLI prints them in one line and exits with status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class EmbedlabError(Exception):
+    """Base class: a problem with the user's input, config or environment, not a bug."""
+
+
+class DataError(EmbedlabError):
+    """A malformed input record, located by file, line (or row) and field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        where: str = "line",
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        location = []
+        if self.path:
+            location.append(self.path)
+        if line is not None:
+            location.append(f"{where} {line}")
+        if field:
+            location.append(f"field '{field}'")
+        self.location = ", ".join(location)
+        super().__init__(f"{self.location}: {message}" if location else message)
+
+
+class ConfigError(EmbedlabError):
+    """An invalid run config: unknown key, bad type or value, unreadable file."""
+
+
+class ModelError(EmbedlabError):
+    """A model name that cannot be resolved, or a packaged model whose package is missing."""

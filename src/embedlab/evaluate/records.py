@@ -1,0 +1,39 @@
+"""The one shape every evaluation returns, and helpers to read records back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    task: str
+    split: str
+    metric: str
+    value: float  # correlations ×100, as papers report them
+    n: int  # pairs (or tasks, for an average)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def records_from_json(items: Iterable[dict]) -> list[EvalRecord]:
+    return [EvalRecord(**item) for item in items]
+
+
+def lookup(records: Iterable[EvalRecord], task: str, metric: str, split: str | None = None) -> float | None:
+    for record in records:
+        if record.task == task and record.metric == metric and (split is None or record.split == split):
+            return record.value
+    return None
+
+
+def write_json_atomic(path: Path, payload: object) -> None:
+    """Write JSON to a temp file beside `path`, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary.replace(path)

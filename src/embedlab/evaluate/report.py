@@ -1,0 +1,109 @@
+"""Tables, JSON and model cards, all rendered from the same EvalRecords."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from embedlab.data.sts import STS_TASKS
+from embedlab.evaluate.records import EvalRecord, lookup
+from embedlab.evaluate.sts import PEARSON, SPEARMAN
+
+
+def _title(task: str, split: str) -> str:
+    spec = STS_TASKS.get(task)
+    name = spec.title if spec else task.capitalize()
+    return f"{name} {split}".strip()
+
+
+def table_rows(
+    records: Sequence[EvalRecord], before: Sequence[EvalRecord] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the results table (with before/after columns when `before` is given)."""
+    keys = list(dict.fromkeys((r.task, r.split, r.n) for r in records if r.metric == SPEARMAN))
+    if before is None:
+        headers = ["task", "pairs", "Spearman", "Pearson"]
+    else:
+        headers = ["task", "pairs", "Spearman before", "Spearman after", "Δ", "Pearson after"]
+    rows = []
+    for task, split, n in keys:
+        spearman = lookup(records, task, SPEARMAN, split)
+        pearson = lookup(records, task, PEARSON, split)
+        label = "average" if task == "average" else _title(task, split)
+        count = f"{n} tasks" if task == "average" else f"{n:,}"
+        if before is None:
+            rows.append([label, count, _fmt(spearman), _fmt(pearson)])
+        else:
+            base = lookup(before, task, SPEARMAN, split)
+            delta = f"{spearman - base:+.2f}" if spearman is not None and base is not None else "–"
+            rows.append([label, count, _fmt(base), _fmt(spearman), delta, _fmt(pearson)])
+    return headers, rows
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def model_card(
+    *,
+    name: str,
+    base_model: str,
+    after: Sequence[EvalRecord],
+    before: Sequence[EvalRecord] | None,
+    config_yaml: str,
+    training_summary: dict[str, object],
+) -> str:
+    """README.md for a saved model: how to load it, its evaluation results and the config that made it."""
+    headers, rows = table_rows(after, before)
+    summary = "\n".join(f"- **{key}**: {value}" for key, value in training_summary.items())
+    return f"""---
+library_name: sentence-transformers
+pipeline_tag: sentence-similarity
+tags:
+- sentence-transformers
+- sentence-similarity
+- embedlab
+base_model: {base_model}
+---
+
+# {name}
+
+A sentence-embedding model fine-tuned by [embedlab](https://github.com/) from `{base_model}`.
+
+```python
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("path/to/this/folder")
+embeddings = model.encode(["A man is playing a guitar.", "Someone plays an instrument."])
+```
+
+## Evaluation
+
+Spearman and Pearson correlation (×100) of cosine similarity with the gold scores, on the test splits
+(SICK-R: the full 9,927-pair release, as MTEB). "before" is `{base_model}` evaluated the same way.
+
+{markdown_table(headers, rows)}
+
+## Training
+
+{summary}
+
+## Config
+
+```yaml
+{config_yaml.rstrip()}
+```
+"""
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)

@@ -1,0 +1,98 @@
+"""STS evaluation: Spearman and Pearson correlation of cosine similarity with the gold scores, ×100.
+
+Each distinct sentence is encoded once across all requested tasks (SICK-R repeats many), which gives the
+same figures as sentence-transformers' EmbeddingSimilarityEvaluator at a fraction of the encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+
+from embedlab.data.sts import STS_SUITE, get_task, load_sts
+from embedlab.evaluate.records import EvalRecord
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+
+SPEARMAN = "spearman_cosine"
+PEARSON = "pearson_cosine"
+
+
+def parse_tasks(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:
+    """'stsb,sickr:test,sts12' → [(task, split)], defaulting to each task's evaluation split.
+    None or 'sts' means the 7-task suite."""
+    if spec is None or spec == "sts" or spec == ["sts"]:
+        items = list(STS_SUITE)
+    elif isinstance(spec, str):
+        items = [item.strip() for item in spec.split(",") if item.strip()]
+    else:
+        items = list(spec)
+    parsed = []
+    for item in items:
+        name, _, split = item.partition(":")
+        if name == "sts":
+            parsed += [(task, get_task(task).default_split) for task in STS_SUITE]
+            continue
+        task = get_task(name)
+        parsed.append((task.name, split or task.default_split))
+    return parsed
+
+
+def correlation_records(task: str, split: str, cosine: np.ndarray, gold: Sequence[float]) -> list[EvalRecord]:
+    gold_array = np.asarray(gold, dtype=np.float64)
+    n = len(gold_array)
+    spearman = float(spearmanr(cosine, gold_array).statistic) * 100
+    pearson = float(pearsonr(cosine, gold_array).statistic) * 100
+    return [EvalRecord(task, split, SPEARMAN, spearman, n), EvalRecord(task, split, PEARSON, pearson, n)]
+
+
+def cosine_of_pairs(embeddings: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    a = embeddings[left].astype(np.float64)
+    b = embeddings[right].astype(np.float64)
+    a /= np.linalg.norm(a, axis=1, keepdims=True).clip(min=1e-12)
+    b /= np.linalg.norm(b, axis=1, keepdims=True).clip(min=1e-12)
+    return (a * b).sum(axis=1)
+
+
+def evaluate_pairs(
+    model: SentenceTransformer,
+    named_pairs: dict[tuple[str, str], Dataset],
+    batch_size: int = 64,
+    show_progress: bool = True,
+) -> list[EvalRecord]:
+    """Correlations for several pair datasets, encoding every distinct sentence once."""
+    index: dict[str, int] = {}
+    positions = {}
+    for key, pairs in named_pairs.items():
+        left = np.array([index.setdefault(s, len(index)) for s in pairs["sentence1"]])
+        right = np.array([index.setdefault(s, len(index)) for s in pairs["sentence2"]])
+        positions[key] = (left, right)
+    embeddings = model.encode(
+        list(index), batch_size=batch_size, show_progress_bar=show_progress, convert_to_numpy=True
+    )
+    records: list[EvalRecord] = []
+    for (task, split), pairs in named_pairs.items():
+        left, right = positions[(task, split)]
+        records += correlation_records(task, split, cosine_of_pairs(embeddings, left, right), pairs["score"])
+    return records
+
+
+def evaluate_sts(
+    model: SentenceTransformer,
+    tasks: str | Sequence[str] | None = None,
+    batch_size: int = 64,
+    show_progress: bool = True,
+) -> list[EvalRecord]:
+    """Evaluate on STS tasks (default: the 7-task suite, evaluation splits) plus their Spearman average."""
+    wanted = parse_tasks(tasks)
+    named_pairs = {(task, split): load_sts(task, split) for task, split in wanted}
+    records = evaluate_pairs(model, named_pairs, batch_size=batch_size, show_progress=show_progress)
+    if len(wanted) > 1:
+        spearmans = [r.value for r in records if r.metric == SPEARMAN]
+        records.append(EvalRecord("average", "", SPEARMAN, float(np.mean(spearmans)), len(spearmans)))
+    return records

@@ -1,0 +1,264 @@
+"""One training run: config → `runs/NAME/` with model/, config.yaml, checkpoints/, metrics.jsonl,
+results.json and report.md. Built on sentence-transformers' Trainer, which does the optimisation,
+per-epoch dev evaluation, checkpointing, best-model selection and resumption."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+from transformers import TrainerCallback
+
+from embedlab.config import RunConfig
+from embedlab.data.sources import load_source
+from embedlab.errors import ConfigError
+from embedlab.evaluate.records import EvalRecord, records_from_json, write_json_atomic
+from embedlab.evaluate.report import markdown_table, model_card, table_rows, write_text_atomic
+from embedlab.evaluate.sts import evaluate_sts
+from embedlab.hardware import machine_summary, resolve_bf16
+from embedlab.models.registry import load_model
+from embedlab.train.losses import IN_BATCH_NEGATIVES, build_loss, prepare_dataset
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+DEV_NAME = "dev"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    model_dir: Path
+    before: list[EvalRecord] | None
+    after: list[EvalRecord]
+    best_dev_spearman: float | None
+    global_step: int
+    train_seconds: float
+    bf16: bool
+
+
+class MetricsLog(TrainerCallback):
+    """Appends every Trainer log (loss, learning rate, dev metrics) to metrics.jsonl, so a run can be
+    plotted or inspected while it trains and after a resume."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs:
+            entry = {"step": state.global_step, "epoch": state.epoch, **logs}
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+
+
+def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
+    run_dir = config.run_dir
+    saved = run_dir / "config.yaml"
+    if resume:
+        if not saved.is_file():
+            raise ConfigError(f"--resume: {run_dir} holds no run to resume (no config.yaml)")
+        previous = yaml.safe_load(saved.read_text(encoding="utf-8"))
+        current = config.model_dump(mode="json")
+        changed = sorted(key for key in current if previous.get(key) != current[key] and key != "eval")
+        if changed:
+            raise ConfigError(
+                f"--resume: the config differs from {saved} in {', '.join(changed)}; "
+                "resume with the same config"
+            )
+        return run_dir
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise ConfigError(
+                f"{run_dir} already exists; pass --resume to continue it, --overwrite to replace it, "
+                f"or --set name=OTHER"
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(saved, config.to_yaml())
+    return run_dir
+
+
+def last_checkpoint(checkpoints: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+
+
+def build_dev_evaluator(config: RunConfig):
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    if config.dev is None:
+        return None
+    pairs, _ = load_source(config.dev, config.seed)
+    return EmbeddingSimilarityEvaluator(
+        pairs["sentence1"],
+        pairs["sentence2"],
+        pairs["score"],
+        name=DEV_NAME,
+        batch_size=config.eval.batch_size,
+        similarity_fn_names=["cosine"],
+        show_progress_bar=False,
+    )
+
+
+def evaluate_before(config: RunConfig, model: SentenceTransformer, run_dir: Path) -> list[EvalRecord] | None:
+    """The starting model's figures, computed once per run (a resumed run reuses them)."""
+    if not (config.eval.before and config.eval.tasks):
+        return None
+    cached = run_dir / "before.json"
+    if cached.is_file():
+        return records_from_json(json.loads(cached.read_text(encoding="utf-8")))
+    records = evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
+    write_json_atomic(cached, [r.to_dict() for r in records])
+    return records
+
+
+def train(
+    config: RunConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
+) -> RunResult:
+    import torch
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from transformers import set_seed
+
+    run_dir = prepare_run_dir(config, resume, overwrite)
+    checkpoints = run_dir / "checkpoints"
+    resume_from = last_checkpoint(checkpoints) if resume else None
+    if resume and resume_from is None:
+        raise ConfigError(
+            f"--resume: no checkpoint in {checkpoints} yet; start the run again without --resume"
+        )
+
+    set_seed(config.seed)
+    model = load_model(config.model)
+    if config.training.max_seq_length:
+        model.max_seq_length = config.training.max_seq_length
+    train_pairs, score_range = load_source(config.train, config.seed)
+    train_data = prepare_dataset(train_pairs, config.loss, score_range)
+    loss = build_loss(model, config.loss)
+    evaluator = build_dev_evaluator(config)
+    before = evaluate_before(config, model, run_dir)
+
+    bf16 = resolve_bf16(config.training.bf16)
+    strategy = "steps" if config.training.eval_steps else "epoch"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.training.epochs,
+        max_steps=config.training.max_steps or -1,
+        per_device_train_batch_size=config.training.batch_size,
+        per_device_eval_batch_size=config.eval.batch_size,
+        learning_rate=config.training.learning_rate,
+        warmup_steps=config.training.warmup_ratio,  # a float < 1 is a ratio of all steps (transformers 5)
+        weight_decay=config.training.weight_decay,
+        lr_scheduler_type=config.training.scheduler,
+        eval_strategy=strategy if evaluator else "no",
+        save_strategy=strategy,
+        eval_steps=config.training.eval_steps,
+        save_steps=config.training.eval_steps,
+        save_total_limit=config.training.save_total_limit,
+        load_best_model_at_end=evaluator is not None,
+        metric_for_best_model=f"eval_{DEV_NAME}_spearman_cosine" if evaluator else None,
+        greater_is_better=True,
+        logging_steps=config.training.logging_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=bf16,
+        report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
+        batch_sampler=(
+            BatchSamplers.NO_DUPLICATES
+            if config.loss.name in IN_BATCH_NEGATIVES
+            else BatchSamplers.BATCH_SAMPLER
+        ),
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_data,
+        loss=loss,
+        evaluator=evaluator,
+        callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or [])],
+    )
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=resume_from)
+    train_seconds = time.perf_counter() - started
+    best_dev = trainer.state.best_metric
+
+    after = (
+        evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size) if config.eval.tasks else []
+    )
+    summary = {
+        "base model": config.model,
+        "training data": f"{config.train.describe()} ({len(train_data):,} examples)",
+        "loss": config.loss.name
+        + (f" + matryoshka {config.loss.matryoshka_dims}" if config.loss.matryoshka_dims else ""),
+        "steps": output.global_step,
+        "best dev Spearman": f"{best_dev * 100:.2f}" if best_dev is not None else "–",
+        "training time": f"{train_seconds / 60:.1f} min"
+        + (" (this session; resumed)" if resume_from else ""),
+        "precision": "bf16 autocast" if bf16 else "fp32",
+        "machine": machine_summary(),
+    }
+    model_dir = save_model(
+        model,
+        run_dir,
+        model_card(
+            name=config.name,
+            base_model=config.model,
+            after=after,
+            before=before,
+            config_yaml=config.to_yaml(),
+            training_summary=summary,
+        ),
+    )
+    results = {
+        "name": config.name,
+        "base_model": config.model,
+        "before": [r.to_dict() for r in before] if before else None,
+        "after": [r.to_dict() for r in after],
+        "best_dev_spearman": best_dev * 100 if best_dev is not None else None,
+        "global_step": output.global_step,
+        "train_seconds": round(train_seconds, 1),
+        "bf16": bf16,
+        "machine": machine_summary(),
+        "config": config.model_dump(mode="json"),
+    }
+    write_json_atomic(run_dir / "results.json", results)
+    headers, rows = table_rows(after, before)
+    write_text_atomic(run_dir / "report.md", f"# {config.name}\n\n{markdown_table(headers, rows)}\n")
+    return RunResult(
+        run_dir,
+        model_dir,
+        before,
+        after,
+        results["best_dev_spearman"],
+        output.global_step,
+        train_seconds,
+        bf16,
+    )
+
+
+def save_model(model: SentenceTransformer, run_dir: Path, card: str) -> Path:
+    """Save to a temp folder with the card, then rename into place: `model/` is never half-written."""
+    final = run_dir / "model"
+    staging = run_dir / ".model.tmp"
+    if staging.exists():
+        shutil.rmtree(staging)
+    model.save(str(staging), create_model_card=False)
+    (staging / "README.md").write_text(card, encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+    return final

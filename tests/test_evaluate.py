@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from embedlab.cli import app
+from embedlab.evaluate.records import EvalRecord
+from embedlab.evaluate.report import markdown_table, table_rows
+from embedlab.evaluate.sts import correlation_records, cosine_of_pairs, evaluate_pairs, parse_tasks
+
+
+def test_correlations_on_a_hand_computed_example():
+    cosine = np.array([0.1, 0.4, 0.35, 0.8])
+    gold = [0.0, 2.0, 3.0, 5.0]
+    spearman, pearson = correlation_records("toy", "test", cosine, gold)
+    # ranks 1,3,2,4 vs 1,2,3,4: rho = 1 - 6*(0+1+1+0)/(4*15) = 0.8
+    assert spearman.value == pytest.approx(80.0)
+    assert pearson.metric == "pearson_cosine" and pearson.n == 4
+    expected_pearson = np.corrcoef(cosine, gold)[0, 1] * 100
+    assert pearson.value == pytest.approx(expected_pearson)
+
+
+def test_cosine_of_pairs_ignores_vector_length():
+    vectors = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]])
+    assert cosine_of_pairs(vectors, np.array([0, 0]), np.array([1, 2])).tolist() == pytest.approx([1.0, 0.0])
+
+
+def test_parse_tasks_defaults_and_splits():
+    assert parse_tasks(None)[:2] == [("stsb", "test"), ("sickr", "full")]
+    assert len(parse_tasks("sts")) == 7
+    assert parse_tasks("stsb:dev, sickr:test") == [("stsb", "dev"), ("sickr", "test")]
+
+
+@pytest.mark.integration
+def test_matches_sentence_transformers_evaluator(minilm):
+    """Deduplicated encoding gives the library evaluator's figures on real pairs."""
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    from embedlab.data.sts import load_sts
+
+    pairs = load_sts("sickr", "test").select(range(300))  # SICK repeats sentences: dedup matters here
+    ours = evaluate_pairs(minilm, {("sickr", "test"): pairs}, show_progress=False)
+    reference = EmbeddingSimilarityEvaluator(
+        list(pairs["sentence1"]),
+        list(pairs["sentence2"]),
+        list(pairs["score"]),
+        similarity_fn_names=["cosine"],
+    )(minilm)
+    assert ours[0].value == pytest.approx(reference["spearman_cosine"] * 100, abs=1e-3)
+    assert ours[1].value == pytest.approx(reference["pearson_cosine"] * 100, abs=1e-3)
+
+
+def test_table_rows_with_before_and_after():
+    before = [EvalRecord("stsb", "test", "spearman_cosine", 80.0, 10)]
+    after = [
+        EvalRecord("stsb", "test", "spearman_cosine", 82.5, 10),
+        EvalRecord("stsb", "test", "pearson_cosine", 81.0, 10),
+    ]
+    headers, rows = table_rows(after, before)
+    assert rows == [["STS-B test", "10", "80.00", "82.50", "+2.50", "81.00"]]
+    assert (
+        markdown_table(headers, rows).splitlines()[2] == "| STS-B test | 10 | 80.00 | 82.50 | +2.50 | 81.00 |"
+    )
+
+
+def test_cli_eval_prints_table_and_writes_json(tiny_model_dir, tmp_path):
+    out = tmp_path / "tiny.json"
+    result = CliRunner().invoke(
+        app, ["eval", str(tiny_model_dir), "--tasks", "stsb,sts16", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "STS-B test" in result.output and "average" in result.output
+    records = json.loads(out.read_text())["records"]
+    assert {(r["task"], r["metric"]) for r in records} >= {
+        ("stsb", "spearman_cosine"),
+        ("average", "spearman_cosine"),
+    }
+    assert next(r for r in records if r["task"] == "sts16")["n"] == 1186
+
+
+def test_cli_eval_unknown_model_is_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["eval", str(tmp_path / "missing-model"), "--tasks", "stsb"])
+    assert result.exit_code == 2
+    assert "model folder not found" in result.stderr and "Traceback" not in result.stderr
