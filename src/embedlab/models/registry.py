@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -110,7 +109,8 @@ def resolve(name: str | Path) -> str:
         if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
             raise ModelError(f"{path} exists but is not a model folder (no modules.json or config.json)")
         return str(path)
-    if str(name).startswith((".", "/", "~")) or (os.sep in str(name) and str(name).count("/") > 1):
+    looks_like_a_path = str(name).startswith((".", "/", "~")) or str(name).count("/") > 1
+    if looks_like_a_path:  # hub ids are "name" or "org/name"
         raise ModelError(f"model folder not found: {name}")
     return str(name)
 

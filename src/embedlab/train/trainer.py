@@ -118,6 +118,44 @@ def evaluate_before(config: RunConfig, model: SentenceTransformer, run_dir: Path
     return records
 
 
+def training_arguments(config: RunConfig, checkpoints: Path, *, has_dev: bool, bf16: bool):
+    """The Trainer's arguments: evaluate and checkpoint together (per epoch, or every eval_steps) so the
+    best dev checkpoint can be restored at the end."""
+    import torch
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
+
+    strategy = "steps" if config.training.eval_steps else "epoch"
+    in_batch_negatives = config.loss.name in IN_BATCH_NEGATIVES
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=config.training.epochs,
+        max_steps=config.training.max_steps or -1,
+        per_device_train_batch_size=config.training.batch_size,
+        per_device_eval_batch_size=config.eval.batch_size,
+        learning_rate=config.training.learning_rate,
+        warmup_steps=config.training.warmup_ratio,  # a float < 1 is a ratio of all steps (transformers 5)
+        weight_decay=config.training.weight_decay,
+        lr_scheduler_type=config.training.scheduler,
+        eval_strategy=strategy if has_dev else "no",
+        save_strategy=strategy,
+        eval_steps=config.training.eval_steps,
+        save_steps=config.training.eval_steps,
+        save_total_limit=config.training.save_total_limit,
+        load_best_model_at_end=has_dev,
+        metric_for_best_model=f"eval_{DEV_NAME}_spearman_cosine" if has_dev else None,
+        greater_is_better=True,
+        logging_steps=config.training.logging_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=bf16,
+        report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
+        # in-batch negatives: a duplicate text in a batch would be a false negative
+        batch_sampler=BatchSamplers.NO_DUPLICATES if in_batch_negatives else BatchSamplers.BATCH_SAMPLER,
+    )
+
+
 def train(
     config: RunConfig,
     *,
@@ -125,12 +163,7 @@ def train(
     overwrite: bool = False,
     callbacks: list[TrainerCallback] | None = None,
 ) -> RunResult:
-    import torch
-    from sentence_transformers.base.sampler import BatchSamplers
-    from sentence_transformers.sentence_transformer import (
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-    )
+    from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
     from transformers import set_seed
 
     run_dir = prepare_run_dir(config, resume, overwrite)
@@ -152,37 +185,7 @@ def train(
     before = evaluate_before(config, model, run_dir)
 
     bf16 = resolve_bf16(config.training.bf16)
-    strategy = "steps" if config.training.eval_steps else "epoch"
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoints),
-        num_train_epochs=config.training.epochs,
-        max_steps=config.training.max_steps or -1,
-        per_device_train_batch_size=config.training.batch_size,
-        per_device_eval_batch_size=config.eval.batch_size,
-        learning_rate=config.training.learning_rate,
-        warmup_steps=config.training.warmup_ratio,  # a float < 1 is a ratio of all steps (transformers 5)
-        weight_decay=config.training.weight_decay,
-        lr_scheduler_type=config.training.scheduler,
-        eval_strategy=strategy if evaluator else "no",
-        save_strategy=strategy,
-        eval_steps=config.training.eval_steps,
-        save_steps=config.training.eval_steps,
-        save_total_limit=config.training.save_total_limit,
-        load_best_model_at_end=evaluator is not None,
-        metric_for_best_model=f"eval_{DEV_NAME}_spearman_cosine" if evaluator else None,
-        greater_is_better=True,
-        logging_steps=config.training.logging_steps,
-        seed=config.seed,
-        data_seed=config.seed,
-        bf16=bf16,
-        report_to="none",
-        dataloader_pin_memory=torch.cuda.is_available(),
-        batch_sampler=(
-            BatchSamplers.NO_DUPLICATES
-            if config.loss.name in IN_BATCH_NEGATIVES
-            else BatchSamplers.BATCH_SAMPLER
-        ),
-    )
+    args = training_arguments(config, checkpoints, has_dev=evaluator is not None, bf16=bf16)
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
