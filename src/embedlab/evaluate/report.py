@@ -62,6 +62,7 @@ def model_card(
     """README.md for a saved model: how to load it, its evaluation results and the config that made it."""
     headers, rows = table_rows(after, before)
     summary = "\n".join(f"- **{key}**: {value}" for key, value in training_summary.items())
+    before_note = f' "before" is `{base_model}`, evaluated the same way.' if before else ""
     return f"""---
 library_name: sentence-transformers
 pipeline_tag: sentence-similarity
@@ -74,7 +75,7 @@ base_model: {base_model}
 
 # {name}
 
-A sentence-embedding model fine-tuned by [embedlab](https://github.com/) from `{base_model}`.
+A sentence-embedding model fine-tuned with embedlab from `{base_model}`.
 
 ```python
 from sentence_transformers import SentenceTransformer
@@ -85,8 +86,8 @@ embeddings = model.encode(["A man is playing a guitar.", "Someone plays an instr
 
 ## Evaluation
 
-Spearman and Pearson correlation (×100) of cosine similarity with the gold scores, on the test splits
-(SICK-R: the full 9,927-pair release, as MTEB). "before" is `{base_model}` evaluated the same way.
+Spearman and Pearson correlation (×100) of cosine similarity with the gold scores, on the split named in
+each row (SICK-R full: the 9,927-pair release that MTEB scores).{before_note}
 
 {markdown_table(headers, rows)}
 
