@@ -202,61 +202,67 @@ def train(
     after = (
         evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size) if config.eval.tasks else []
     )
+    result = RunResult(
+        run_dir=run_dir,
+        model_dir=run_dir / "model",
+        before=before,
+        after=after,
+        best_dev_spearman=best_dev * 100 if best_dev is not None else None,
+        global_step=output.global_step,
+        train_seconds=train_seconds,
+        bf16=bf16,
+    )
+    write_outputs(config, model, result, train_examples=len(train_data), resumed=resume_from is not None)
+    return result
+
+
+def write_outputs(
+    config: RunConfig, model: SentenceTransformer, result: RunResult, *, train_examples: int, resumed: bool
+) -> None:
+    """model/ with its card, results.json and report.md, each written atomically."""
+    loss = config.loss.name
+    if config.loss.matryoshka_dims:
+        loss += f" + matryoshka {config.loss.matryoshka_dims}"
+    best_dev = result.best_dev_spearman
     summary = {
         "base model": config.model,
-        "training data": f"{config.train.describe()} ({len(train_data):,} examples)",
-        "loss": config.loss.name
-        + (f" + matryoshka {config.loss.matryoshka_dims}" if config.loss.matryoshka_dims else ""),
-        "steps": output.global_step,
-        "best dev Spearman": f"{best_dev * 100:.2f}" if best_dev is not None else "–",
-        "training time": f"{train_seconds / 60:.1f} min"
-        + (" (this session; resumed)" if resume_from else ""),
-        "precision": "bf16 autocast" if bf16 else "fp32",
+        "training data": f"{config.train.describe()} ({train_examples:,} examples)",
+        "loss": loss,
+        "steps": result.global_step,
+        "best dev Spearman": f"{best_dev:.2f}" if best_dev is not None else "–",
+        "training time": f"{result.train_seconds / 60:.1f} min" + (" (after resuming)" if resumed else ""),
+        "precision": "bf16 autocast" if result.bf16 else "fp32",
         "machine": machine_summary(),
     }
-    model_dir = save_model(
-        model,
-        run_dir,
-        model_card(
-            name=config.name,
-            base_model=config.model,
-            after=after,
-            before=before,
-            config_yaml=config.to_yaml(),
-            training_summary=summary,
-        ),
+    card = model_card(
+        name=config.name,
+        base_model=config.model,
+        after=result.after,
+        before=result.before,
+        config_yaml=config.to_yaml(),
+        training_summary=summary,
     )
+    save_model(model, result.model_dir, card)
     results = {
         "name": config.name,
         "base_model": config.model,
-        "before": [r.to_dict() for r in before] if before else None,
-        "after": [r.to_dict() for r in after],
-        "best_dev_spearman": best_dev * 100 if best_dev is not None else None,
-        "global_step": output.global_step,
-        "train_seconds": round(train_seconds, 1),
-        "bf16": bf16,
+        "before": [r.to_dict() for r in result.before] if result.before else None,
+        "after": [r.to_dict() for r in result.after],
+        "best_dev_spearman": best_dev,
+        "global_step": result.global_step,
+        "train_seconds": round(result.train_seconds, 1),
+        "bf16": result.bf16,
         "machine": machine_summary(),
         "config": config.model_dump(mode="json"),
     }
-    write_json_atomic(run_dir / "results.json", results)
-    headers, rows = table_rows(after, before)
-    write_text_atomic(run_dir / "report.md", f"# {config.name}\n\n{markdown_table(headers, rows)}\n")
-    return RunResult(
-        run_dir,
-        model_dir,
-        before,
-        after,
-        results["best_dev_spearman"],
-        output.global_step,
-        train_seconds,
-        bf16,
-    )
+    write_json_atomic(result.run_dir / "results.json", results)
+    headers, rows = table_rows(result.after, result.before)
+    write_text_atomic(result.run_dir / "report.md", f"# {config.name}\n\n{markdown_table(headers, rows)}\n")
 
 
-def save_model(model: SentenceTransformer, run_dir: Path, card: str) -> Path:
+def save_model(model: SentenceTransformer, final: Path, card: str) -> Path:
     """Save to a temp folder with the card, then rename into place: `model/` is never half-written."""
-    final = run_dir / "model"
-    staging = run_dir / ".model.tmp"
+    staging = final.with_name(f".{final.name}.tmp")
     if staging.exists():
         shutil.rmtree(staging)
     model.save(str(staging), create_model_card=False)

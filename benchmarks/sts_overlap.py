@@ -1,0 +1,48 @@
+"""How much of each STS test set also occurs in STS-B train, and the figures on the pairs that do not.
+
+STS-B was compiled from the SemEval STS 2012–2016 data, so a model fine-tuned on STS-B train has seen a
+third to a half of the STS12–15 test pairs (same two sentences). Their suite figures after such a fine-tune
+are therefore not held-out numbers; this script reports the held-out subset beside them.
+
+Usage: .venv/bin/python benchmarks/sts_overlap.py MODEL [MODEL ...]
+"""
+
+from __future__ import annotations
+
+import sys
+
+from embedlab.data.sts import STS_SUITE, load_sts
+from embedlab.evaluate.sts import SPEARMAN, evaluate_pairs
+from embedlab.models import load_model
+
+
+def unseen_pairs():
+    train = load_sts("stsb", "train")
+    seen = {
+        frozenset((a.strip(), b.strip())) for a, b in zip(train["sentence1"], train["sentence2"], strict=True)
+    }
+    subsets = {}
+    for task in STS_SUITE:
+        pairs = load_sts(task)
+        keep = [
+            i
+            for i, (a, b) in enumerate(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
+            if frozenset((a.strip(), b.strip())) not in seen
+        ]
+        subsets[(task, "unseen")] = pairs.select(keep)
+        print(f"{task}: {len(pairs)} pairs, {len(pairs) - len(keep)} also in STS-B train, {len(keep)} unseen")
+    return subsets
+
+
+def main() -> None:
+    subsets = unseen_pairs()
+    print("\n| model | " + " | ".join(f"{task} unseen" for task in STS_SUITE) + " |")
+    print("|---|" + "---|" * len(STS_SUITE))
+    for name in sys.argv[1:]:
+        records = evaluate_pairs(load_model(name), subsets, show_progress=False)
+        values = [f"{r.value:.2f}" for r in records if r.metric == SPEARMAN]
+        print(f"| {name} | " + " | ".join(values) + " |")
+
+
+if __name__ == "__main__":
+    main()
