@@ -19,8 +19,14 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Known models and where they come from.", no_args_is_help=True)
 data_app = typer.Typer(help="Check and inspect data files.", no_args_is_help=True)
+export_app = typer.Typer(help="Export a model for fast, torch-free inference.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")
+index_app = typer.Typer(help="FAISS indexes of your documents: build, add, search.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(index_app, name="index")
+
+Backend = Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after `embedlab export onnx`).")]
 
 console = Console()
 errors = Console(stderr=True)
@@ -146,6 +152,106 @@ def data_check(
     pairs = load_pair_file(path, PairColumns(sentence1=sentence1, sentence2=sentence2, score=score))
     scores = pairs["score"]
     console.print(f"{path}: {len(pairs):,} valid pairs, scores {min(scores):g}–{max(scores):g}")
+
+
+@export_app.command("onnx")
+@user_errors
+def export_onnx_command(
+    model_dir: Annotated[Path, typer.Argument(help="A sentence-transformers model folder (writable).")],
+    int8: Annotated[
+        bool, typer.Option(help="Also write an int8 (per-channel, symmetric) quantized file.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite existing ONNX files.")] = False,
+    sentences: Annotated[int, typer.Option(help="STS-B test sentences for the parity check.")] = 500,
+) -> None:
+    """ONNX export (fp32, optional int8) into MODEL_DIR/onnx/, with a parity report against torch."""
+    from embedlab.data.sts import load_sts
+    from embedlab.runtime.export import export_onnx, parity_report
+
+    written = export_onnx(model_dir, int8=int8, force=force)
+    pairs = load_sts("stsb", "test")
+    sample = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))[:sentences]
+    rows = parity_report(model_dir, [str(p.relative_to(model_dir)) for p in written], sample)
+    print_table(
+        f"{model_dir} — ONNX parity with torch ({len(sample)} STS-B sentences)",
+        ["file", "MB", "mean cosine", "min cosine", "STS-B test Spearman"],
+        [
+            [
+                r.file,
+                f"{r.size_mb:.1f}",
+                f"{r.mean_cosine:.4f}",
+                f"{r.min_cosine:.4f}",
+                f"{r.stsb_spearman:.2f}" if r.stsb_spearman is not None else "–",
+            ]
+            for r in rows
+        ],
+    )
+
+
+@index_app.command("build")
+@user_errors
+def index_build(
+    model: Annotated[str, typer.Argument(help="Model name or folder.")],
+    documents: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with id, text and any metadata.")],
+    out: Annotated[Path, typer.Option(help="Index folder to write.")],
+    kind: Annotated[str, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
+    id_field: Annotated[str, typer.Option(help="Field holding the document id.")] = "id",
+    text_field: Annotated[str, typer.Option(help="Field holding the text to embed.")] = "text",
+    backend: Backend = "torch",
+) -> None:
+    """Embed documents and save a FAISS index with them and a manifest (atomically)."""
+    from embedlab.data.documents import load_documents
+    from embedlab.index import DocumentIndex
+    from embedlab.runtime.encoder import load_encoder
+
+    docs = load_documents(documents, id_field, text_field)
+    index = DocumentIndex.build(load_encoder(model, backend), docs, model=model, kind=kind)
+    index.save(out)
+    console.print(f"{out}: {len(docs):,} documents, {index.manifest['dim']}-d, {kind} index")
+
+
+@index_app.command("add")
+@user_errors
+def index_add(
+    directory: Annotated[Path, typer.Argument(help="Index folder.")],
+    documents: Annotated[Path, typer.Argument(help="More documents (ids must be new).")],
+    id_field: Annotated[str, typer.Option(help="Field holding the document id.")] = "id",
+    text_field: Annotated[str, typer.Option(help="Field holding the text to embed.")] = "text",
+    model: Annotated[str | None, typer.Option(help="Model [default: the one in the manifest].")] = None,
+    backend: Backend = "torch",
+) -> None:
+    """Add documents to an index and save it again (atomically)."""
+    from embedlab.data.documents import load_documents
+    from embedlab.index import DocumentIndex
+    from embedlab.runtime.encoder import load_encoder
+
+    index = DocumentIndex.load(directory)
+    docs = load_documents(documents, id_field, text_field)
+    index.add(load_encoder(model or index.manifest["model"], backend), docs)
+    index.save(directory)
+    console.print(f"{directory}: {index.manifest['count']:,} documents")
+
+
+@index_app.command("search")
+@user_errors
+def index_search(
+    directory: Annotated[Path, typer.Argument(help="Index folder.")],
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    model: Annotated[str | None, typer.Option(help="Model [default: the one in the manifest].")] = None,
+    backend: Backend = "torch",
+) -> None:
+    """The k documents most similar to the query (cosine)."""
+    from embedlab.index import DocumentIndex
+    from embedlab.runtime.encoder import load_encoder
+
+    index = DocumentIndex.load(directory)
+    (hits,) = index.search(load_encoder(model or index.manifest["model"], backend), [query], k)
+    rows = [
+        [str(rank), hit.document["id"], f"{hit.score:.3f}", hit.document["text"][:90]]
+        for rank, hit in enumerate(hits, start=1)
+    ]
+    print_table(f"{query!r} in {directory}", ["#", "id", "cosine", "text"], rows)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,171 @@
+"""A FAISS index plus the documents it points to and a manifest saying how it was made.
+
+On disk, DIR/manifest.json names a data folder (DIR/v1, DIR/v2, ...) holding index.faiss and
+documents.jsonl. A save writes a new data folder completely, then replaces the manifest in one atomic
+rename, then removes the old folder: a crash at any point leaves a loadable index, the old or the new.
+Vectors are L2-normalised, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from embedlab.errors import EmbedlabError
+
+if TYPE_CHECKING:
+    from embedlab.runtime.encoder import Encoder
+
+KINDS = ("flat", "ivf", "hnsw")
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Hit:
+    score: float
+    document: dict
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+
+def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
+    import faiss
+
+    if kind == "flat":
+        return faiss.IndexFlatIP(dim), {}
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 64
+        return index, {"hnsw_m": 32, "ef_search": 64}
+    if kind == "ivf":
+        # about 4·sqrt(n) lists, but at least 39 training points per list (FAISS' own minimum)
+        nlist = max(1, min(int(4 * math.sqrt(len(vectors))), len(vectors) // 39))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = max(1, nlist // 8)
+        return index, {"nlist": nlist, "nprobe": index.nprobe}
+    raise EmbedlabError(f"unknown index kind '{kind}'; choose one of {', '.join(KINDS)}")
+
+
+class DocumentIndex:
+    def __init__(self, index, documents: list[dict], manifest: dict) -> None:
+        self.index = index
+        self.documents = documents
+        self.manifest = manifest
+
+    @classmethod
+    def build(
+        cls, encoder: Encoder, documents: list[dict], *, model: str, kind: str = "flat", batch_size: int = 64
+    ) -> DocumentIndex:
+        vectors = _normalised(encoder.encode([d["text"] for d in documents], batch_size=batch_size))
+        index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors)
+        index.add(vectors)
+        manifest = {
+            "format": 1,
+            "model": model,
+            "dim": int(vectors.shape[1]),
+            "normalized": True,
+            "metric": "cosine (inner product of normalised vectors)",
+            "kind": kind,
+            "count": len(documents),
+            **parameters,
+        }
+        return cls(index, list(documents), manifest)
+
+    def check_encoder(self, encoder: Encoder) -> None:
+        if encoder.dim != self.manifest["dim"]:
+            raise EmbedlabError(
+                f"the model gives {encoder.dim}-dimensional vectors but this index holds "
+                f"{self.manifest['dim']}-dimensional ones (built with {self.manifest['model']})"
+            )
+
+    def add(self, encoder: Encoder, documents: list[dict], batch_size: int = 64) -> None:
+        self.check_encoder(encoder)
+        known = {d["id"] for d in self.documents}
+        clashes = [d["id"] for d in documents if d["id"] in known]
+        if clashes:
+            raise EmbedlabError(f"{len(clashes)} ids are already in the index, e.g. {clashes[0]!r}")
+        self.index.add(_normalised(encoder.encode([d["text"] for d in documents], batch_size=batch_size)))
+        self.documents.extend(documents)
+        self.manifest["count"] = len(self.documents)
+
+    def search(self, encoder: Encoder, queries: list[str], k: int = 10) -> list[list[Hit]]:
+        self.check_encoder(encoder)
+        scores, positions = self.index.search(
+            _normalised(encoder.encode(queries)), min(k, len(self.documents))
+        )
+        return [
+            [
+                Hit(float(s), self.documents[p])
+                for s, p in zip(row_scores, row_positions, strict=True)
+                if p >= 0
+            ]
+            for row_scores, row_positions in zip(scores, positions, strict=True)
+        ]
+
+    def save(self, directory: str | Path) -> Path:
+        import faiss
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        previous = _read_manifest(directory) if (directory / MANIFEST).is_file() else None
+        version = int(previous["data"].lstrip("v")) + 1 if previous else 1
+        data = directory / f"v{version}"
+        if data.exists():
+            shutil.rmtree(data)  # left by a crash before its manifest was written
+        data.mkdir()
+        faiss.write_index(self.index, str(data / "index.faiss"))
+        with (data / "documents.jsonl").open("w", encoding="utf-8") as handle:
+            for document in self.documents:
+                handle.write(json.dumps(document, ensure_ascii=False) + "\n")
+        manifest = {**self.manifest, "data": data.name}
+        staging = directory / f".{MANIFEST}.tmp"
+        staging.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        staging.replace(directory / MANIFEST)  # the commit point
+        for stale in directory.glob("v*"):
+            if stale.is_dir() and stale.name != data.name:
+                shutil.rmtree(stale, ignore_errors=True)
+        self.manifest = manifest
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> DocumentIndex:
+        import faiss
+
+        directory = Path(directory)
+        manifest = _read_manifest(directory)
+        data = directory / manifest["data"]
+        index = faiss.read_index(str(data / "index.faiss"))
+        documents = [
+            json.loads(line) for line in (data / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+        if index.ntotal != len(documents):
+            raise EmbedlabError(
+                f"{directory}: index holds {index.ntotal} vectors but {len(documents)} documents"
+            )
+        if manifest.get("kind") == "ivf":
+            index.nprobe = manifest.get("nprobe", 1)
+        elif manifest.get("kind") == "hnsw":
+            index.hnsw.efSearch = manifest.get("ef_search", 64)
+        return cls(index, documents, manifest)
+
+
+def _read_manifest(directory: Path) -> dict:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise EmbedlabError(
+            f"{directory} holds no index (no {MANIFEST}); build one with `embedlab index build`"
+        )
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise EmbedlabError(f"{path}: unreadable manifest ({error.msg})") from None

@@ -1,0 +1,154 @@
+"""One `Encoder` protocol, two implementations.
+
+`TorchEncoder` is the reference (sentence-transformers). `OnnxEncoder` needs only onnxruntime, tokenizers
+and numpy — it imports no torch — so a service built on it is small and starts fast. It reads pooling,
+normalisation and maximum length from the model folder's own config files instead of assuming them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from embedlab.errors import ModelError
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    dim: int
+    max_seq_length: int
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+class TorchEncoder:
+    """sentence-transformers, as the reference every other backend is checked against."""
+
+    def __init__(self, model_dir: str | Path, device: str = "cpu") -> None:
+        from embedlab.models import load_model
+
+        self.model = load_model(model_dir, device=device)
+        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def read_model_layout(model_dir: Path) -> tuple[str, bool, int]:
+    """Pooling mode, whether a Normalize module follows, and the maximum sequence length."""
+    modules_path = model_dir / "modules.json"
+    if not modules_path.is_file():
+        raise ModelError(f"{model_dir} is not a sentence-transformers folder (no modules.json)")
+    modules = json.loads(modules_path.read_text())
+    pooling_mode, normalize = "mean", False
+    for module in modules:
+        kind = module.get("type", "")
+        if kind.endswith("Pooling"):
+            config = json.loads((model_dir / module["path"] / "config.json").read_text())
+            pooling_mode = config.get("pooling_mode") or _legacy_pooling_mode(config)
+        elif kind.endswith("Normalize"):
+            normalize = True
+        elif not kind.endswith("Transformer"):
+            raise ModelError(f"{model_dir}: module {kind} is not supported by the ONNX encoder")
+    return pooling_mode, normalize, read_max_length(model_dir)
+
+
+def read_max_length(model_dir: Path) -> int:
+    """Where the maximum length is: sentence_bert_config.json (sentence-transformers < 6) or the tokenizer."""
+    for file_name, key in (
+        ("sentence_bert_config.json", "max_seq_length"),
+        ("tokenizer_config.json", "model_max_length"),
+        ("config.json", "max_position_embeddings"),
+    ):
+        path = model_dir / file_name
+        value = json.loads(path.read_text()).get(key) if path.is_file() else None
+        if isinstance(value, int) and 0 < value < 100_000:  # tokenizers write 1e30 for "no limit"
+            return value
+    return 512
+
+
+def _legacy_pooling_mode(config: dict) -> str:
+    """Older Pooling configs (all-MiniLM-L6-v2's among them) set one boolean per mode."""
+    legacy = {
+        "pooling_mode_cls_token": "cls",
+        "pooling_mode_mean_tokens": "mean",
+        "pooling_mode_max_tokens": "max",
+        "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+        "pooling_mode_lasttoken": "lasttoken",
+    }
+    chosen = [mode for key, mode in legacy.items() if config.get(key)]
+    if len(chosen) != 1:
+        raise ModelError(f"pooling config {config} combines modes; the ONNX encoder supports exactly one")
+    return chosen[0]
+
+
+class OnnxEncoder:
+    """onnxruntime + tokenizers + numpy. Sentences are sorted by length so each batch pads little."""
+
+    def __init__(self, model_dir: str | Path, file_name: str = "onnx/model.onnx", threads: int = 2) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.model_dir = Path(model_dir)
+        self.pooling, self.normalize, self.max_seq_length = read_model_layout(self.model_dir)
+        onnx_path = self.model_dir / file_name
+        if not onnx_path.is_file():
+            raise ModelError(f"{onnx_path} not found; run: embedlab export onnx {self.model_dir}")
+        self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_seq_length)
+        pad_id = self.tokenizer.token_to_id("[PAD]")
+        pad_id = pad_id if pad_id is not None else self.tokenizer.token_to_id("<pad>") or 0
+        self.tokenizer.enable_padding(pad_id=pad_id)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            chosen = order[start : start + batch_size]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in chosen])
+            feeds = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            (tokens,) = self.session.run(None, {name: feeds[name] for name in self.input_names})
+            out[chosen] = self._pool(tokens, feeds["attention_mask"])
+        if self.normalize:
+            out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
+        return out
+
+    def _pool(self, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.pooling == "cls":
+            return tokens[:, 0]
+        weights = mask[..., None].astype(np.float32)
+        if self.pooling == "max":
+            return np.where(weights > 0, tokens, -1e9).max(axis=1)
+        if self.pooling == "mean":
+            return (tokens * weights).sum(axis=1) / weights.sum(axis=1).clip(min=1e-9)
+        raise ModelError(f"pooling mode '{self.pooling}' is not supported by the ONNX encoder")
+
+
+def load_encoder(model: str | Path, backend: str = "torch", threads: int = 2) -> Encoder:
+    """`torch` (any name, folder or hub id) or `onnx` (a folder exported with `embedlab export onnx`;
+    `onnx-int8` picks its int8 file)."""
+    if backend == "torch":
+        return TorchEncoder(model)
+    from embedlab.models.registry import resolve
+
+    folder = Path(resolve(model))
+    if backend == "onnx":
+        return OnnxEncoder(folder, threads=threads)
+    if backend == "onnx-int8":
+        return OnnxEncoder(folder, "onnx/model_qint8_per_channel.onnx", threads=threads)
+    raise ModelError(f"unknown backend '{backend}'; choose torch, onnx or onnx-int8")

