@@ -46,7 +46,7 @@ def test_short_run_loads_in_plain_sentence_transformers(tmp_path):
     result = train(config)
     model_dir = config.run_dir / "model"
     plain = SentenceTransformer(str(model_dir), device="cpu")  # no embedlab involved in loading
-    assert plain.get_sentence_embedding_dimension() == 384
+    assert plain.get_embedding_dimension() == 384
     after = evaluate_sts(plain, "stsb", show_progress=False)
     assert lookup(after, "stsb", "spearman_cosine") == pytest.approx(
         lookup(result.after, "stsb", "spearman_cosine"), abs=1e-3

@@ -254,5 +254,37 @@ def index_search(
     print_table(f"{query!r} in {directory}", ["#", "id", "cosine", "text"], rows)
 
 
+@app.command("serve")
+@user_errors
+def serve(
+    model: Annotated[
+        str, typer.Argument(help="Model name or folder (exported with `embedlab export onnx` for onnx).")
+    ],
+    index: Annotated[Path | None, typer.Option(help="Index folder to serve POST /search from.")] = None,
+    backend: Annotated[str | None, typer.Option(help="torch, onnx or onnx-int8 [default: torch].")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    threads: Annotated[int | None, typer.Option(help="Encoder threads [default: 2].")] = None,
+    max_batch_size: Annotated[int | None, typer.Option(help="Texts per encode call [default: 64].")] = None,
+    max_wait_ms: Annotated[float | None, typer.Option(help="Batching wait [default: 5 ms].")] = None,
+) -> None:
+    """Run the embedding service (FastAPI + uvicorn). Other settings: EMBEDLAB_* variables, e.g.
+    EMBEDLAB_API_KEY, EMBEDLAB_MAX_INPUTS, EMBEDLAB_MAX_CHARS, EMBEDLAB_TOO_LONG=reject."""
+    import uvicorn
+
+    from embedlab.serve import ServeSettings, create_app
+
+    given = {
+        "model": model,
+        "index_dir": str(index) if index else None,
+        "backend": backend,
+        "threads": threads,
+        "max_batch_size": max_batch_size,
+        "max_wait_ms": max_wait_ms,
+    }
+    settings = ServeSettings(**{key: value for key, value in given.items() if value is not None})
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())

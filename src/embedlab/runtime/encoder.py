@@ -23,6 +23,8 @@ class Encoder(Protocol):
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
 
+    def count_tokens(self, texts: list[str]) -> int: ...
+
 
 class TorchEncoder:
     """sentence-transformers, as the reference every other backend is checked against."""
@@ -31,12 +33,16 @@ class TorchEncoder:
         from embedlab.models import load_model
 
         self.model = load_model(model_dir, device=device)
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        self.dim = int(self.model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self.model.max_seq_length)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: list[str]) -> int:
+        encoded = self.model.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
+        return sum(len(ids) for ids in encoded["input_ids"])
 
 
 def read_model_layout(model_dir: Path) -> tuple[str, bool, int]:
@@ -127,6 +133,9 @@ class OnnxEncoder:
         if self.normalize:
             out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
         return out
+
+    def count_tokens(self, texts: list[str]) -> int:
+        return sum(sum(e.attention_mask) for e in self.tokenizer.encode_batch(list(texts)))
 
     def _pool(self, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self.pooling == "cls":

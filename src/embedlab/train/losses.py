@@ -44,7 +44,7 @@ def build_loss(model: SentenceTransformer, config: LossConfig) -> nn.Module:
     else:  # pragma: no cover - LossConfig validates the name
         raise ConfigError(f"unknown loss '{name}'")
     if config.matryoshka_dims:
-        dim = model.get_sentence_embedding_dimension()
+        dim = model.get_embedding_dimension()
         if dim is not None and config.matryoshka_dims[0] > dim:
             raise ConfigError(
                 f"loss.matryoshka_dims: {config.matryoshka_dims[0]} exceeds the model's dimension {dim}"

@@ -1,0 +1,76 @@
+"""Request and response bodies. Wrong types are rejected by FastAPI with 422 before any handler runs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbedRequest(Strict):
+    inputs: str | list[str]
+    normalize: bool = True
+
+
+class EmbedResponse(BaseModel):
+    model: str
+    dim: int
+    embeddings: list[list[float]]
+
+
+class SimilarityRequest(Strict):
+    source: str
+    targets: list[str]
+
+
+class SimilarityResponse(BaseModel):
+    model: str
+    scores: list[float]  # cosine similarity of the source to each target, in order
+
+
+class SearchRequest(Strict):
+    query: str
+    k: int = Field(default=10, gt=0)
+
+
+class SearchHit(BaseModel):
+    id: str
+    score: float
+    document: dict
+
+
+class SearchResponse(BaseModel):
+    model: str
+    hits: list[SearchHit]
+
+
+class OpenAIEmbeddingRequest(BaseModel):
+    """OpenAI's /v1/embeddings body; `user` and unknown extras are accepted and ignored, as OpenAI does."""
+
+    input: str | list[str]
+    model: str | None = None
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, gt=0)
+    user: str | None = None
+
+
+class OpenAIEmbedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class OpenAIUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class OpenAIEmbeddingResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[OpenAIEmbedding]
+    model: str
+    usage: OpenAIUsage
