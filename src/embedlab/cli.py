@@ -25,6 +25,8 @@ app.add_typer(data_app, name="data")
 index_app = typer.Typer(help="FAISS indexes of your documents: build, add, search.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(index_app, name="index")
+bench_app = typer.Typer(help="Measure speed and size.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 Backend = Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after `embedlab export onnx`).")]
 
@@ -284,6 +286,41 @@ def serve(
     }
     settings = ServeSettings(**{key: value for key, value in given.items() if value is not None})
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@bench_app.command("speed")
+@user_errors
+def bench_speed_command(
+    model_dir: Annotated[
+        Path, typer.Argument(help="Model folder; export ONNX first to include onnx backends.")
+    ],
+    backends: Annotated[str | None, typer.Option(help="Comma-separated [default: all available].")] = None,
+    sentences: Annotated[int, typer.Option(help="STS-B test sentences per timing.")] = 512,
+    repeats: Annotated[int, typer.Option(help="Timed passes per cell (median reported).")] = 3,
+    threads: Annotated[int, typer.Option(help="Threads for torch and onnxruntime.")] = 2,
+    out: Annotated[Path, typer.Option(help="Folder for speed.md, speed.json and speed.png.")] = Path(
+        "results/speed"
+    ),
+) -> None:
+    """Speed and size table: torch fp32/bf16 and ONNX fp32/int8 at batch 1, 32 and 128, back to back."""
+    import torch
+
+    from embedlab.evaluate.records import write_json_atomic
+    from embedlab.evaluate.report import write_text_atomic
+    from embedlab.evaluate.speed import available_backends, bench_speed, speed_chart, speed_markdown
+    from embedlab.hardware import cpu_flags, machine_summary
+
+    torch.set_num_threads(threads)
+    bf16_capable = bool({"amx_bf16", "avx512_bf16"} & cpu_flags()) or torch.cuda.is_available()
+    chosen = backends.split(",") if backends else available_backends(model_dir, include_bf16=bf16_capable)
+    rows = bench_speed(model_dir, chosen, sentences=sentences, repeats=repeats, threads=threads)
+    table = speed_markdown(rows)
+    console.print(table)
+    write_text_atomic(out / "speed.md", f"{machine_summary()}\n\n{table}\n")
+    write_json_atomic(out / "speed.json", {"machine": machine_summary(), "rows": [r.to_dict() for r in rows]})
+    console.print(
+        f"written: {out / 'speed.md'}, {out / 'speed.json'}, {speed_chart(rows, out / 'speed.png')}"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -29,15 +29,19 @@ class Encoder(Protocol):
 class TorchEncoder:
     """sentence-transformers, as the reference every other backend is checked against."""
 
-    def __init__(self, model_dir: str | Path, device: str = "cpu") -> None:
+    def __init__(self, model_dir: str | Path, device: str = "cpu", bf16: bool = False) -> None:
         from embedlab.models import load_model
 
         self.model = load_model(model_dir, device=device)
         self.dim = int(self.model.get_embedding_dimension() or 0)
         self.max_seq_length = int(self.model.max_seq_length)
+        self.bf16 = bf16  # autocast: pays on AMX (and avx512_bf16) CPUs, see docs/results.md
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
+        import torch
+
+        with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, texts: list[str]) -> int:
@@ -148,11 +152,14 @@ class OnnxEncoder:
         raise ModelError(f"pooling mode '{self.pooling}' is not supported by the ONNX encoder")
 
 
+BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
+
+
 def load_encoder(model: str | Path, backend: str = "torch", threads: int = 2) -> Encoder:
     """`torch` (any name, folder or hub id) or `onnx` (a folder exported with `embedlab export onnx`;
     `onnx-int8` picks its int8 file)."""
-    if backend == "torch":
-        return TorchEncoder(model)
+    if backend in ("torch", "torch-bf16"):
+        return TorchEncoder(model, bf16=backend == "torch-bf16")
     from embedlab.models.registry import resolve
 
     folder = Path(resolve(model))
@@ -160,4 +167,4 @@ def load_encoder(model: str | Path, backend: str = "torch", threads: int = 2) ->
         return OnnxEncoder(folder, threads=threads)
     if backend == "onnx-int8":
         return OnnxEncoder(folder, "onnx/model_qint8_per_channel.onnx", threads=threads)
-    raise ModelError(f"unknown backend '{backend}'; choose torch, onnx or onnx-int8")
+    raise ModelError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")

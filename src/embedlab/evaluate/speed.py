@@ -1,0 +1,159 @@
+"""Speed and size of one model under each backend, measured back to back in one process on real STS-B
+sentences: sentences/s and ms/sentence at several batch sizes, size on disk, STS-B test Spearman, and
+throughput relative to torch fp32."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from embedlab.data.sts import load_sts
+from embedlab.runtime.export import FP32_FILE, INT8_FILE, stsb_spearman
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    model: str
+    backend: str
+    size_mb: float
+    parameters_m: float | None
+    batch_size: int
+    sentences_per_s: float
+    ms_per_sentence: float
+    speedup_vs_torch_fp32: float
+    stsb_spearman: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def available_backends(model_dir: Path, include_bf16: bool) -> list[str]:
+    backends = ["torch"] + (["torch-bf16"] if include_bf16 else [])
+    backends += [
+        name for name, file in (("onnx", FP32_FILE), ("onnx-int8", INT8_FILE)) if (model_dir / file).is_file()
+    ]
+    return backends
+
+
+def size_on_disk(model_dir: Path, backend: str) -> float:
+    if backend == "onnx":
+        return (model_dir / FP32_FILE).stat().st_size / 1e6
+    if backend == "onnx-int8":
+        return (model_dir / INT8_FILE).stat().st_size / 1e6
+    return sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 1e6
+
+
+def time_encoding(encoder, sentences: list[str], batch_size: int, repeats: int) -> float:
+    """Median seconds to encode `sentences` once, after one warm-up pass."""
+    encoder.encode(sentences[: batch_size * 2], batch_size=batch_size)
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        encoder.encode(sentences, batch_size=batch_size)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def bench_speed(
+    model_dir: str | Path,
+    backends: list[str],
+    batch_sizes: tuple[int, ...] = (1, 32, 128),
+    sentences: int = 512,
+    repeats: int = 3,
+    threads: int = 2,
+) -> list[SpeedRow]:
+    from embedlab.runtime.encoder import load_encoder
+
+    model_dir = Path(model_dir)
+    pairs = load_sts("stsb", "test")
+    sample = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))[:sentences]
+    rows: list[SpeedRow] = []
+    for backend in backends:
+        encoder = load_encoder(model_dir, backend, threads=threads)
+        parameters = (
+            sum(p.numel() for p in encoder.model.parameters()) / 1e6 if backend.startswith("torch") else None
+        )
+        spearman = stsb_spearman(encoder)
+        for batch_size in batch_sizes:
+            # batch 1 is slow by nature: a quarter of the sentences keeps the run short
+            subset = sample if batch_size > 1 else sample[: max(32, len(sample) // 4)]
+            seconds = time_encoding(encoder, subset, batch_size, repeats)
+            rate = len(subset) / seconds
+            rows.append(
+                SpeedRow(
+                    str(model_dir),
+                    backend,
+                    round(size_on_disk(model_dir, backend), 3),
+                    round(parameters, 1) if parameters else None,
+                    batch_size,
+                    rate,
+                    1000 / rate,
+                    1.0,
+                    spearman,
+                )
+            )
+    reference = {r.batch_size: r.sentences_per_s for r in rows if r.backend == "torch"}
+    return [
+        SpeedRow(**{**r.to_dict(), "speedup_vs_torch_fp32": r.sentences_per_s / reference[r.batch_size]})
+        for r in rows
+    ]
+
+
+def speed_markdown(rows: list[SpeedRow]) -> str:
+    from embedlab.evaluate.report import markdown_table
+
+    headers = [
+        "backend",
+        "size MB",
+        "params M",
+        "batch",
+        "sentences/s",
+        "ms/sentence",
+        "× torch fp32",
+        "STS-B test",
+    ]
+    body = [
+        [
+            r.backend,
+            f"{r.size_mb:.1f}",
+            f"{r.parameters_m:.1f}" if r.parameters_m else "–",
+            str(r.batch_size),
+            f"{r.sentences_per_s:.0f}",
+            f"{r.ms_per_sentence:.2f}",
+            f"{r.speedup_vs_torch_fp32:.2f}",
+            f"{r.stsb_spearman:.2f}",
+        ]
+        for r in rows
+    ]
+    return markdown_table(headers, body)
+
+
+def speed_chart(rows: list[SpeedRow], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    backends = list(dict.fromkeys(r.backend for r in rows))
+    batch_sizes = sorted({r.batch_size for r in rows})
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    width = 0.8 / len(backends)
+    for offset, backend in enumerate(backends):
+        values = [
+            next(r.sentences_per_s for r in rows if r.backend == backend and r.batch_size == b)
+            for b in batch_sizes
+        ]
+        positions = [i + offset * width for i in range(len(batch_sizes))]
+        axis.bar(positions, values, width, label=backend)
+    axis.set_xticks([i + width * (len(backends) - 1) / 2 for i in range(len(batch_sizes))])
+    axis.set_xticklabels([f"batch {b}" for b in batch_sizes])
+    axis.set_ylabel("sentences / second")
+    axis.set_title(f"Encoding throughput: {Path(rows[0].model).name}")
+    axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
