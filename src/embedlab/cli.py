@@ -29,6 +29,9 @@ bench_app = typer.Typer(help="Measure speed and size.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
 Backend = Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after `embedlab export onnx`).")]
+IdField = Annotated[str, typer.Option(help="Field holding the document id.")]
+TextField = Annotated[str, typer.Option(help="Field holding the text to embed.")]
+ManifestModel = Annotated[str | None, typer.Option(help="Model [default: the one in the manifest].")]
 
 console = Console()
 errors = Console(stderr=True)
@@ -197,8 +200,8 @@ def index_build(
     documents: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with id, text and any metadata.")],
     out: Annotated[Path, typer.Option(help="Index folder to write.")],
     kind: Annotated[str, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
-    id_field: Annotated[str, typer.Option(help="Field holding the document id.")] = "id",
-    text_field: Annotated[str, typer.Option(help="Field holding the text to embed.")] = "text",
+    id_field: IdField = "id",
+    text_field: TextField = "text",
     backend: Backend = "torch",
 ) -> None:
     """Embed documents and save a FAISS index with them and a manifest (atomically)."""
@@ -217,9 +220,9 @@ def index_build(
 def index_add(
     directory: Annotated[Path, typer.Argument(help="Index folder.")],
     documents: Annotated[Path, typer.Argument(help="More documents (ids must be new).")],
-    id_field: Annotated[str, typer.Option(help="Field holding the document id.")] = "id",
-    text_field: Annotated[str, typer.Option(help="Field holding the text to embed.")] = "text",
-    model: Annotated[str | None, typer.Option(help="Model [default: the one in the manifest].")] = None,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    model: ManifestModel = None,
     backend: Backend = "torch",
 ) -> None:
     """Add documents to an index and save it again (atomically)."""
@@ -240,7 +243,7 @@ def index_search(
     directory: Annotated[Path, typer.Argument(help="Index folder.")],
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
-    model: Annotated[str | None, typer.Option(help="Model [default: the one in the manifest].")] = None,
+    model: ManifestModel = None,
     backend: Backend = "torch",
 ) -> None:
     """The k documents most similar to the query (cosine)."""

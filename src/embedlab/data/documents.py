@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from embedlab.data.files import detect_format
-from embedlab.data.records import read_text
+from embedlab.data.records import iter_jsonl, read_text
 from embedlab.errors import DataError
 
 
@@ -52,15 +51,7 @@ def load_documents(path: str | Path, id_field: str = "id", text_field: str = "te
 
 def _records(path: Path, file_format: str):
     if file_format == "jsonl":
-        for number, line in enumerate(read_text(path).splitlines(), start=1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise DataError(f"invalid JSON: {error.msg}", path=path, line=number) from None
-                if not isinstance(record, dict):
-                    raise DataError("expected a JSON object", path=path, line=number)
-                yield number, record
+        yield from iter_jsonl(path)
     elif file_format in ("csv", "tsv"):
         reader = csv.DictReader(
             read_text(path).splitlines(keepends=True), delimiter="\t" if file_format == "tsv" else ","

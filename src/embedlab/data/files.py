@@ -7,13 +7,12 @@ and field, so a user never meets a traceback from deep inside pandas or pyarrow.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict
 
-from embedlab.data.records import PairBuilder, read_text
+from embedlab.data.records import PairBuilder, iter_jsonl, read_text
 from embedlab.errors import DataError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -91,15 +90,7 @@ def _read_delimited(path: Path, columns: PairColumns, file_format: str) -> Datas
 
 def _read_jsonl(path: Path, columns: PairColumns, file_format: str) -> Dataset:
     pairs = PairBuilder(path)
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"invalid JSON: {error.msg}", path=path, line=number) from None
-        if not isinstance(record, dict):
-            raise DataError("expected a JSON object", path=path, line=number)
+    for number, record in iter_jsonl(path):
         pairs.add(number, record, columns.names())
     return pairs.dataset()
 

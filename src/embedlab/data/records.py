@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,3 +80,17 @@ def read_text(path: Path) -> str:
             line=line,
         ) from None
     return text.removeprefix("\ufeff")
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; invalid JSON or a non-object names its line."""
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"invalid JSON: {error.msg}", path=path, line=number) from None
+        if not isinstance(record, dict):
+            raise DataError("expected a JSON object", path=path, line=number)
+        yield number, record
