@@ -119,15 +119,15 @@ def test_openai_shape_float_base64_and_dimensions(server, encoder):
 @pytest.mark.parametrize(
     ("path", "payload", "status", "phrase"),
     [
-        ("/embed", {"inputs": []}, 400, "input is empty"),
-        ("/embed", {"inputs": ["ok", "  "]}, 400, "input 1 is empty"),
+        ("/embed", {"inputs": []}, 422, "at least 1 item"),
+        ("/embed", {"inputs": ["ok", "  "]}, 422, "should match pattern"),
         ("/embed", {"inputs": ["x"] * 9}, 413, "9 inputs in one request; at most 8"),
         ("/embed", {"inputs": 42}, 422, ""),
         ("/embed", {"text": "wrong field"}, 422, ""),
         ("/v1/embeddings", {"input": "a dog", "dimensions": 64}, 400, "at most 32"),
         ("/v1/embeddings", {"input": "a dog", "encoding_format": "int8"}, 422, ""),
         ("/search", {"query": "a dog", "k": 1000}, 400, "at most 100"),
-        ("/similarity", {"source": "a dog", "targets": []}, 400, "targets is empty"),
+        ("/similarity", {"source": "a dog", "targets": []}, 422, "at least 1 item"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(server, path, payload, status, phrase):

@@ -33,6 +33,12 @@ from embedlab.serve.schemas import (
 from embedlab.serve.settings import ServeSettings
 
 OPEN_PATHS = {"/health", "/ready", "/metrics"}
+ERRORS = {
+    400: {"description": "Empty input, or a value out of range"},
+    401: {"description": "Missing or wrong API key (when one is configured)"},
+    413: {"description": "Too many inputs, an input too long (reject mode), or a body over the limit"},
+    503: {"description": "Queue full: too many requests waiting"},
+}
 
 
 class Metrics:
@@ -187,7 +193,7 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
     async def health() -> dict:
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @app.get("/ready", responses={503: {"description": "Still starting"}})
     async def ready():
         batcher = state["batcher"]
         if batcher is None or not batcher.running:
@@ -199,20 +205,20 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
             "index": state["index"].manifest["count"] if state["index"] else None,
         }
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/embed", dependencies=[Depends(authorised)])
+    @app.post("/embed", dependencies=[Depends(authorised)], responses=ERRORS)
     async def embed_route(body: EmbedRequest) -> EmbedResponse:
         vectors = await embed(prepare_texts(body.inputs, settings))
         if body.normalize:
             vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
         return EmbedResponse(model=model_name(), dim=vectors.shape[1], embeddings=vectors.tolist())
 
-    @app.post("/similarity", dependencies=[Depends(authorised)])
+    @app.post("/similarity", dependencies=[Depends(authorised)], responses=ERRORS)
     async def similarity(body: SimilarityRequest) -> SimilarityResponse:
         texts = prepare_texts([body.source, *body.targets], settings)
         if len(texts) < 2:
@@ -221,7 +227,11 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
         vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
         return SimilarityResponse(model=model_name(), scores=(vectors[1:] @ vectors[0]).tolist())
 
-    @app.post("/search", dependencies=[Depends(authorised)])
+    @app.post(
+        "/search",
+        dependencies=[Depends(authorised)],
+        responses={**ERRORS, 404: {"description": "No index loaded"}},
+    )
     async def search(body: SearchRequest) -> SearchResponse:
         index = state["index"]
         if index is None:
@@ -236,7 +246,7 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
             hits=[SearchHit(id=h.document["id"], score=h.score, document=h.document) for h in hits],
         )
 
-    @app.post("/v1/embeddings", dependencies=[Depends(authorised)])
+    @app.post("/v1/embeddings", dependencies=[Depends(authorised)], responses=ERRORS)
     async def openai_embeddings(body: OpenAIEmbeddingRequest) -> OpenAIEmbeddingResponse:
         texts = prepare_texts(body.input, settings)
         vectors = await embed(texts)

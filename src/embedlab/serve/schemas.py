@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+
+# The schema says what a usable text is, so clients (and schema-driven fuzzers) see it: not blank.
+Text = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+Texts = Annotated[list[Text], Field(min_length=1)]
 
 
 class Strict(BaseModel):
@@ -12,8 +16,8 @@ class Strict(BaseModel):
 
 
 class EmbedRequest(Strict):
-    inputs: str | list[str]
-    normalize: bool = True
+    inputs: Text | Texts
+    normalize: StrictBool = True
 
 
 class EmbedResponse(BaseModel):
@@ -23,8 +27,8 @@ class EmbedResponse(BaseModel):
 
 
 class SimilarityRequest(Strict):
-    source: str
-    targets: list[str]
+    source: Text
+    targets: Texts
 
 
 class SimilarityResponse(BaseModel):
@@ -33,7 +37,7 @@ class SimilarityResponse(BaseModel):
 
 
 class SearchRequest(Strict):
-    query: str
+    query: Text
     k: int = Field(default=10, gt=0)
 
 
@@ -51,7 +55,7 @@ class SearchResponse(BaseModel):
 class OpenAIEmbeddingRequest(BaseModel):
     """OpenAI's /v1/embeddings body; `user` and unknown extras are accepted and ignored, as OpenAI does."""
 
-    input: str | list[str]
+    input: Text | Texts
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, gt=0)
