@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from embedlab.data.sts import load_sts
+from embedlab.data.sts import sentences as sts_sentences
 from embedlab.hardware import has_amx, machine_summary
 from embedlab.models import load_model
 
@@ -21,8 +21,7 @@ from embedlab.models import load_model
 def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "all-MiniLM-L6-v2"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-    pairs = load_sts("stsb", "test")
-    sentences = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))[:count]
+    sentences = sts_sentences("stsb", "test", limit=count)
     model = load_model(name)
 
     def encode(bf16: bool) -> tuple[float, np.ndarray]:

@@ -18,7 +18,7 @@ import time
 import httpx
 import uvicorn
 
-from embedlab.data.sts import load_sts
+from embedlab.data.sts import sentences as sts_sentences
 from embedlab.runtime.encoder import load_encoder
 from embedlab.serve import ServeSettings, create_app
 
@@ -52,8 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    pairs = load_sts("stsb", "test")
-    sentences = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))
+    sentences = sts_sentences("stsb", "test")
     encoder = load_encoder(args.model, args.backend, threads=args.threads)
     started = time.perf_counter()
     encoder.encode(sentences[:512], batch_size=32)

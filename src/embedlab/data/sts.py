@@ -181,6 +181,13 @@ def load_sts(task: str, split: str | None = None, root: Path | None = None) -> D
     return _load_from_hub(spec, split, folder)
 
 
+def sentences(task: str = "stsb", split: str | None = None, limit: int | None = None) -> list[str]:
+    """The distinct sentences of a split, in file order: real text for speed and parity measurements."""
+    pairs = load_sts(task, split)
+    unique = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))
+    return unique[:limit] if limit is not None else unique
+
+
 def _load_from_hub(spec: StsTask, split: str, folder: Path | None) -> Dataset:
     """Fallback for users with internet and no local copy."""
     hub_id, hub_split = spec.hub[split]

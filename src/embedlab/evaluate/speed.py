@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from embedlab.data.sts import load_sts
+from embedlab.data.sts import sentences as sts_sentences
 from embedlab.runtime.export import FP32_FILE, INT8_FILE, stsb_spearman
 
 
@@ -67,8 +67,7 @@ def bench_speed(
     from embedlab.runtime.encoder import load_encoder
 
     model_dir = Path(model_dir)
-    pairs = load_sts("stsb", "test")
-    sample = list(dict.fromkeys([*pairs["sentence1"], *pairs["sentence2"]]))[:sentences]
+    sample = sts_sentences("stsb", "test", limit=sentences)
     rows: list[SpeedRow] = []
     for backend in backends:
         encoder = load_encoder(model_dir, backend, threads=threads)
