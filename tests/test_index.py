@@ -12,6 +12,7 @@ from embedlab.cli import app
 from embedlab.data.documents import load_documents
 from embedlab.errors import DataError, EmbedlabError
 from embedlab.index import DocumentIndex
+from embedlab.index.faiss_index import _new_faiss_index, _normalised, tune_search
 
 
 class HashEncoder:
@@ -57,6 +58,37 @@ def test_every_kind_finds_each_document_by_its_own_text(kind):
     assert found >= 57  # exact for flat; approximate kinds may miss a few
     if kind == "flat":
         assert found == 60
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_search_effort_is_tuned_to_the_recall_target(kind):
+    import faiss
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((40, 64)).astype(np.float32)
+    vectors = _normalised(centres[rng.integers(0, 40, 6000)] + 3.0 * rng.standard_normal((6000, 64)))
+    index, _ = _new_faiss_index(kind, 64, vectors)
+    index.add(vectors)
+    loose = tune_search(index, kind, vectors, target_recall=0.5)
+    strict = tune_search(index, kind, vectors, target_recall=0.98)
+    effort = "nprobe" if kind == "ivf" else "ef_search"
+    assert loose["tuned_recall_at_10"] >= 0.5 and strict["tuned_recall_at_10"] >= 0.98
+    assert strict[effort] > loose[effort]
+    # the tuned effort holds for new queries from the same distribution, measured independently here
+    queries = _normalised(centres[rng.integers(0, 40, 300)] + 3.0 * rng.standard_normal((300, 64)))
+    truth = faiss.knn(queries, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    found = index.search(queries, 10)[1]  # the index is left at the strict setting
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
+    assert recall >= 0.95
+
+
+def test_tuned_effort_is_saved_and_restored(tmp_path):
+    index = DocumentIndex.build(
+        HashEncoder(), synthetic_docs(3000), model="hash", kind="ivf", target_recall=0.9
+    )
+    assert index.manifest["tuned_recall_at_10"] >= 0.9 and index.manifest["nprobe"] >= 1
+    index.save(tmp_path / "idx")
+    assert DocumentIndex.load(tmp_path / "idx").index.nprobe == index.manifest["nprobe"]
 
 
 def test_save_load_round_trip_and_add(tmp_path):

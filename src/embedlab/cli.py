@@ -83,29 +83,86 @@ def models_list() -> None:
 @app.command("eval")
 @user_errors
 def evaluate(
-    model: Annotated[str, typer.Argument(help="Model name, folder or hub id.")],
+    model: Annotated[
+        str, typer.Argument(help="Model name, folder or hub id; 'tfidf' for the TF-IDF baseline.")
+    ],
     tasks: Annotated[
-        str, typer.Option(help="Comma-separated tasks, optionally task:split; 'sts' = 7-task suite.")
+        str,
+        typer.Option(
+            help="Comma-separated tasks, optionally task:split; 'sts' = 7-task suite; "
+            "arxiv-retrieval, arxiv-classification."
+        ),
     ] = "sts",
     batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
+    arxiv_dir: Annotated[
+        Path | None,
+        typer.Option(help="Prepared arXiv splits (`embedlab data arxiv`) [default: prepared once, cached]."),
+    ] = None,
+    query_field: Annotated[str, typer.Option(help="arxiv-retrieval queries: title or abstract.")] = "title",
+    test_size: Annotated[int | None, typer.Option(help="arXiv: evaluate on a stratified sample.")] = None,
     out: Annotated[
         Path | None, typer.Option(help="JSON file for the records [default: results/MODEL.json].")
     ] = None,
 ) -> None:
-    """STS evaluation: Spearman and Pearson of cosine similarity ×100, and their average."""
-    from embedlab.evaluate.records import write_json_atomic
+    """STS (Spearman/Pearson of cosine ×100) and arXiv retrieval/classification evaluation."""
+    from embedlab.evaluate.arxiv import ARXIV_TASKS, evaluate_arxiv
+    from embedlab.evaluate.records import records_from_json, write_json_atomic
     from embedlab.evaluate.report import table_rows
     from embedlab.evaluate.sts import evaluate_sts, parse_tasks
-    from embedlab.models import load_model
+    from embedlab.pipeline.config import PipelineEvalConfig
 
-    parse_tasks(tasks)  # fail on a bad task name before loading anything
-    encoder = load_model(model)
-    records = evaluate_sts(encoder, tasks, batch_size=batch_size)
-    headers, rows = table_rows(records)
-    print_table(f"{model} — STS (cosine, ×100)", headers, rows)
+    wanted = [t.strip() for t in tasks.split(",") if t.strip()]
+    arxiv_tasks = tuple(t for t in wanted if t in ARXIV_TASKS)
+    sts_tasks = [t for t in wanted if t not in ARXIV_TASKS]
+    if sts_tasks:
+        parse_tasks(sts_tasks)  # fail on a bad task name before loading anything
+    if model == "tfidf" and sts_tasks:
+        raise EmbedlabError(
+            "the TF-IDF baseline is evaluated on arxiv-retrieval and arxiv-classification only"
+        )
+    records = []
+    if sts_tasks:
+        from embedlab.models import load_model
+
+        records = evaluate_sts(load_model(model), sts_tasks, batch_size=batch_size)
+        headers, rows = table_rows(records)
+        print_table(f"{model} — STS (cosine, ×100)", headers, rows)
+    if arxiv_tasks:
+        from embedlab.data.arxiv import default_prepared_dir
+
+        settings = PipelineEvalConfig(query_field=query_field, test_size=test_size, batch_size=batch_size)
+        payload = evaluate_arxiv(
+            None if model == "tfidf" else model,
+            arxiv_dir or default_prepared_dir(),
+            settings,
+            tasks=arxiv_tasks,
+        )
+        arxiv_records = records_from_json(payload["records"])
+        print_table(
+            f"{model} — arXiv ({payload['test_papers']:,} test papers, ×100)",
+            ["task", "metric", "value"],
+            [[r.task, r.metric, f"{r.value:.2f}"] for r in arxiv_records],
+        )
+        records += arxiv_records
     out = out or Path("results") / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', Path(model).name or model)}.json"
     write_json_atomic(out, {"model": model, "records": [r.to_dict() for r in records]})
     console.print(f"records written to {out}")
+
+
+@app.command("pipeline")
+@user_errors
+def pipeline_command(
+    config: Annotated[Path, typer.Argument(help="Pipeline config YAML, e.g. configs/arxiv-minilm.yaml.")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    force: Annotated[bool, typer.Option(help="Rerun every stage, even unchanged ones.")] = False,
+) -> None:
+    """preprocess → pairs → train → evaluate (base, fine-tuned, TF-IDF) → report; skips unchanged stages."""
+    from embedlab.pipeline.config import load_pipeline_config
+    from embedlab.pipeline.stages import run_pipeline
+
+    settings = load_pipeline_config(config, list(set_ or []))
+    run_pipeline(settings, log=lambda line: console.print(line, highlight=False), force=force)
+    console.print((settings.run_dir / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
 
 
 @app.command("train")
@@ -159,6 +216,42 @@ def data_check(
     console.print(f"{path}: {len(pairs):,} valid pairs, scores {min(scores):g}–{max(scores):g}")
 
 
+@data_app.command("arxiv")
+@user_errors
+def data_arxiv(
+    path: Annotated[
+        Path | None, typer.Argument(help="arXiv-style JSONL(.gz) [default: DATA_DIR/arxiv/papers.jsonl.gz].")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for train/eval/test Parquet and manifest.json.")] = Path(
+        "data/arxiv"
+    ),
+    label_level: Annotated[
+        str, typer.Option(help="subject (e.g. math) or category (e.g. math.PR).")
+    ] = "subject",
+    min_papers: Annotated[int, typer.Option(help="Set aside labels with fewer papers.")] = 100,
+    eval_fraction: Annotated[float, typer.Option(help="Share of papers for the eval split.")] = 0.05,
+    test_fraction: Annotated[float, typer.Option(help="Share of papers for the test split.")] = 0.10,
+    seed: Annotated[int, typer.Option(help="Seed of the stratified split.")] = 42,
+) -> None:
+    """Clean, label and split arXiv papers (stratified by label); bad records are counted, not hidden."""
+    from embedlab.data.arxiv import ArxivSettings, default_arxiv_path, prepare_arxiv
+
+    settings = ArxivSettings(label_level, min_papers, eval_fraction, test_fraction, seed)  # type: ignore[arg-type]
+    manifest = prepare_arxiv(path or default_arxiv_path(), out, settings)
+    rows = [
+        [label, *(f"{counts[s]:,}" for s in ("train", "eval", "test"))]
+        for label, counts in manifest["per_label"].items()
+    ]
+    print_table(
+        f"{out}: {manifest['papers']:,} papers, {manifest['labels']} labels",
+        ["label", "train", "eval", "test"],
+        rows,
+    )
+    for reason, count in manifest["set_aside"].items():
+        examples = "; ".join(manifest["set_aside_examples"][reason][:2])
+        console.print(f"set aside {count:,}: {reason} (e.g. {examples})", highlight=False)
+
+
 @export_app.command("onnx")
 @user_errors
 def export_onnx_command(
@@ -199,6 +292,10 @@ def index_build(
     documents: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with id, text and any metadata.")],
     out: Annotated[Path, typer.Option(help="Index folder to write.")],
     kind: Annotated[str, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
+    target_recall: Annotated[
+        float,
+        typer.Option(help="ivf/hnsw: search effort is tuned on the documents to reach this recall@10."),
+    ] = 0.95,
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
@@ -209,9 +306,14 @@ def index_build(
     from embedlab.runtime.encoder import load_encoder
 
     docs = load_documents(documents, id_field, text_field)
-    index = DocumentIndex.build(load_encoder(model, backend), docs, model=model, kind=kind)
+    index = DocumentIndex.build(
+        load_encoder(model, backend), docs, model=model, kind=kind, target_recall=target_recall
+    )
     index.save(out)
-    console.print(f"{out}: {len(docs):,} documents, {index.manifest['dim']}-d, {kind} index")
+    tuned = {
+        k: index.manifest[k] for k in ("nprobe", "ef_search", "tuned_recall_at_10") if k in index.manifest
+    }
+    console.print(f"{out}: {len(docs):,} documents, {index.manifest['dim']}-d, {kind} index {tuned or ''}")
 
 
 @index_app.command("add")

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 KINDS = ("flat", "ivf", "hnsw")
 MANIFEST = "manifest.json"
+HNSW_M = 32
+TARGET_RECALL = 0.95
 
 
 @dataclass(frozen=True)
@@ -38,22 +40,73 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
+    """An empty index of `kind`, trained on `vectors` where the kind needs it, with its build parameters."""
     import faiss
 
     if kind == "flat":
         return faiss.IndexFlatIP(dim), {}
     if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 64
-        return index, {"hnsw_m": 32, "ef_search": 64}
+        return faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT), {"hnsw_m": HNSW_M}
     if kind == "ivf":
         # about 4·sqrt(n) lists, but at least 39 training points per list (FAISS' own minimum)
         nlist = max(1, min(int(4 * math.sqrt(len(vectors))), len(vectors) // 39))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.train(vectors)
-        index.nprobe = max(1, nlist // 8)
-        return index, {"nlist": nlist, "nprobe": index.nprobe}
+        return index, {"nlist": nlist}
     raise EmbedlabError(f"unknown index kind '{kind}'; choose one of {', '.join(KINDS)}")
+
+
+def _set_search_effort(index, kind: str, effort: int) -> None:
+    if kind == "ivf":
+        index.nprobe = effort
+    elif kind == "hnsw":
+        index.hnsw.efSearch = effort
+
+
+def tune_search(
+    index,
+    kind: str,
+    vectors: np.ndarray,
+    *,
+    target_recall: float = TARGET_RECALL,
+    samples: int = 200,
+    k: int = 10,
+) -> dict:
+    """The least search effort (IVF nprobe, HNSW efSearch) whose recall@k against exact search reaches
+    the target.
+
+    Queries are documents of the index itself, each with its own entry left out of both result lists, so the
+    measurement is that of a new query landing among the documents. Recall depends on the data: clustered
+    real embeddings need far less effort than uniform noise, hence tuning on the index's own vectors.
+    """
+    import faiss
+
+    if kind == "flat":
+        return {}
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(vectors), size=min(samples, len(vectors)), replace=False)
+    queries = vectors[picked]
+    depth = min(k + 1, len(vectors))
+    exact = faiss.knn(queries, vectors, depth, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    truth = [set(row) - {own} for row, own in zip(exact, picked, strict=True)]
+    ceiling = index.nlist if kind == "ivf" else 4096
+    effort, recall = 1 if kind == "ivf" else 16, 0.0
+    while True:
+        _set_search_effort(index, kind, effort)
+        found = index.search(queries, depth)[1]
+        recall = float(
+            np.mean(
+                [
+                    len((set(row) - {own}) & right) / max(len(right), 1)
+                    for row, own, right in zip(found, picked, truth, strict=True)
+                ]
+            )
+        )
+        if recall >= target_recall or effort >= ceiling:
+            break
+        effort = min(effort * 2, ceiling)
+    name = "nprobe" if kind == "ivf" else "ef_search"
+    return {name: effort, "tuned_recall_at_10": round(recall, 4), "target_recall": target_recall}
 
 
 class DocumentIndex:
@@ -64,11 +117,19 @@ class DocumentIndex:
 
     @classmethod
     def build(
-        cls, encoder: Encoder, documents: list[dict], *, model: str, kind: str = "flat", batch_size: int = 64
+        cls,
+        encoder: Encoder,
+        documents: list[dict],
+        *,
+        model: str,
+        kind: str = "flat",
+        batch_size: int = 64,
+        target_recall: float = TARGET_RECALL,
     ) -> DocumentIndex:
         vectors = _normalised(encoder.encode([d["text"] for d in documents], batch_size=batch_size))
         index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors)
         index.add(vectors)
+        parameters.update(tune_search(index, kind, vectors, target_recall=target_recall))
         manifest = {
             "format": 1,
             "model": model,
@@ -152,10 +213,8 @@ class DocumentIndex:
             raise EmbedlabError(
                 f"{directory}: index holds {index.ntotal} vectors but {len(documents)} documents"
             )
-        if manifest.get("kind") == "ivf":
-            index.nprobe = manifest.get("nprobe", 1)
-        elif manifest.get("kind") == "hnsw":
-            index.hnsw.efSearch = manifest.get("ef_search", 64)
+        if manifest.get("kind") in ("ivf", "hnsw"):
+            _set_search_effort(index, manifest["kind"], manifest.get("nprobe", manifest.get("ef_search", 64)))
         return cls(index, documents, manifest)
 
 

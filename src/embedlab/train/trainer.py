@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
+from datasets import Dataset
 from transformers import TrainerCallback
 
 from embedlab.config import RunConfig
@@ -118,9 +119,16 @@ def evaluate_before(config: RunConfig, model: SentenceTransformer, run_dir: Path
     return records
 
 
-def training_arguments(config: RunConfig, checkpoints: Path, *, has_dev: bool, bf16: bool):
+def training_arguments(
+    config: RunConfig,
+    checkpoints: Path,
+    *,
+    has_dev: bool,
+    bf16: bool,
+    best_metric: str = f"{DEV_NAME}_spearman_cosine",
+):
     """The Trainer's arguments: evaluate and checkpoint together (per epoch, or every eval_steps) so the
-    best dev checkpoint can be restored at the end."""
+    best dev checkpoint (by `best_metric`, an evaluator's metric name) can be restored at the end."""
     import torch
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
@@ -143,7 +151,7 @@ def training_arguments(config: RunConfig, checkpoints: Path, *, has_dev: bool, b
         save_steps=config.training.eval_steps,
         save_total_limit=config.training.save_total_limit,
         load_best_model_at_end=has_dev,
-        metric_for_best_model=f"eval_{DEV_NAME}_spearman_cosine" if has_dev else None,
+        metric_for_best_model=f"eval_{best_metric}" if has_dev else None,
         greater_is_better=True,
         logging_steps=config.training.logging_steps,
         seed=config.seed,
@@ -162,7 +170,13 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     callbacks: list[TrainerCallback] | None = None,
+    train_dataset: Dataset | None = None,
+    evaluator=None,
+    best_metric: str | None = None,
 ) -> RunResult:
+    """Train as the config says. Callers with their own data (the arXiv pipeline) pass `train_dataset` (in the
+    loss's shape) and an `evaluator` whose `best_metric` picks the checkpoint kept; otherwise both come from
+    the config's train and dev sources."""
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
     from transformers import set_seed
 
@@ -178,14 +192,24 @@ def train(
     model = load_model(config.model)
     if config.training.max_seq_length:
         model.max_seq_length = config.training.max_seq_length
-    train_pairs, score_range = load_source(config.train, config.seed)
-    train_data = prepare_dataset(train_pairs, config.loss, score_range)
+    if train_dataset is None:
+        train_pairs, score_range = load_source(config.train, config.seed)
+        train_data = prepare_dataset(train_pairs, config.loss, score_range)
+    else:
+        train_data = prepare_dataset(train_dataset, config.loss, (0.0, 1.0))
     loss = build_loss(model, config.loss)
-    evaluator = build_dev_evaluator(config)
+    if evaluator is None:
+        evaluator = build_dev_evaluator(config)
     before = evaluate_before(config, model, run_dir)
 
     bf16 = resolve_bf16(config.training.bf16)
-    args = training_arguments(config, checkpoints, has_dev=evaluator is not None, bf16=bf16)
+    args = training_arguments(
+        config,
+        checkpoints,
+        has_dev=evaluator is not None,
+        bf16=bf16,
+        **({"best_metric": best_metric} if best_metric else {}),
+    )
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,

@@ -1,0 +1,65 @@
+"""Classification evaluation: logistic regression on frozen features predicting each document's label.
+
+Features are embeddings (a model) or TF-IDF vectors (the baseline); the classifier, its settings and the
+metrics are the same for both, so the comparison is of the features alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from embedlab.evaluate.records import EvalRecord
+
+TASK = "arxiv-classification"
+
+
+@dataclass(frozen=True)
+class ClassificationResult:
+    accuracy: float
+    macro_f1: float
+    per_label_f1: dict[str, float]
+    train_size: int
+    test_size: int
+
+    def records(self, split: str = "test", task: str = TASK) -> list[EvalRecord]:
+        return [
+            EvalRecord(task, split, "accuracy", round(100 * self.accuracy, 2), self.test_size),
+            EvalRecord(task, split, "macro_f1", round(100 * self.macro_f1, 2), self.test_size),
+        ]
+
+
+def classify(
+    train_features, train_labels: list[str], test_features, test_labels: list[str], *, seed: int = 42
+) -> ClassificationResult:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score
+
+    classifier = LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
+    classifier.fit(train_features, train_labels)
+    predicted = classifier.predict(test_features)
+    labels = sorted(set(train_labels) | set(test_labels))
+    per_label = f1_score(test_labels, predicted, labels=labels, average=None, zero_division=0)
+    return ClassificationResult(
+        accuracy=float(accuracy_score(test_labels, predicted)),
+        macro_f1=float(f1_score(test_labels, predicted, labels=labels, average="macro", zero_division=0)),
+        per_label_f1={label: float(f1) for label, f1 in zip(labels, per_label, strict=True)},
+        train_size=len(train_labels),
+        test_size=len(test_labels),
+    )
+
+
+def classify_embeddings(
+    train_vectors: np.ndarray,
+    train_labels: list[str],
+    test_vectors: np.ndarray,
+    test_labels: list[str],
+    seed: int = 42,
+) -> ClassificationResult:
+    """Embeddings are L2-normalised first (cosine geometry, as the models are used)."""
+
+    def unit(vectors: np.ndarray) -> np.ndarray:
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+    return classify(unit(train_vectors), train_labels, unit(test_vectors), test_labels, seed=seed)

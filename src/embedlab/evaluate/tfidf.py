@@ -1,0 +1,34 @@
+"""The TF-IDF baseline (scikit-learn) for retrieval and classification, measured by the same metric code as
+the embedding models. The vectoriser is fitted on training documents only."""
+
+from __future__ import annotations
+
+from embedlab.evaluate.classification import ClassificationResult, classify
+from embedlab.evaluate.retrieval import RetrievalInputs, RetrievalResult, evaluate_rankings, ranked_hits
+
+
+def fit_vectorizer(training_texts: list[str]):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(
+        sublinear_tf=True, min_df=2, max_df=0.5, ngram_range=(1, 2), max_features=200_000
+    )
+    vectorizer.fit(training_texts)
+    return vectorizer
+
+
+def tfidf_retrieval(vectorizer, inputs: RetrievalInputs) -> RetrievalResult:
+    queries = vectorizer.transform(list(inputs.queries.values()))  # rows are L2-normalised: dot = cosine
+    corpus = vectorizer.transform(list(inputs.corpus.values())).T.tocsc()
+    ranked = ranked_hits(
+        lambda a, b: (queries[a:b] @ corpus).toarray(), queries.shape[0], list(inputs.corpus)
+    )
+    return evaluate_rankings(inputs, ranked)
+
+
+def tfidf_classification(
+    vectorizer, train_texts: list[str], train_labels: list[str], test_texts: list[str], test_labels: list[str]
+) -> ClassificationResult:
+    return classify(
+        vectorizer.transform(train_texts), train_labels, vectorizer.transform(test_texts), test_labels
+    )

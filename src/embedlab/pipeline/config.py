@@ -1,0 +1,95 @@
+"""The arXiv domain-adaptation pipeline's config: one YAML file, validated, with `--set a.b=c` overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from embedlab.config import LossConfig, Strict, TrainingConfig, apply_override, format_validation_error
+from embedlab.errors import ConfigError
+
+TextField = Literal["title", "abstract"]
+
+
+class ArxivDataConfig(Strict):
+    path: str | None = None  # default: $EMBEDLAB_DATA_DIR/arxiv/papers.jsonl.gz
+    label_level: Literal["subject", "category"] = "subject"
+    min_papers: int = Field(default=100, gt=0)
+    eval_fraction: float = Field(default=0.05, gt=0, lt=1)
+    test_fraction: float = Field(default=0.10, gt=0, lt=1)
+
+
+class PairsConfig(Strict):
+    kinds: list[Literal["same-label", "title-abstract"]] = Field(
+        default_factory=lambda: ["same-label", "title-abstract"]
+    )
+    anchor_field: TextField = "title"
+    positive_field: TextField = "abstract"
+    train_pairs: int = Field(default=20_000, gt=0)
+    eval_pairs: int = Field(default=2_000, gt=0)
+    hard_negatives: bool = False  # mine with the base model: the most similar paper of another label
+    hard_negative_pool: int = Field(default=20_000, gt=0)
+
+
+class PipelineEvalConfig(Strict):
+    query_field: TextField = "title"
+    corpus_field: TextField = "abstract"
+    classification_field: TextField = "abstract"
+    classification_train_size: int = Field(
+        default=10_000, gt=0
+    )  # papers from the train split for the classifier
+    test_size: int | None = Field(default=None, gt=0)  # None: the whole test split
+    training_eval_queries: int = Field(default=1_000, gt=0)  # eval-split queries for checkpoint selection
+    max_seq_length: int | None = Field(default=256, gt=0)  # the same for every model compared
+    batch_size: int = Field(default=64, gt=0)
+    map_points: int = Field(default=2_000, gt=0)  # test papers on the 2-D map
+
+
+class PipelineConfig(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    model: str = "all-MiniLM-L6-v2"
+    seed: int = 42
+    output_dir: str = "runs"
+    data: ArxivDataConfig = Field(default_factory=ArxivDataConfig)
+    pairs: PairsConfig = Field(default_factory=PairsConfig)
+    loss: LossConfig = Field(default_factory=lambda: LossConfig(name="mnrl"))
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    eval: PipelineEvalConfig = Field(default_factory=PipelineEvalConfig)
+
+    @model_validator(mode="after")
+    def _compatible(self) -> PipelineConfig:
+        if self.data.eval_fraction + self.data.test_fraction >= 1:
+            raise ValueError("data.eval_fraction + data.test_fraction must leave papers for training")
+        if self.loss.name not in ("mnrl", "cached-mnrl", "contrastive"):
+            raise ValueError("loss.name: the arXiv pipeline trains with mnrl, cached-mnrl or contrastive")
+        if self.loss.name == "contrastive" and self.pairs.hard_negatives:
+            raise ValueError("pairs.hard_negatives needs an in-batch-negatives loss (mnrl, cached-mnrl)")
+        return self
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def load_pipeline_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({getattr(error, 'problem', error)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    for assignment in overrides or []:
+        apply_override(raw, assignment)
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(str(path), error)) from None

@@ -1,0 +1,249 @@
+"""`embedlab pipeline`: preprocess → pairs → train → evaluate (base, fine-tuned, TF-IDF) → report.
+
+Each stage records a key (a hash of the config it read and of the keys of the stages it consumed) in
+RUN/.stages/NAME.json when it finishes. A stage whose key is unchanged is skipped; a changed key reruns it
+and, through the keys, everything downstream. An interrupted training stage resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embedlab.config import DataSource, EvalConfig, RunConfig
+from embedlab.data.arxiv import ArxivSettings, default_arxiv_path, file_sha256, load_split, prepare_arxiv
+from embedlab.data.pairs import contrastive_dataset, labelled_dataset, mine_hard_negatives, positive_pairs
+from embedlab.evaluate.arxiv import stratified_sample
+from embedlab.evaluate.records import write_json_atomic
+from embedlab.evaluate.retrieval import retrieval_inputs
+from embedlab.pipeline.config import PipelineConfig
+
+EVAL_NAME = "arxiv-eval"
+BEST_METRIC = f"{EVAL_NAME}_cosine_precision@10"
+SYSTEMS = ("base", "finetuned", "tfidf")
+
+
+def stage_key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class StageLog:
+    """What each stage did in this invocation: ran (with seconds) or skipped."""
+
+    ran: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+class Stages:
+    def __init__(self, run_dir: Path, log: Callable[[str], None], force: bool = False) -> None:
+        self.directory = run_dir / ".stages"
+        self.log = log
+        self.force = force
+        self.record = StageLog()
+
+    def _path(self, name: str) -> Path:
+        return self.directory / f"{name}.json"
+
+    def state(self, name: str) -> dict | None:
+        path = self._path(name)
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def run(self, name: str, key: str, work: Callable[[], object]) -> None:
+        state = self.state(name)
+        if not self.force and state and state.get("key") == key and state.get("finished"):
+            self.log(f"[bold]{name}[/bold]: unchanged, skipped (key {key})")
+            self.record.skipped.append(name)
+            return
+        self.log(f"[bold]{name}[/bold]: running (key {key})")
+        write_json_atomic(self._path(name), {"key": key, "finished": False})
+        started = time.perf_counter()
+        work()
+        seconds = time.perf_counter() - started
+        write_json_atomic(self._path(name), {"key": key, "finished": True, "seconds": round(seconds, 1)})
+        self.record.ran[name] = seconds
+        self.log(f"[bold]{name}[/bold]: done in {seconds:.0f} s")
+
+    def started_with(self, name: str, key: str) -> bool:
+        """The stage began with this key and did not finish (an interrupted run to resume)."""
+        state = self.state(name)
+        return bool(state and state.get("key") == key and not state.get("finished"))
+
+
+def _write_dataset(dataset, path: Path) -> None:
+    staging = path.with_name(f".{path.name}.tmp")
+    dataset.to_parquet(str(staging))
+    staging.replace(path)
+
+
+def _read_dataset(path: Path):
+    from datasets import Dataset
+
+    return Dataset.from_parquet(str(path))
+
+
+def run_pipeline(
+    config: PipelineConfig, *, log: Callable[[str], None] = print, force: bool = False
+) -> StageLog:
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    stages = Stages(run_dir, log, force)
+    data_dir, pairs_dir, train_dir, eval_dir = (run_dir / n for n in ("data", "pairs", "train", "eval"))
+
+    source = Path(config.data.path) if config.data.path else default_arxiv_path()
+    settings = ArxivSettings(
+        label_level=config.data.label_level,
+        min_papers=config.data.min_papers,
+        eval_fraction=config.data.eval_fraction,
+        test_fraction=config.data.test_fraction,
+        seed=config.seed,
+    )
+    preprocess_key = stage_key(
+        "preprocess", settings.__dict__, file_sha256(source) if source.is_file() else str(source)
+    )
+    stages.run("preprocess", preprocess_key, lambda: _preprocess(source, data_dir, settings, log))
+
+    pairs_key = stage_key(
+        "pairs",
+        config.pairs.model_dump(),
+        config.loss.name,
+        config.seed,
+        preprocess_key,
+        config.model if config.pairs.hard_negatives else None,
+    )
+    stages.run("pairs", pairs_key, lambda: _build_pairs(config, data_dir, pairs_dir, log))
+
+    train_key = stage_key(
+        "train",
+        config.model,
+        config.loss.model_dump(),
+        config.training.model_dump(),
+        config.seed,
+        config.eval.training_eval_queries,
+        pairs_key,
+    )
+    resume = stages.started_with("train", train_key) and any((train_dir / "checkpoints").glob("checkpoint-*"))
+    stages.run("train", train_key, lambda: _train(config, data_dir, pairs_dir, run_dir, resume))
+
+    eval_settings = config.eval.model_dump()
+    for system, identity in (("base", config.model), ("finetuned", train_key), ("tfidf", "tfidf")):
+        key = stage_key("evaluate", system, identity, eval_settings, config.seed, preprocess_key)
+        stages.run(
+            f"evaluate-{system}",
+            key,
+            lambda system=system: _evaluate(config, system, data_dir, train_dir, eval_dir),
+        )
+
+    from embedlab.pipeline.report import write_report
+
+    started = time.perf_counter()
+    write_report(config, eval_dir, run_dir, stages.record)
+    log(f"[bold]report[/bold]: {run_dir / 'report.md'} ({time.perf_counter() - started:.0f} s)")
+    return stages.record
+
+
+def _preprocess(source: Path, out: Path, settings: ArxivSettings, log: Callable[[str], None]) -> None:
+    manifest = prepare_arxiv(source, out, settings)
+    aside = sum(manifest["set_aside"].values())
+    log(
+        f"  {manifest['papers']:,} papers, {manifest['labels']} labels, splits {manifest['splits']}; "
+        f"{aside:,} set aside {manifest['set_aside'] or ''}"
+    )
+
+
+def _build_pairs(config: PipelineConfig, data_dir: Path, out: Path, log: Callable[[str], None]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = config.pairs
+    for split, count in (("train", pairs.train_pairs), ("eval", pairs.eval_pairs)):
+        papers = load_split(data_dir, split)
+        seed = config.seed + (0 if split == "train" else 1)
+        if config.loss.name == "contrastive":
+            dataset = labelled_dataset(
+                papers, count, anchor_field=pairs.anchor_field, positive_field=pairs.positive_field, seed=seed
+            )
+        else:
+            chosen = positive_pairs(
+                papers,
+                count,
+                list(pairs.kinds),
+                anchor_field=pairs.anchor_field,
+                positive_field=pairs.positive_field,
+                seed=seed,
+            )
+            negatives = None
+            if pairs.hard_negatives:
+                from embedlab.runtime.encoder import TorchEncoder
+
+                negatives = mine_hard_negatives(
+                    papers,
+                    chosen,
+                    TorchEncoder(config.model),
+                    field=pairs.positive_field,
+                    anchor_field=pairs.anchor_field,
+                    pool=pairs.hard_negative_pool,
+                    seed=seed,
+                )
+            dataset = contrastive_dataset(
+                papers,
+                chosen,
+                anchor_field=pairs.anchor_field,
+                positive_field=pairs.positive_field,
+                negatives=negatives,
+            )
+        _write_dataset(dataset, out / f"{split}.parquet")
+        log(f"  {split}: {len(dataset):,} pairs ({', '.join(dataset.column_names)})")
+
+
+def training_evaluator(config: PipelineConfig, data_dir: Path):
+    """InformationRetrievalEvaluator on a stratified sample of the eval split (queries and corpus from the
+    same sampled papers), used to pick the checkpoint kept."""
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    papers = stratified_sample(load_split(data_dir, "eval"), config.eval.training_eval_queries, config.seed)
+    inputs = retrieval_inputs(papers, config.eval.query_field, config.eval.corpus_field)
+    return InformationRetrievalEvaluator(
+        inputs.queries,
+        inputs.corpus,
+        inputs.relevant,
+        name=EVAL_NAME,
+        precision_recall_at_k=[1, 5, 10],
+        batch_size=config.eval.batch_size,
+        show_progress_bar=False,
+    )
+
+
+def _train(config: PipelineConfig, data_dir: Path, pairs_dir: Path, run_dir: Path, resume: bool) -> None:
+    from embedlab.train.trainer import train
+
+    run_config = RunConfig(
+        name="train",
+        model=config.model,
+        seed=config.seed,
+        output_dir=str(run_dir),
+        train=DataSource(path=str(pairs_dir / "train.parquet")),
+        dev=None,
+        loss=config.loss,
+        training=config.training,
+        eval=EvalConfig(tasks=[], before=False, batch_size=config.eval.batch_size),
+    )
+    train(
+        run_config,
+        resume=resume,
+        overwrite=not resume,
+        train_dataset=_read_dataset(pairs_dir / "train.parquet"),
+        evaluator=training_evaluator(config, data_dir),
+        best_metric=BEST_METRIC,
+    )
+
+
+def _evaluate(config: PipelineConfig, system: str, data_dir: Path, train_dir: Path, eval_dir: Path) -> None:
+    from embedlab.evaluate.arxiv import evaluate_arxiv
+
+    model = {"base": config.model, "finetuned": str(train_dir / "model"), "tfidf": None}[system]
+    payload = evaluate_arxiv(model, data_dir, config.eval, seed=config.seed, with_map=True)
+    write_json_atomic(eval_dir / f"{system}.json", {"system": system, **payload})
