@@ -27,6 +27,10 @@ app.add_typer(export_app, name="export")
 app.add_typer(index_app, name="index")
 bench_app = typer.Typer(help="Measure speed and size.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+tokenizer_app = typer.Typer(help="Tokenizers for models trained from scratch.", no_args_is_help=True)
+app.add_typer(tokenizer_app, name="tokenizer")
+distill_app = typer.Typer(help="Smaller models from a teacher.", no_args_is_help=True)
+app.add_typer(distill_app, name="distill")
 
 Backend = Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after `embedlab export onnx`).")]
 IdField = Annotated[str, typer.Option(help="Field holding the document id.")]
@@ -198,6 +202,100 @@ def train_command(
         f"best dev Spearman {best}; {result.global_step} steps in {result.train_seconds / 60:.1f} min "
         f"({'bf16' if result.bf16 else 'fp32'}); model: {result.model_dir}"
     )
+
+
+@tokenizer_app.command("train")
+@user_errors
+def tokenizer_train(
+    corpus: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files (text: a sentence per line; JSONL; CSV/Parquet) or named sources: stsb:train, "
+            "sickr:train, snli:dev, snli:train-sample, mnli:train-sample, mrpc:train, arxiv."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder to write (loads with transformers.AutoTokenizer).")],
+    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.")] = 32000,
+    min_frequency: Annotated[int, typer.Option(help="Merge only pairs seen this often.")] = 2,
+    max_length: Annotated[int, typer.Option(help="The tokenizer's model_max_length.")] = 128,
+    field: Annotated[list[str] | None, typer.Option(help="JSONL fields / CSV column holding text.")] = None,
+) -> None:
+    """Train a byte-level BPE tokenizer (RoBERTa special tokens); report corpus size and fertility."""
+    from embedlab.data.sentences import iter_texts
+    from embedlab.data.sts import sentences
+    from embedlab.models.scratch import fertility, train_tokenizer
+
+    stats = train_tokenizer(
+        iter_texts(corpus, field),
+        out,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        max_length=max_length,
+    )
+    sample = sentences("stsb", "test")
+    console.print(
+        f"{out}: corpus {stats.texts:,} texts, {stats.words:,} words, "
+        f"{stats.characters / 1e6:.1f}M characters; "
+        f"fertility on {len(sample):,} STS-B test sentences: {fertility(out, sample):.3f} tokens per word",
+        highlight=False,
+    )
+
+
+@distill_app.command("static")
+@user_errors
+def distill_static_command(
+    teacher: Annotated[str, typer.Argument(help="Teacher model name, folder or hub id.")],
+    out: Annotated[Path, typer.Option(help="Folder for the static model.")],
+    pca_dims: Annotated[int, typer.Option(help="Embedding width after PCA.")] = 256,
+    force: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
+    evaluate: Annotated[
+        bool, typer.Option(help="Evaluate on the 7-task STS suite for the model card.")
+    ] = True,
+) -> None:
+    """A static-embedding model from the teacher's vocabulary (model2vec); loads in sentence-transformers."""
+    import yaml
+
+    from embedlab.evaluate.report import model_card, table_rows, write_text_atomic
+    from embedlab.evaluate.sts import evaluate_sts
+    from embedlab.hardware import machine_summary
+    from embedlab.models import load_model
+    from embedlab.models.static import distill_static
+
+    result = distill_static(teacher, out, pca_dims=pca_dims, force=force)
+    console.print(
+        f"{out}: {result.vocabulary:,} tokens × {result.dim} dims, distilled in {result.seconds:.0f} s",
+        highlight=False,
+    )
+    records = evaluate_sts(load_model(str(out)), batch_size=256) if evaluate else []
+    if records:
+        headers, rows = table_rows(records)
+        print_table(f"{out} — STS (cosine, ×100)", headers, rows)
+    import model2vec
+
+    settings = {
+        "teacher": teacher,
+        "pca_dims": pca_dims,
+        "method": "model2vec distill",
+        "model2vec": model2vec.__version__,
+    }
+    card = model_card(
+        name=out.name,
+        base_model=teacher,
+        after=records,
+        before=None,
+        config_yaml=yaml.safe_dump(settings, sort_keys=False),
+        training_summary={
+            "method": f"model2vec distillation of `{teacher}`'s vocabulary (no corpus)",
+            "vocabulary": f"{result.vocabulary:,} tokens",
+            "dimensions": result.dim,
+            "distillation time": f"{result.seconds:.0f} s",
+            "machine": machine_summary(),
+        },
+        description=f"A static-embedding model (a lookup table, no transformer) distilled from `{teacher}` "
+        "with model2vec. Loads with `SentenceTransformer(path)` and "
+        "`model2vec.StaticModel.from_pretrained(path)`.",
+    )
+    write_text_atomic(out / "README.md", card)
 
 
 @data_app.command("check")

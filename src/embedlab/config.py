@@ -12,7 +12,7 @@ from embedlab.data.files import PairColumns
 from embedlab.data.sts import STS_SUITE
 from embedlab.errors import ConfigError
 
-LossName = Literal["cosent", "angle", "cosine", "mnrl", "cached-mnrl", "contrastive"]
+LossName = Literal["cosent", "angle", "cosine", "mnrl", "cached-mnrl", "contrastive", "mse"]
 
 
 class Strict(BaseModel):
@@ -20,11 +20,14 @@ class Strict(BaseModel):
 
 
 class DataSource(Strict):
-    """A benchmark split (`task` + `split`) or the user's own pair file (`path`)."""
+    """A benchmark split (`task` + `split`), the user's own pair file (`path`), or unlabelled `sentences`
+    (named sources or files, see embedlab.data.sentences) for unsupervised SimCSE: each sentence is its own
+    positive, the two copies differing only by dropout."""
 
     task: str | None = None
     split: str | None = None
     path: str | None = None
+    sentences: list[str] | None = None
     columns: PairColumns = Field(default_factory=PairColumns)
     format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
     max_pairs: int | None = Field(default=None, gt=0)
@@ -32,11 +35,16 @@ class DataSource(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSource:
-        if (self.task is None) == (self.path is None):
-            raise ValueError("give exactly one of 'task' (a benchmark such as stsb) or 'path' (a pair file)")
+        if sum(x is not None for x in (self.task, self.path, self.sentences)) != 1:
+            raise ValueError(
+                "give exactly one of 'task' (a benchmark such as stsb), 'path' (a pair file) "
+                "or 'sentences' (unlabelled sentence sources)"
+            )
         return self
 
     def describe(self) -> str:
+        if self.sentences is not None:
+            return "sentences of " + ", ".join(self.sentences)
         return f"{self.task}:{self.split or 'default'}" if self.task else str(self.path)
 
 
@@ -81,16 +89,63 @@ class EvalConfig(Strict):
     batch_size: int = Field(default=64, gt=0)
 
 
+class ScratchConfig(Strict):
+    """A randomly initialised RoBERTa-style encoder (used when `model: scratch`)."""
+
+    tokenizer: str  # a folder written by `embedlab tokenizer train`
+    layers: int = Field(default=7, gt=0)
+    hidden: int = Field(default=480, gt=0)
+    heads: int = Field(default=12, gt=0)  # lowered to the nearest count that divides `hidden`
+    intermediate: int | None = Field(default=None, gt=0)  # default 4 × hidden
+    max_length: int = Field(default=128, gt=0)
+
+
+class DistillConfig(Strict):
+    """Learn to reproduce a teacher's embeddings (MSE) on unlabelled sentences."""
+
+    teacher: str = "all-MiniLM-L6-v2"
+    sentences: list[str] = Field(default_factory=lambda: ["stsb:train", "snli:dev", "mrpc:train", "arxiv"])
+    max_sentences: int | None = Field(default=200_000, gt=0)
+    projection: bool = True  # a linear layer from the student's width to the teacher's
+    teacher_batch_size: int = Field(default=128, gt=0)
+
+
 class RunConfig(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    model: str
+    model: str  # a name, folder or hub id; `scratch` builds one from the `scratch` section
     seed: int = 42
     output_dir: str = "runs"
-    train: DataSource
+    scratch: ScratchConfig | None = None
+    distill: DistillConfig | None = None
+    train: DataSource | None = None  # not needed when distilling
     dev: DataSource | None = Field(default_factory=lambda: DataSource(task="stsb", split="dev"))
     loss: LossConfig = Field(default_factory=LossConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
+        if (self.model == "scratch") != (self.scratch is not None):
+            raise ValueError("a 'scratch' section goes with model: scratch (and model: scratch needs one)")
+        if self.distill is None and self.train is None:
+            raise ValueError("train: required unless the run distills from a teacher (distill section)")
+        if self.distill is not None and self.train is not None:
+            raise ValueError("give either 'train' data or a 'distill' section, not both")
+        if self.distill is not None and self.loss.name != "mse":
+            raise ValueError("distillation trains with loss.name: mse")
+        if self.distill is None and self.loss.name == "mse":
+            raise ValueError("loss mse needs a distill section (the teacher's embeddings are its targets)")
+        if (
+            self.train is not None
+            and self.train.sentences is not None
+            and self.loss.name
+            not in (
+                "mnrl",
+                "cached-mnrl",
+            )
+        ):
+            raise ValueError("unlabelled sentences (SimCSE) train with loss mnrl or cached-mnrl")
+        return self
 
     @property
     def run_dir(self) -> Path:

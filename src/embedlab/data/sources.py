@@ -10,6 +10,11 @@ from embedlab.data.sts import get_task, load_sts
 
 
 def load_source(source: DataSource, seed: int = 42) -> tuple[Dataset, tuple[float, float]]:
+    if source.sentences is not None:  # unsupervised SimCSE: each sentence is its own positive
+        from embedlab.data.sentences import collect_sentences
+
+        texts, _ = collect_sentences(source.sentences, limit=source.max_pairs, seed=seed)
+        return Dataset.from_dict({"anchor": texts, "positive": texts}), (0.0, 1.0)
     if source.task is not None:
         pairs = load_sts(source.task, source.split)
         score_range = source.score_range or get_task(source.task).score_range

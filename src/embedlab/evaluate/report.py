@@ -58,6 +58,7 @@ def model_card(
     before: Sequence[EvalRecord] | None,
     config_yaml: str,
     training_summary: dict[str, object],
+    description: str | None = None,
 ) -> str:
     """README.md for a saved model: how to load it, its evaluation results and the config that made it."""
     headers, rows = table_rows(after, before)
@@ -75,7 +76,7 @@ base_model: {base_model}
 
 # {name}
 
-A sentence-embedding model fine-tuned with embedlab from `{base_model}`.
+{description or f"A sentence-embedding model fine-tuned with embedlab from `{base_model}`."}
 
 ```python
 from sentence_transformers import SentenceTransformer

@@ -41,6 +41,8 @@ def build_loss(model: SentenceTransformer, config: LossConfig) -> nn.Module:
         )
     elif name == "contrastive":
         loss = losses.ContrastiveLoss(model, margin=config.margin)
+    elif name == "mse":
+        loss = losses.MSELoss(model)
     else:  # pragma: no cover - LossConfig validates the name
         raise ConfigError(f"unknown loss '{name}'")
     if config.matryoshka_dims:
@@ -57,6 +59,8 @@ def prepare_dataset(dataset: Dataset, config: LossConfig, score_range: tuple[flo
     """Turn a pair dataset (sentence1, sentence2, score) into the columns the loss expects.
     Contrastive datasets (anchor, positive[, negative]) pass through to the in-batch-negatives losses."""
     columns = set(dataset.column_names)
+    if config.name == "mse":  # (sentence, label = teacher embedding) rows from embedlab.train.distill
+        return dataset
     if "anchor" in columns:
         if config.name not in IN_BATCH_NEGATIVES:
             raise ConfigError(

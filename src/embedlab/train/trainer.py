@@ -164,6 +164,27 @@ def training_arguments(
     )
 
 
+def build_model(config: RunConfig, projection_dim: int | None = None) -> SentenceTransformer:
+    """The starting model: a known or local one, or a random RoBERTa-style encoder for `model: scratch`."""
+    if config.scratch is None:
+        return load_model(config.model)
+    from embedlab.models.scratch import build_scratch_model, parameter_count
+
+    scratch = config.scratch
+    model = build_scratch_model(
+        scratch.tokenizer,
+        layers=scratch.layers,
+        hidden=scratch.hidden,
+        heads=scratch.heads,
+        intermediate=scratch.intermediate,
+        max_length=scratch.max_length,
+        projection_dim=projection_dim,
+        seed=config.seed,
+    )
+    print(f"scratch encoder: {parameter_count(model) / 1e6:.1f}M parameters")
+    return model
+
+
 def train(
     config: RunConfig,
     *,
@@ -189,7 +210,12 @@ def train(
         )
 
     set_seed(config.seed)
-    model = load_model(config.model)
+    teacher_dim = None
+    if config.distill is not None and train_dataset is None:
+        from embedlab.train.distill import distillation_dataset
+
+        train_dataset, teacher_dim = distillation_dataset(config.distill, run_dir, config.seed)
+    model = build_model(config, teacher_dim if config.distill and config.distill.projection else None)
     if config.training.max_seq_length:
         model.max_seq_length = config.training.max_seq_length
     if train_dataset is None:
@@ -250,7 +276,12 @@ def write_outputs(
     best_dev = result.best_dev_spearman
     summary = {
         "base model": config.model,
-        "training data": f"{config.train.describe()} ({train_examples:,} examples)",
+        "training data": (
+            f"{config.train.describe()} ({train_examples:,} examples)"
+            if config.train
+            else f"distilled from {config.distill.teacher} on {train_examples:,} sentences of "  # type: ignore[union-attr]
+            + ", ".join(config.distill.sentences)  # type: ignore[union-attr]
+        ),
         "loss": loss,
         "steps": result.global_step,
         "best dev Spearman": f"{best_dev:.2f}" if best_dev is not None else "–",

@@ -1,0 +1,137 @@
+"""Unlabelled sentences for tokenizer training, SimCSE and distillation, from named training sources or files.
+
+Named sources (read from the data folder): `stsb:train`, `sickr:train`, `snli:dev`, `snli:train-sample`,
+`mnli:train-sample`, `mrpc:train`, `arxiv` (abstracts split into sentences, titles too). Any other entry is a
+file: text (one sentence per line), JSONL(.gz) or CSV/Parquet with a `text` column (or `--field`).
+Sentences of every benchmark's evaluation sides (STS-B dev/test, SICK-R, STS12–16) are removed, so a model
+trained on these sentences is never trained on what it is tested on.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import random
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from embedlab.data.sts import STS_SUITE, get_task
+from embedlab.data.sts import sentences as sts_sentences
+from embedlab.errors import DataError
+from embedlab.paths import data_dir
+
+NAMED = (
+    "stsb:train",
+    "sickr:train",
+    "snli:dev",
+    "snli:train-sample",
+    "mnli:train-sample",
+    "mrpc:train",
+    "arxiv",
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$\\(\[])")
+NLI_FILES = {
+    "snli:dev": "snli_dev.jsonl.gz",
+    "snli:train-sample": "snli_train_sample.jsonl.gz",
+    "mnli:train-sample": "mnli_train_sample.jsonl.gz",
+}
+
+
+def split_sentences(text: str, min_chars: int = 20) -> list[str]:
+    """Sentences of an abstract: split after . ! ? before a capital, formula or bracket;
+    fragments shorter than `min_chars` are dropped."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if len(s.strip()) >= min_chars]
+
+
+def _root() -> Path:
+    root = data_dir()
+    if root is None:
+        raise DataError("no data folder: set EMBEDLAB_DATA_DIR to use named sentence sources")
+    return root
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except json.JSONDecodeError as error:
+                        raise DataError(f"invalid JSON: {error.msg}", path=path, line=number) from None
+    except OSError as error:
+        raise DataError(f"cannot read file: {error.strerror}", path=path) from None
+
+
+def _named(source: str) -> Iterable[str]:
+    if source in ("stsb:train", "sickr:train"):
+        task, split = source.split(":")
+        return sts_sentences(task, split)
+    if source in NLI_FILES:
+        path = _root() / "nli" / NLI_FILES[source]
+        return (text for _, row in _jsonl(path) for text in (row["premise"], row["hypothesis"]))
+    if source == "mrpc:train":
+        path = _root() / "mrpc" / "msr_paraphrase_train.txt"
+        with path.open(encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+        return (text for row in rows if len(row) >= 5 for text in (row[3], row[4]))
+    if source == "arxiv":
+        path = _root() / "arxiv" / "papers.jsonl.gz"
+        return (text for _, row in _jsonl(path) for text in (row["title"], *split_sentences(row["abstract"])))
+    raise DataError(f"unknown sentence source '{source}'; named sources: {', '.join(NAMED)}")
+
+
+def _file(path: Path, fields: list[str]) -> Iterable[str]:
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):
+        for number, row in _jsonl(path):
+            for field in fields:
+                value = row.get(field) if isinstance(row, dict) else None
+                if not isinstance(value, str):
+                    raise DataError("missing or non-text field", path=path, line=number, field=field)
+                yield value
+    elif name.endswith((".csv", ".tsv", ".parquet")):
+        from embedlab.data.documents import load_documents
+
+        for document in load_documents(path, id_field=None, text_field=fields[0]):
+            yield document["text"]
+    else:
+        with path.open(encoding="utf-8") as handle:
+            yield from (line.rstrip("\n") for line in handle)
+
+
+def iter_texts(sources: Iterable[str], fields: list[str] | None = None) -> Iterator[str]:
+    """Texts of each source in order (named sources or files), blanks skipped, whitespace collapsed."""
+    for source in sources:
+        texts = _named(source) if source in NAMED else _file(Path(source), fields or ["text"])
+        for text in texts:
+            text = " ".join(text.split())
+            if text:
+                yield text
+
+
+def evaluation_sentences() -> set[str]:
+    """Every sentence on an evaluation side of the STS suite (and STS-B dev), to be kept out of training."""
+    held_out: set[str] = set()
+    for task in STS_SUITE:
+        for split in get_task(task).splits:
+            if split != "train":
+                held_out.update(" ".join(s.split()) for s in sts_sentences(task, split))
+    return held_out
+
+
+def collect_sentences(
+    sources: Iterable[str], *, limit: int | None = None, seed: int = 42, fields: list[str] | None = None
+) -> tuple[list[str], int]:
+    """Distinct sentences from the sources minus evaluation sentences, shuffled, at most `limit`.
+    Returns them and how many evaluation sentences were removed."""
+    held_out = evaluation_sentences()
+    distinct = list(dict.fromkeys(iter_texts(sources, fields)))
+    kept = [s for s in distinct if s not in held_out]
+    random.Random(seed).shuffle(kept)
+    return (kept[:limit] if limit else kept), len(distinct) - len(kept)

@@ -1,0 +1,54 @@
+"""Static-embedding models distilled from a teacher's vocabulary with model2vec (no corpus needed).
+
+model2vec's folder layout is also a sentence-transformers layout (modules.json → StaticEmbedding,
+Normalize), so the saved model loads with `SentenceTransformer(path)` and with
+`model2vec.StaticModel.from_pretrained(path)`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedlab.errors import ModelError
+
+
+@dataclass(frozen=True)
+class StaticResult:
+    path: Path
+    vocabulary: int
+    dim: int
+    seconds: float
+
+
+def distill_static(
+    teacher: str, out: str | Path, *, pca_dims: int | None = 256, force: bool = False
+) -> StaticResult:
+    """Distil `teacher` (a known name, folder or hub id) into a static model at `out`, written atomically."""
+    try:
+        from model2vec.distill import distill
+    except ImportError as error:
+        raise ModelError(
+            f"model2vec's distillation is not importable ({error}); "
+            "pip install 'model2vec>=0.10' 'skeletoken>=0.6'"
+        ) from None
+    from embedlab.models.registry import resolve
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ModelError(f"{out} already exists; pass --force to replace it")
+    started = time.perf_counter()
+    model = distill(model_name=resolve(teacher), pca_dims=pca_dims)
+    seconds = time.perf_counter() - started
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    model.save_pretrained(staging)
+    (staging / "1_Normalize").mkdir(exist_ok=True)  # named by modules.json; Normalize has no weights
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    vocabulary, dim = model.embedding.shape
+    return StaticResult(out, int(vocabulary), int(dim), seconds)

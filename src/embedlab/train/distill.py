@@ -1,0 +1,48 @@
+"""Distillation data: the teacher's embeddings of unlabelled sentences, as the MSE targets of a student.
+
+The teacher is run once per run; its embeddings are cached in the run folder (keyed on the teacher and the
+sentences), so a resumed run does not pay for them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset
+
+from embedlab.config import DistillConfig
+from embedlab.data.sentences import collect_sentences
+
+
+def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path) -> np.ndarray:
+    from embedlab.models.registry import load_model
+
+    key = hashlib.sha256(json.dumps([config.teacher, sentences]).encode()).hexdigest()[:16]
+    path = cache / f"teacher-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    teacher = load_model(config.teacher)
+    vectors = teacher.encode(
+        sentences, batch_size=config.teacher_batch_size, convert_to_numpy=True, show_progress_bar=True
+    ).astype(np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = cache / f".teacher-{key}.tmp.npy"
+    np.save(staging, vectors)
+    staging.replace(path)
+    return vectors
+
+
+def distillation_dataset(config: DistillConfig, cache: Path, seed: int = 42) -> tuple[Dataset, int]:
+    """(sentence, label = teacher embedding) rows for MSELoss, and the teacher's dimension."""
+    sentences, _ = collect_sentences(config.sentences, limit=config.max_sentences, seed=seed)
+    vectors = teacher_embeddings(config, sentences, cache)
+    return Dataset.from_dict({"sentence": sentences, "label": vectors.tolist()}), int(vectors.shape[1])
+
+
+def teacher_dimension(teacher: str) -> int:
+    from embedlab.models.registry import load_model
+
+    return int(load_model(teacher).get_embedding_dimension() or 0)

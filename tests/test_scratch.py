@@ -1,0 +1,209 @@
+"""Models from scratch: BPE tokenizer, RoBERTa-style encoder, distillation, static model2vec models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from embedlab.cli import app
+from embedlab.config import RunConfig
+from embedlab.data.sentences import collect_sentences, evaluation_sentences, split_sentences
+from embedlab.data.sts import sentences as sts_sentences
+from embedlab.errors import ConfigError
+from embedlab.models.scratch import build_scratch_model, dividing_heads, parameter_count
+
+CORPUS = [
+    "A man is playing a guitar on the street.",
+    "Two dogs are running through a field of flowers.",
+    "The stock market fell sharply on Monday morning.",
+    "We prove that every planar graph is four-colourable.",
+    "Neural networks learn representations of sentences.",
+    "Quantum states decohere when they interact with an environment.",
+] * 20
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    corpus = tmp_path_factory.mktemp("corpus") / "sentences.txt"
+    corpus.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    out = tmp_path_factory.mktemp("tok") / "bpe"
+    result = CliRunner().invoke(
+        app, ["tokenizer", "train", str(corpus), "--vocab-size", "1000", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "corpus 120 texts" in result.output and "tokens per word" in result.output
+    return out
+
+
+def test_tokenizer_round_trips_text_and_loads_with_auto_tokenizer(tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    assert 261 < len(tokenizer) <= 1000  # 256 bytes + 5 special tokens, then merges
+    for text in [*CORPUS[:6], "Unseen words: zebra, ünïcödé and 3.14159!"]:
+        ids = tokenizer(text)["input_ids"]
+        assert ids[0] == tokenizer.convert_tokens_to_ids("<s>") and ids[
+            -1
+        ] == tokenizer.convert_tokens_to_ids("</s>")
+        assert tokenizer.decode(ids, skip_special_tokens=True) == text  # byte-level: nothing is lost
+    # a frequent word (after a space, as inside a sentence) became one token
+    assert len(tokenizer(" guitar", add_special_tokens=False)["input_ids"]) == 1
+
+
+def expected_parameters(vocab: int, hidden: int, layers: int, intermediate: int, positions: int) -> int:
+    embeddings = (vocab + positions + 1) * hidden + 2 * hidden
+    layer = (
+        4 * (hidden * hidden + hidden)
+        + 2 * hidden
+        + 2 * hidden * intermediate
+        + intermediate
+        + hidden
+        + 2 * hidden
+    )
+    pooler = hidden * hidden + hidden
+    return embeddings + layers * layer + pooler
+
+
+def test_scratch_model_has_the_requested_shape_and_parameter_count(tokenizer_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoTokenizer
+
+    model = build_scratch_model(tokenizer_dir, layers=3, hidden=60, heads=8, max_length=32)
+    config = model[0].auto_model.config
+    assert (config.num_hidden_layers, config.hidden_size, config.intermediate_size) == (3, 60, 240)
+    assert config.num_attention_heads == dividing_heads(60, 8) == 6
+    vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
+    assert parameter_count(model) == expected_parameters(vocab, 60, 3, 240, 34)
+    assert model.max_seq_length == 32
+    model.save(str(tmp_path / "m"))
+    loaded = SentenceTransformer(str(tmp_path / "m"))
+    text = ["A man is playing a guitar."]
+    assert np.allclose(loaded.encode(text), model.encode(text), atol=1e-5)
+    projected = build_scratch_model(tokenizer_dir, layers=1, hidden=24, heads=4, projection_dim=16)
+    assert projected.encode(text).shape == (1, 16)
+    with pytest.raises(ConfigError, match="embedlab tokenizer train"):
+        build_scratch_model(tmp_path / "nothing")
+
+
+def test_sentences_never_include_evaluation_sides_and_abstracts_split(tmp_path):
+    held_out = evaluation_sentences()
+    test_sentence = sts_sentences("stsb", "test")[0]
+    assert test_sentence in held_out
+    corpus = tmp_path / "mixed.txt"
+    corpus.write_text(f"{test_sentence}\nA sentence only found in training files.\n", encoding="utf-8")
+    kept, removed = collect_sentences([str(corpus)])
+    assert kept == ["A sentence only found in training files."] and removed == 1
+    abstract = "We study graphs, e.g. trees here. $G$ is a planar graph here. Short. Finally (a) follows."
+    assert split_sentences(abstract) == [
+        "We study graphs, e.g. trees here.",  # no split before a lower-case word
+        "$G$ is a planar graph here.",
+        "Finally (a) follows.",  # "Short." is under 20 characters: dropped
+    ]
+
+
+def _distill_config(
+    tmp_path: Path, tokenizer_dir: Path, teacher: Path, corpus: Path, steps: int
+) -> RunConfig:
+    return RunConfig.model_validate(
+        {
+            "name": f"distill-{steps}",
+            "model": "scratch",
+            "output_dir": str(tmp_path / "runs"),
+            "scratch": {
+                "tokenizer": str(tokenizer_dir),
+                "layers": 2,
+                "hidden": 32,
+                "heads": 4,
+                "max_length": 32,
+            },
+            "distill": {"teacher": str(teacher), "sentences": [str(corpus)], "max_sentences": 64},
+            "loss": {"name": "mse"},
+            "dev": None,
+            "training": {"max_steps": steps, "batch_size": 16, "learning_rate": 1e-3, "logging_steps": 1},
+            "eval": {"tasks": ["stsb:dev"], "before": False},
+        }
+    )
+
+
+def test_a_few_distillation_steps_reduce_the_loss_and_the_model_loads_and_evaluates(
+    tokenizer_dir, tiny_model_dir, tmp_path
+):
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab.train import train
+
+    corpus = tmp_path / "unlabelled.txt"
+    corpus.write_text(
+        "\n".join(dict.fromkeys(CORPUS)) + "\n" + "\n".join(f"sentence number {i} of many" for i in range(60))
+    )
+    result = train(_distill_config(tmp_path, tokenizer_dir, tiny_model_dir, corpus, steps=30))
+    losses = [
+        json.loads(line)["loss"]
+        for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()
+        if "loss" in json.loads(line)
+    ]
+    assert len(losses) >= 20 and np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
+    student = SentenceTransformer(str(result.model_dir))
+    assert student.encode(["a man"]).shape == (1, 32)  # projected to the teacher's width
+    assert "distilled from" in (result.model_dir / "README.md").read_text()
+    evaluated = CliRunner().invoke(
+        app, ["eval", str(result.model_dir), "--tasks", "stsb:dev", "--out", str(tmp_path / "e.json")]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+
+
+def test_distill_config_is_checked():
+    with pytest.raises(ValueError, match="mse"):
+        RunConfig.model_validate({"name": "x", "model": "m", "distill": {"teacher": "t"}})
+    with pytest.raises(ValueError, match="scratch"):
+        RunConfig.model_validate({"name": "x", "model": "scratch", "train": {"task": "stsb"}})
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_with_real_vocabulary(tmp_path_factory) -> Path:
+    """A 1-layer, 32-wide random BERT with MiniLM's real 30k WordPiece vocabulary: a quick teacher."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from embedlab.models.registry import resolve
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("tiny-real-vocab")
+    tokenizer = AutoTokenizer.from_pretrained(resolve("all-MiniLM-L6-v2"))
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    BertModel(config).save_pretrained(root / "backbone")
+    tokenizer.save_pretrained(root / "backbone")
+    modules = [Transformer(str(root / "backbone"), max_seq_length=64), Pooling(32, pooling_mode="mean")]
+    SentenceTransformer(modules=modules, device="cpu").save(str(root / "model"), create_model_card=False)
+    return root / "model"
+
+
+def test_static_model_loads_in_sentence_transformers_and_model2vec(tiny_bert_with_real_vocabulary, tmp_path):
+    from model2vec import StaticModel
+    from sentence_transformers import SentenceTransformer
+
+    teacher = str(tiny_bert_with_real_vocabulary)
+    out = tmp_path / "static"
+    result = CliRunner().invoke(app, ["distill", "static", teacher, "--out", str(out), "--pca-dims", "16"])
+    assert result.exit_code == 0, result.output
+    texts = ["a man is playing a guitar", "the stock market fell today"]
+    by_st = SentenceTransformer(str(out)).encode(texts)
+    by_m2v = StaticModel.from_pretrained(str(out)).encode(texts)
+    assert by_st.shape == (2, 16) and not np.allclose(by_st[0], by_st[1])
+    assert np.allclose(by_st, by_m2v, atol=1e-3)
+    assert "STS" in (out / "README.md").read_text() and "model2vec" in (out / "README.md").read_text()
+    again = CliRunner().invoke(app, ["distill", "static", teacher, "--out", str(out)])
+    assert again.exit_code == 2 and "--force" in again.output
