@@ -306,3 +306,13 @@ def test_cli_prepares_splits_and_evaluates_models_and_the_baseline(corpus, tiny_
         assert {"precision@10", "ndcg@10", "map@100", "accuracy", "macro_f1"} <= metrics
     refused = runner.invoke(app, ["eval", "tfidf", "--tasks", "stsb"])
     assert refused.exit_code == 2 and "TF-IDF" in refused.output
+
+
+def test_balanced_pairs_draw_every_label_equally_often():
+    papers = [{"label": "big", "title": f"b{i}", "abstract": f"B{i}"} for i in range(90)]
+    papers += [{"label": "small", "title": f"s{i}", "abstract": f"S{i}"} for i in range(10)]
+    plain = positive_pairs(papers, 200, ["same-label"], seed=0)
+    balanced = positive_pairs(papers, 200, ["same-label"], balance=True, seed=0)
+    assert sum(papers[a]["label"] == "small" for a, _ in plain) < 40  # about 10 %
+    assert sum(papers[a]["label"] == "small" for a, _ in balanced) == 100
+    assert all(papers[a]["label"] == papers[p]["label"] and a != p for a, p in balanced)

@@ -28,6 +28,31 @@ def _by_label(papers: list[dict]) -> dict[str, list[int]]:
     return groups
 
 
+def _anchor_order(papers: list[dict], wanted: int, balance: bool, rng: random.Random) -> list[int]:
+    """`wanted` anchor positions. Unbalanced: every paper once (shuffled) before any repeats, so labels appear
+    in proportion to their size. Balanced: each label equally often (its papers shuffled, cycled), so small
+    subjects weigh as much as large ones — what macro-averaged metrics reward."""
+    if not balance:
+        order: list[int] = []
+        while len(order) < wanted:
+            shuffled = list(range(len(papers)))
+            rng.shuffle(shuffled)
+            order.extend(shuffled)
+        return order[:wanted]
+    groups = _by_label(papers)
+    queues: dict[str, list[int]] = {label: [] for label in groups}
+    labels = sorted(groups)
+    order = []
+    while len(order) < wanted:
+        rng.shuffle(labels)  # one round: every label once, in a fresh random order
+        for label in labels[: wanted - len(order)]:
+            if not queues[label]:
+                queues[label] = list(groups[label])
+                rng.shuffle(queues[label])
+            order.append(queues[label].pop())
+    return order
+
+
 def positive_pairs(
     papers: list[dict],
     count: int,
@@ -35,12 +60,13 @@ def positive_pairs(
     *,
     anchor_field: TextField = "title",
     positive_field: TextField = "abstract",
+    balance: bool = False,
     seed: int = 42,
 ) -> list[tuple[int, int]]:
     """(anchor paper, positive paper) positions, `count` in all, shared equally between `kinds`.
 
     same-label: two different papers with the same label; title-abstract: a paper with itself (its title as
-    anchor, its abstract as positive). Each anchor paper is used once before any is reused.
+    anchor, its abstract as positive). `balance`: anchors drawn equally from every label (see _anchor_order).
     """
     if not kinds:
         raise ConfigError("pairs.kinds: give at least one of same-label, title-abstract")
@@ -51,12 +77,7 @@ def positive_pairs(
     pairs: list[tuple[int, int]] = []
     for number, kind in enumerate(kinds):
         wanted = count // len(kinds) + (1 if number < count % len(kinds) else 0)
-        order: list[int] = []
-        while len(order) < wanted:
-            shuffled = list(range(len(papers)))
-            rng.shuffle(shuffled)
-            order.extend(shuffled)
-        for anchor in order[:wanted]:
+        for anchor in _anchor_order(papers, wanted, balance, rng):
             if kind == "title-abstract":
                 pairs.append((anchor, anchor))
                 continue

@@ -128,10 +128,25 @@ def evaluation_sentences() -> set[str]:
 def collect_sentences(
     sources: Iterable[str], *, limit: int | None = None, seed: int = 42, fields: list[str] | None = None
 ) -> tuple[list[str], int]:
-    """Distinct sentences from the sources minus evaluation sentences, shuffled, at most `limit`.
-    Returns them and how many evaluation sentences were removed."""
+    """Distinct sentences from the sources, minus evaluation sentences, at most `limit`, shuffled.
+
+    Each source is shuffled on its own and the sources are taken in the order given, so under a limit the
+    sources listed first are kept whole and the last ones are sampled. Returns the sentences and how many
+    evaluation sentences were removed."""
     held_out = evaluation_sentences()
-    distinct = list(dict.fromkeys(iter_texts(sources, fields)))
-    kept = [s for s in distinct if s not in held_out]
-    random.Random(seed).shuffle(kept)
-    return (kept[:limit] if limit else kept), len(distinct) - len(kept)
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    kept: list[str] = []
+    removed = 0
+    for source in sources:
+        texts = list(dict.fromkeys(iter_texts([source], fields)))
+        rng.shuffle(texts)
+        for text in texts:
+            if text in held_out:
+                removed += 1
+            elif text not in seen:
+                seen.add(text)
+                kept.append(text)
+    kept = kept[:limit] if limit else kept
+    rng.shuffle(kept)
+    return kept, removed

@@ -54,6 +54,7 @@ def evaluate_arxiv(
     """Evaluate `model` (a name or folder; None = the TF-IDF baseline). Returns records (×100) and per-label
     figures; with `with_map`, 2-D t-SNE coordinates of a sample of test embeddings."""
     settings = settings or PipelineEvalConfig()
+    class_weight = None if settings.class_weight == "none" else settings.class_weight
     test = stratified_sample(load_split(data_dir, "test"), settings.test_size, seed)
     inputs = retrieval_inputs(test, settings.query_field, settings.corpus_field)
     test_labels = [p["label"] for p in test]
@@ -80,6 +81,7 @@ def evaluate_arxiv(
                 train_labels,
                 [p[field] for p in test],
                 test_labels,
+                class_weight=class_weight,
             )
     else:
         from embedlab.runtime.encoder import TorchEncoder
@@ -102,7 +104,7 @@ def evaluate_arxiv(
         if CLASSIFICATION in tasks:
             train_vectors = encoder.encode([p[field] for p in classifier_train], batch_size=batch)
             classification = classify_embeddings(
-                train_vectors, train_labels, test_vectors(field), test_labels, seed
+                train_vectors, train_labels, test_vectors(field), test_labels, seed, class_weight=class_weight
             )
         if with_map:
             shown = sorted(random.Random(seed).sample(range(len(test)), min(settings.map_points, len(test))))

@@ -31,12 +31,20 @@ class ClassificationResult:
 
 
 def classify(
-    train_features, train_labels: list[str], test_features, test_labels: list[str], *, seed: int = 42
+    train_features,
+    train_labels: list[str],
+    test_features,
+    test_labels: list[str],
+    *,
+    seed: int = 42,
+    class_weight: str | None = "balanced",
 ) -> ClassificationResult:
+    """`class_weight="balanced"` weighs each label's examples by the inverse of its frequency, so rare labels
+    count as much as common ones — the premise of macro-F1."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 
-    classifier = LogisticRegression(max_iter=2000, C=1.0, random_state=seed)
+    classifier = LogisticRegression(max_iter=2000, C=1.0, class_weight=class_weight, random_state=seed)
     classifier.fit(train_features, train_labels)
     predicted = classifier.predict(test_features)
     labels = sorted(set(train_labels) | set(test_labels))
@@ -56,10 +64,18 @@ def classify_embeddings(
     test_vectors: np.ndarray,
     test_labels: list[str],
     seed: int = 42,
+    class_weight: str | None = "balanced",
 ) -> ClassificationResult:
     """Embeddings are L2-normalised first (cosine geometry, as the models are used)."""
 
     def unit(vectors: np.ndarray) -> np.ndarray:
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
 
-    return classify(unit(train_vectors), train_labels, unit(test_vectors), test_labels, seed=seed)
+    return classify(
+        unit(train_vectors),
+        train_labels,
+        unit(test_vectors),
+        test_labels,
+        seed=seed,
+        class_weight=class_weight,
+    )

@@ -27,8 +27,17 @@ def tfidf_retrieval(vectorizer, inputs: RetrievalInputs) -> RetrievalResult:
 
 
 def tfidf_classification(
-    vectorizer, train_texts: list[str], train_labels: list[str], test_texts: list[str], test_labels: list[str]
+    vectorizer,
+    train_texts: list[str],
+    train_labels: list[str],
+    test_texts: list[str],
+    test_labels: list[str],
+    class_weight: str | None = "balanced",
 ) -> ClassificationResult:
     return classify(
-        vectorizer.transform(train_texts), train_labels, vectorizer.transform(test_texts), test_labels
+        vectorizer.transform(train_texts),
+        train_labels,
+        vectorizer.transform(test_texts),
+        test_labels,
+        class_weight=class_weight,
     )

@@ -28,6 +28,7 @@ class PairsConfig(Strict):
     )
     anchor_field: TextField = "title"
     positive_field: TextField = "abstract"
+    balance: bool = True  # anchors drawn equally from every label (small subjects weigh as much as large)
     train_pairs: int = Field(default=20_000, gt=0)
     eval_pairs: int = Field(default=2_000, gt=0)
     hard_negatives: bool = False  # mine with the base model: the most similar paper of another label
@@ -38,9 +39,8 @@ class PipelineEvalConfig(Strict):
     query_field: TextField = "title"
     corpus_field: TextField = "abstract"
     classification_field: TextField = "abstract"
-    classification_train_size: int = Field(
-        default=10_000, gt=0
-    )  # papers from the train split for the classifier
+    classification_train_size: int = Field(default=10_000, gt=0)  # train-split papers for the classifier
+    class_weight: Literal["balanced", "none"] = "balanced"  # balanced: every label counts equally (macro-F1)
     test_size: int | None = Field(default=None, gt=0)  # None: the whole test split
     training_eval_queries: int = Field(default=1_000, gt=0)  # eval-split queries for checkpoint selection
     max_seq_length: int | None = Field(default=256, gt=0)  # the same for every model compared

@@ -144,7 +144,7 @@ them). Classification: logistic regression on frozen features of
 
 ![t-SNE of test embeddings](embedding_map.png)
 
-## Stage times (CPU seconds of the run that computed each stage)
+## Stage times (wall-clock seconds of the run that computed each stage)
 
 {timing}
 

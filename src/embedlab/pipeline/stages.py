@@ -173,6 +173,7 @@ def _build_pairs(config: PipelineConfig, data_dir: Path, out: Path, log: Callabl
                 list(pairs.kinds),
                 anchor_field=pairs.anchor_field,
                 positive_field=pairs.positive_field,
+                balance=pairs.balance,
                 seed=seed,
             )
             negatives = None

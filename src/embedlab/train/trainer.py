@@ -201,6 +201,11 @@ def train(
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
     from transformers import set_seed
 
+    if config.scratch is not None and not (Path(config.scratch.tokenizer) / "tokenizer.json").is_file():
+        raise ConfigError(
+            f"scratch.tokenizer: no tokenizer in {config.scratch.tokenizer}; train one first: "
+            f"embedlab tokenizer train CORPUS... --out {config.scratch.tokenizer}"
+        )
     run_dir = prepare_run_dir(config, resume, overwrite)
     checkpoints = run_dir / "checkpoints"
     resume_from = last_checkpoint(checkpoints) if resume else None
