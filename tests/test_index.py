@@ -12,7 +12,7 @@ from embedlab.cli import app
 from embedlab.data.documents import load_documents
 from embedlab.errors import DataError, EmbedlabError
 from embedlab.index import DocumentIndex
-from embedlab.index.faiss_index import _new_faiss_index, _normalised, tune_search
+from embedlab.index.faiss_index import _new_faiss_index, _normalised, build_tuned, tune_search
 
 
 class HashEncoder:
@@ -67,19 +67,30 @@ def test_search_effort_is_tuned_to_the_recall_target(kind):
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((40, 64)).astype(np.float32)
     vectors = _normalised(centres[rng.integers(0, 40, 6000)] + 3.0 * rng.standard_normal((6000, 64)))
-    index, _ = _new_faiss_index(kind, 64, vectors)
-    index.add(vectors)
-    loose = tune_search(index, kind, vectors, target_recall=0.5)
-    strict = tune_search(index, kind, vectors, target_recall=0.98)
+    index, _ = _new_faiss_index(kind, 64, vectors[:5800])
+    index.add(vectors[:5800])
+    held_out = vectors[5800:]
+    loose = tune_search(index, kind, vectors[:5800], held_out, target_recall=0.5)
+    strict = tune_search(index, kind, vectors[:5800], held_out, target_recall=0.98)
     effort = "nprobe" if kind == "ivf" else "ef_search"
     assert loose["tuned_recall_at_10"] >= 0.5 and strict["tuned_recall_at_10"] >= 0.98
     assert strict[effort] > loose[effort]
-    # the tuned effort holds for new queries from the same distribution, measured independently here
+    # the tuned effort holds for other new queries from the same distribution, measured independently here
     queries = _normalised(centres[rng.integers(0, 40, 300)] + 3.0 * rng.standard_normal((300, 64)))
-    truth = faiss.knn(queries, vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    truth = faiss.knn(queries, vectors[:5800], 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
     found = index.search(queries, 10)[1]  # the index is left at the strict setting
     recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
     assert recall >= 0.95
+
+
+def test_build_tuned_keeps_rows_and_their_order_consistent():
+    rng = np.random.default_rng(1)
+    vectors = _normalised(rng.standard_normal((2000, 16)))
+    index, parameters, order = build_tuned("hnsw", vectors, target_recall=0.9)
+    assert sorted(order.tolist()) == list(range(2000)) and index.ntotal == 2000
+    assert parameters["tuned_recall_at_10"] >= 0.9
+    _, found = index.search(vectors[:50], 1)
+    assert [int(order[f[0]]) for f in found] == list(range(50))  # row i of the index is vectors[order[i]]
 
 
 def test_tuned_effort_is_saved_and_restored(tmp_path):

@@ -130,8 +130,9 @@ def _distill_config(
 
 
 def test_a_few_distillation_steps_reduce_the_loss_and_the_model_loads_and_evaluates(
-    tokenizer_dir, tiny_model_dir, tmp_path
+    tokenizer_dir, tiny_model_dir, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("EMBEDLAB_CACHE_DIR", str(tmp_path / "cache"))
     from sentence_transformers import SentenceTransformer
 
     from embedlab.train import train
@@ -150,6 +151,7 @@ def test_a_few_distillation_steps_reduce_the_loss_and_the_model_loads_and_evalua
     student = SentenceTransformer(str(result.model_dir))
     assert student.encode(["a man"]).shape == (1, 32)  # projected to the teacher's width
     assert "distilled from" in (result.model_dir / "README.md").read_text()
+    assert len(list((tmp_path / "cache" / "teacher").glob("teacher-*.npy"))) == 1  # reused by later runs
     evaluated = CliRunner().invoke(
         app, ["eval", str(result.model_dir), "--tasks", "stsb:dev", "--out", str(tmp_path / "e.json")]
     )

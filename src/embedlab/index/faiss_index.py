@@ -66,47 +66,68 @@ def _set_search_effort(index, kind: str, effort: int) -> None:
 def tune_search(
     index,
     kind: str,
-    vectors: np.ndarray,
+    indexed: np.ndarray,
+    queries: np.ndarray,
     *,
     target_recall: float = TARGET_RECALL,
-    samples: int = 200,
     k: int = 10,
 ) -> dict:
-    """The least search effort (IVF nprobe, HNSW efSearch) whose recall@k against exact search reaches
-    the target.
+    """The least search effort (IVF nprobe, HNSW efSearch, doubling) whose recall@k against exact search over
+    `indexed` (the vectors in `index`) reaches the target for `queries` (vectors *not* in the index).
 
-    Queries are documents of the index itself, each with its own entry left out of both result lists, so the
-    measurement is that of a new query landing among the documents. Recall depends on the data: clustered
-    real embeddings need far less effort than uniform noise, hence tuning on the index's own vectors.
+    Recall depends on the data — clustered real embeddings need far less effort than uniform noise — so the
+    effort is tuned on the documents' own vectors. The queries must not be in the index: a query that is a
+    node of an HNSW graph finds its neighbours far more easily than a new query does.
     """
     import faiss
 
-    if kind == "flat":
+    if kind == "flat" or len(queries) == 0:
         return {}
-    rng = np.random.default_rng(0)
-    picked = rng.choice(len(vectors), size=min(samples, len(vectors)), replace=False)
-    queries = vectors[picked]
-    depth = min(k + 1, len(vectors))
-    exact = faiss.knn(queries, vectors, depth, metric=faiss.METRIC_INNER_PRODUCT)[1]
-    truth = [set(row) - {own} for row, own in zip(exact, picked, strict=True)]
+    depth = min(k, len(indexed))
+    truth = [set(row) for row in faiss.knn(queries, indexed, depth, metric=faiss.METRIC_INNER_PRODUCT)[1]]
     ceiling = index.nlist if kind == "ivf" else 4096
-    effort, recall = 1 if kind == "ivf" else 16, 0.0
+    effort = 1 if kind == "ivf" else 16
     while True:
         _set_search_effort(index, kind, effort)
         found = index.search(queries, depth)[1]
         recall = float(
-            np.mean(
-                [
-                    len((set(row) - {own}) & right) / max(len(right), 1)
-                    for row, own, right in zip(found, picked, truth, strict=True)
-                ]
-            )
+            np.mean([len(set(row) & right) / len(right) for row, right in zip(found, truth, strict=True)])
         )
         if recall >= target_recall or effort >= ceiling:
             break
         effort = min(effort * 2, ceiling)
     name = "nprobe" if kind == "ivf" else "ef_search"
     return {name: effort, "tuned_recall_at_10": round(recall, 4), "target_recall": target_recall}
+
+
+def build_tuned(
+    kind: str, vectors: np.ndarray, *, target_recall: float = TARGET_RECALL, samples: int = 200, seed: int = 0
+) -> tuple[object, dict, np.ndarray]:
+    """A filled index of `kind` with its search effort tuned, and the order its rows were added in.
+
+    Up to `samples` vectors (at most a tenth) are held out, the rest indexed, the effort tuned with the
+    held-out ones as queries, and then they are added too — so the returned order puts them last.
+    """
+    order = np.arange(len(vectors))
+    held = min(samples, len(vectors) // 10) if kind != "flat" else 0
+    if held:
+        picked = np.random.default_rng(seed).choice(len(vectors), size=held, replace=False)
+        order = np.concatenate([np.setdiff1d(order, picked), np.sort(picked)])
+    vectors = vectors[order]
+    index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors)
+    index.add(vectors[: len(vectors) - held])
+    parameters.update(
+        tune_search(
+            index,
+            kind,
+            vectors[: len(vectors) - held],
+            vectors[len(vectors) - held :],
+            target_recall=target_recall,
+        )
+    )
+    if held:
+        index.add(vectors[len(vectors) - held :])
+    return index, parameters, order
 
 
 class DocumentIndex:
@@ -127,9 +148,8 @@ class DocumentIndex:
         target_recall: float = TARGET_RECALL,
     ) -> DocumentIndex:
         vectors = _normalised(encoder.encode([d["text"] for d in documents], batch_size=batch_size))
-        index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors)
-        index.add(vectors)
-        parameters.update(tune_search(index, kind, vectors, target_recall=target_recall))
+        index, parameters, order = build_tuned(kind, vectors, target_recall=target_recall)
+        documents = [documents[i] for i in order]
         manifest = {
             "format": 1,
             "model": model,

@@ -1,7 +1,8 @@
 """Distillation data: the teacher's embeddings of unlabelled sentences, as the MSE targets of a student.
 
-The teacher is run once per run; its embeddings are cached in the run folder (keyed on the teacher and the
-sentences), so a resumed run does not pay for them again.
+The teacher's embeddings are cached in EMBEDLAB_CACHE_DIR/teacher/ (keyed on the teacher and the sentences),
+so a resumed run, or a new run over the same sentences with other training settings, does not pay for them
+again.
 """
 
 from __future__ import annotations
@@ -35,14 +36,11 @@ def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path)
     return vectors
 
 
-def distillation_dataset(config: DistillConfig, cache: Path, seed: int = 42) -> tuple[Dataset, int]:
+def distillation_dataset(config: DistillConfig, seed: int = 42) -> tuple[Dataset, int]:
     """(sentence, label = teacher embedding) rows for MSELoss, and the teacher's dimension."""
+    from embedlab.paths import cache_dir
+
     sentences, _ = collect_sentences(config.sentences, limit=config.max_sentences, seed=seed)
-    vectors = teacher_embeddings(config, sentences, cache)
+    vectors = teacher_embeddings(config, sentences, cache_dir() / "teacher")
     return Dataset.from_dict({"sentence": sentences, "label": vectors.tolist()}), int(vectors.shape[1])
 
-
-def teacher_dimension(teacher: str) -> int:
-    from embedlab.models.registry import load_model
-
-    return int(load_model(teacher).get_embedding_dimension() or 0)

@@ -219,7 +219,7 @@ def train(
     if config.distill is not None and train_dataset is None:
         from embedlab.train.distill import distillation_dataset
 
-        train_dataset, teacher_dim = distillation_dataset(config.distill, run_dir, config.seed)
+        train_dataset, teacher_dim = distillation_dataset(config.distill, config.seed)
     model = build_model(config, teacher_dim if config.distill and config.distill.projection else None)
     if config.training.max_seq_length:
         model.max_seq_length = config.training.max_seq_length
