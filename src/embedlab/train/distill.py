@@ -43,4 +43,3 @@ def distillation_dataset(config: DistillConfig, seed: int = 42) -> tuple[Dataset
     sentences, _ = collect_sentences(config.sentences, limit=config.max_sentences, seed=seed)
     vectors = teacher_embeddings(config, sentences, cache_dir() / "teacher")
     return Dataset.from_dict({"sentence": sentences, "label": vectors.tolist()}), int(vectors.shape[1])
-
