@@ -189,7 +189,9 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     return f"{source}: " + "; ".join(problems)
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+def read_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """A YAML config file as a dict with `--set` overrides applied; unreadable or malformed files are
+    ConfigErrors naming the file (and line)."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -203,6 +205,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
     for assignment in overrides or []:
         apply_override(raw, assignment)
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    raw = read_config(path, overrides)
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as error:

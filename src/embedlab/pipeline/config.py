@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from embedlab.config import LossConfig, Strict, TrainingConfig, apply_override, format_validation_error
+from embedlab.config import LossConfig, Strict, TrainingConfig, format_validation_error, read_config
 from embedlab.errors import ConfigError
 
 TextField = Literal["title", "abstract"]
@@ -78,17 +78,7 @@ class PipelineConfig(Strict):
 
 
 def load_pipeline_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({getattr(error, 'problem', error)})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    for assignment in overrides or []:
-        apply_override(raw, assignment)
+    raw = read_config(path, overrides)
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as error:
