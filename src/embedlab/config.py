@@ -19,6 +19,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class RunFolder(Strict):
+    """A config that writes OUTPUT_DIR/NAME/ and saves itself there as YAML."""
+
+    name: str
+    output_dir: str
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
 class DataSource(Strict):
     """A benchmark split (`task` + `split`), the user's own pair file (`path`), or unlabelled `sentences`
     (named sources or files, see embedlab.data.sentences) for unsupervised SimCSE: each sentence is its own
@@ -110,7 +124,7 @@ class DistillConfig(Strict):
     teacher_batch_size: int = Field(default=128, gt=0)
 
 
-class RunConfig(Strict):
+class RunConfig(RunFolder):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     model: str  # a name, folder or hub id; `scratch` builds one from the `scratch` section
     seed: int = 42
@@ -146,13 +160,6 @@ class RunConfig(Strict):
         ):
             raise ValueError("unlabelled sentences (SimCSE) train with loss mnrl or cached-mnrl")
         return self
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.output_dir) / self.name
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 def apply_override(raw: dict[str, Any], assignment: str) -> None:

@@ -5,10 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from embedlab.config import LossConfig, Strict, TrainingConfig, format_validation_error, read_config
+from embedlab.config import (
+    LossConfig,
+    RunFolder,
+    Strict,
+    TrainingConfig,
+    format_validation_error,
+    read_config,
+)
 from embedlab.errors import ConfigError
 
 TextField = Literal["title", "abstract"]
@@ -48,7 +54,7 @@ class PipelineEvalConfig(Strict):
     map_points: int = Field(default=2_000, gt=0)  # test papers on the 2-D map
 
 
-class PipelineConfig(Strict):
+class PipelineConfig(RunFolder):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     model: str = "all-MiniLM-L6-v2"
     seed: int = 42
@@ -68,13 +74,6 @@ class PipelineConfig(Strict):
         if self.loss.name == "contrastive" and self.pairs.hard_negatives:
             raise ValueError("pairs.hard_negatives needs an in-batch-negatives loss (mnrl, cached-mnrl)")
         return self
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.output_dir) / self.name
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 def load_pipeline_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
