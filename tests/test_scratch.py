@@ -14,7 +14,7 @@ from embedlab.config import RunConfig
 from embedlab.data.sentences import collect_sentences, evaluation_sentences, split_sentences
 from embedlab.data.sts import sentences as sts_sentences
 from embedlab.errors import ConfigError
-from embedlab.models.scratch import build_scratch_model, dividing_heads, parameter_count
+from embedlab.models.scratch import build_scratch_model, dividing_heads, fit_width, parameter_count
 
 CORPUS = [
     "A man is playing a guitar on the street.",
@@ -89,6 +89,46 @@ def test_scratch_model_has_the_requested_shape_and_parameter_count(tokenizer_dir
         build_scratch_model(tmp_path / "nothing")
 
 
+def gram(vectors: np.ndarray) -> np.ndarray:
+    return vectors @ vectors.T
+
+
+def test_fit_width_keeps_geometry_when_widening_and_takes_principal_axes_when_narrowing():
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((40, 6)) * np.array([5.0, 3.0, 1.0, 0.5, 0.2, 0.1]) + 7.0
+    centred = vectors - vectors.mean(axis=0)
+    widened = fit_width(vectors, 10)
+    assert widened.shape == (40, 10) and np.allclose(gram(widened), gram(centred))
+    narrowed = fit_width(vectors, 2)
+    assert narrowed.shape == (40, 2)
+    kept = np.var(narrowed, axis=0).sum() / np.var(centred, axis=0).sum()
+    assert kept > 0.95  # the two widest axes hold 34 of 35.3 units of variance
+
+
+def test_warm_started_encoder_begins_as_a_bag_of_its_token_vectors(tokenizer_dir):
+    import torch
+    from transformers import AutoTokenizer
+
+    vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
+    vectors = np.random.default_rng(1).standard_normal((vocab, 12))
+    model = build_scratch_model(tokenizer_dir, layers=2, hidden=24, heads=4, token_vectors=vectors)
+    backbone = model[0].auto_model.eval()
+    table = backbone.embeddings.word_embeddings.weight.detach().numpy().astype(np.float64)
+    rows = [5, 40, 90, 200]  # token rows (not padding): their geometry is the vectors', scaled
+    expected = gram(vectors[rows] - vectors.mean(axis=0))
+    assert np.corrcoef(gram(table[rows]).ravel(), expected.ravel())[0, 1] > 0.999
+    text = "A man is playing a guitar on the street."
+    features = model.tokenize([text])
+    with torch.no_grad():
+        token_states = backbone.embeddings(input_ids=features["input_ids"])
+    # every layer is the identity, so the sentence embedding is the mean of the embedding layer's output
+    assert np.allclose(model.encode([text])[0], token_states[0].mean(dim=0).numpy(), atol=1e-5)
+    random_start = build_scratch_model(tokenizer_dir, layers=2, hidden=24, heads=4)
+    assert not np.allclose(random_start.encode([text])[0], model.encode([text])[0], atol=1e-3)
+    with pytest.raises(ConfigError, match="rows"):
+        build_scratch_model(tokenizer_dir, layers=1, hidden=24, heads=4, token_vectors=vectors[:10])
+
+
 def test_sentences_never_include_evaluation_sides_and_abstracts_split(tmp_path):
     held_out = evaluation_sentences()
     test_sentence = sts_sentences("stsb", "test")[0]
@@ -106,7 +146,7 @@ def test_sentences_never_include_evaluation_sides_and_abstracts_split(tmp_path):
 
 
 def _distill_config(
-    tmp_path: Path, tokenizer_dir: Path, teacher: Path, corpus: Path, steps: int
+    tmp_path: Path, tokenizer_dir: Path, teacher: Path, corpus: Path, steps: int, **distill
 ) -> RunConfig:
     return RunConfig.model_validate(
         {
@@ -120,7 +160,12 @@ def _distill_config(
                 "heads": 4,
                 "max_length": 32,
             },
-            "distill": {"teacher": str(teacher), "sentences": [str(corpus)], "max_sentences": 64},
+            "distill": {
+                "teacher": str(teacher),
+                "sentences": [str(corpus)],
+                "max_sentences": 64,
+                **distill,
+            },
             "loss": {"name": "mse"},
             "dev": None,
             "training": {"max_steps": steps, "batch_size": 16, "learning_rate": 1e-3, "logging_steps": 1},
@@ -156,6 +201,37 @@ def test_a_few_distillation_steps_reduce_the_loss_and_the_model_loads_and_evalua
         app, ["eval", str(result.model_dir), "--tasks", "stsb:dev", "--out", str(tmp_path / "e.json")]
     )
     assert evaluated.exit_code == 0, evaluated.output
+
+
+def test_distillation_can_start_the_student_from_the_teachers_token_embeddings(
+    tokenizer_dir, tiny_model_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("EMBEDLAB_CACHE_DIR", str(tmp_path / "cache"))
+    from embedlab.train import train
+    from embedlab.train.distill import teacher_token_vectors
+    from embedlab.train.trainer import build_model
+
+    corpus = tmp_path / "unlabelled.txt"
+    corpus.write_text("\n".join(dict.fromkeys(CORPUS)) + "\n")
+    config = _distill_config(tmp_path, tokenizer_dir, tiny_model_dir, corpus, steps=1, init_embeddings=True)
+    token_vectors = teacher_token_vectors(config.distill, tokenizer_dir)
+    assert token_vectors.shape == (len(build_model(config)[0].tokenizer), 32)  # the teacher's width
+    student = build_model(config, projection_dim=32)
+    table = student[0].auto_model.embeddings.word_embeddings.weight.detach().numpy().astype(np.float64)
+    rows = [10, 100, 300]
+    expected = gram(token_vectors[rows] - token_vectors.mean(axis=0))
+    assert np.corrcoef(gram(table[rows]).ravel(), expected.ravel())[0, 1] > 0.999
+    result = train(config)
+    assert result.global_step == 1 and (result.model_dir / "model.safetensors").is_file()
+    with pytest.raises(ValueError, match="needs model: scratch"):
+        RunConfig.model_validate(
+            {
+                "name": "x",
+                "model": "m",
+                "distill": {"teacher": "t", "init_embeddings": True},
+                "loss": {"name": "mse"},
+            }
+        )
 
 
 def test_distill_config_is_checked():
@@ -209,3 +285,80 @@ def test_static_model_loads_in_sentence_transformers_and_model2vec(tiny_bert_wit
     assert "STS" in (out / "README.md").read_text() and "model2vec" in (out / "README.md").read_text()
     again = CliRunner().invoke(app, ["distill", "static", teacher, "--out", str(out)])
     assert again.exit_code == 2 and "--force" in again.output
+
+
+def _tiny_static_model(tokenizer_dir: Path, dim: int = 8):
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    torch.manual_seed(0)
+    table = torch.randn(tokenizer.get_vocab_size(), dim)
+    return SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_weights=table), Normalize()])
+
+
+def test_static_projection_is_solved_by_least_squares_and_folds_into_the_table(tokenizer_dir):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    from embedlab.models.static import fold_projection, with_aligned_projection
+
+    model = _tiny_static_model(tokenizer_dir)
+    texts = list(dict.fromkeys(CORPUS)) + [f"sentence number {i} about graphs" for i in range(30)]
+    means = SentenceTransformer(modules=[model[0]]).encode(texts)
+    rng = np.random.default_rng(0)
+    targets = means @ rng.standard_normal((8, 12)) + rng.standard_normal(12)  # a linear map, 8 → 12 dims
+    aligned = with_aligned_projection(model, texts, targets)
+    assert isinstance(aligned[1], Dense)
+    expected = targets / np.linalg.norm(targets, axis=1, keepdims=True)
+    assert np.allclose(aligned.encode(texts), expected, atol=1e-4)  # the map is recovered exactly
+    folded = fold_projection(aligned)
+    assert [type(m).__name__ for m in folded] == ["StaticEmbedding", "Normalize"]
+    assert folded[0].embedding.weight.shape[1] == 12
+    assert np.allclose(folded.encode(texts), aligned.encode(texts), atol=1e-5)
+
+
+def test_static_student_trains_against_the_teacher_and_loads_in_both_libraries(
+    tiny_bert_with_real_vocabulary, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("EMBEDLAB_CACHE_DIR", str(tmp_path / "cache"))
+    from model2vec import StaticModel
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab.train import train
+
+    teacher = str(tiny_bert_with_real_vocabulary)
+    static = tmp_path / "static"
+    made = CliRunner().invoke(app, ["distill", "static", teacher, "--out", str(static), "--pca-dims", "16"])
+    assert made.exit_code == 0, made.output
+    corpus = tmp_path / "unlabelled.txt"
+    corpus.write_text("\n".join(dict.fromkeys(CORPUS)) + "\n")
+    config = RunConfig.model_validate(
+        {
+            "name": "static-student",
+            "model": str(static),
+            "output_dir": str(tmp_path / "runs"),
+            "distill": {"teacher": teacher, "sentences": [str(corpus)], "projection": True},
+            "loss": {"name": "mse"},
+            "dev": None,
+            "training": {"max_steps": 3, "batch_size": 4, "learning_rate": 1e-3},
+            "eval": {"tasks": ["stsb:dev"], "before": True},
+        }
+    )
+    result = train(config)
+    assert result.before and result.after  # the aligned start and the trained model, both evaluated
+    texts = ["a man is playing a guitar", "the stock market fell today"]
+    by_st = SentenceTransformer(str(result.model_dir))
+    assert [type(m).__name__ for m in by_st] == ["StaticEmbedding", "Normalize"]  # projection folded in
+    vectors = by_st.encode(texts)
+    assert vectors.shape == (2, 32)  # the teacher's width
+    by_m2v = StaticModel.from_pretrained(str(result.model_dir)).encode(texts)
+    unit = by_m2v / np.linalg.norm(by_m2v, axis=1, keepdims=True)
+    assert np.allclose(vectors, unit, atol=1e-4)
+    narrow = config.model_copy(
+        update={"name": "narrow", "distill": config.distill.model_copy(update={"projection": False})}
+    )
+    with pytest.raises(ConfigError, match="equal widths"):
+        train(narrow)

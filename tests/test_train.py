@@ -134,3 +134,20 @@ def test_cli_train_bad_config_is_one_line(tmp_path):
     result = CliRunner().invoke(app, ["train", str(bad)])
     assert result.exit_code == 2
     assert "training.epochs" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bf16_training_runs_on_a_cpu_only_machine(tmp_path, tiny_model_dir, monkeypatch):
+    """`--bf16` on a machine without a GPU: transformers refuses bf16 unless told it is on the CPU."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = tiny_config(
+        tmp_path,
+        tiny_model_dir,
+        dev=None,
+        training={"max_steps": 2, "batch_size": 16, "bf16": True},
+        eval={"tasks": [], "before": False},
+    )
+    result = train(config)
+    assert result.bf16 and result.global_step == 2
+    assert json.loads((config.run_dir / "results.json").read_text())["bf16"] is True

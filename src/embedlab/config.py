@@ -122,6 +122,9 @@ class DistillConfig(Strict):
     max_sentences: int | None = Field(default=200_000, gt=0)
     projection: bool = True  # a linear layer from the student's width to the teacher's
     teacher_batch_size: int = Field(default=128, gt=0)
+    # model: scratch only: token embeddings start from the teacher's embedding of each token's text and
+    # every layer starts as the identity, so training begins from a bag-of-tokens model, not from noise
+    init_embeddings: bool = False
 
 
 class RunConfig(RunFolder):
@@ -147,6 +150,8 @@ class RunConfig(RunFolder):
             raise ValueError("give either 'train' data or a 'distill' section, not both")
         if self.distill is not None and self.loss.name != "mse":
             raise ValueError("distillation trains with loss.name: mse")
+        if self.distill is not None and self.distill.init_embeddings and self.scratch is None:
+            raise ValueError("distill.init_embeddings starts a scratch encoder: it needs model: scratch")
         if self.distill is None and self.loss.name == "mse":
             raise ValueError("loss mse needs a distill section (the teacher's embeddings are its targets)")
         if (

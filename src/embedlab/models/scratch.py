@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from embedlab.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from transformers import RobertaModel
 
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 
@@ -109,10 +112,14 @@ def build_scratch_model(
     intermediate: int | None = None,
     max_length: int = 128,
     projection_dim: int | None = None,
+    token_vectors: np.ndarray | None = None,
     seed: int = 42,
 ) -> SentenceTransformer:
     """A randomly initialised RoBERTa-style encoder + mean pooling (+ a linear projection to
-    `projection_dim`, for distilling into a teacher of another width)."""
+    `projection_dim`, for distilling into a teacher of another width).
+
+    With `token_vectors` (one row per token id, any width) the encoder starts as a bag of tokens instead
+    of noise: see `warm_start`."""
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Transformer
@@ -139,14 +146,55 @@ def build_scratch_model(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
+    backbone = RobertaModel(config)
+    if token_vectors is not None:
+        warm_start(backbone, token_vectors, seed=seed)
     with tempfile.TemporaryDirectory() as folder:
-        RobertaModel(config).save_pretrained(folder)  # with its (unused) pooler, so reloading is exact
+        backbone.save_pretrained(folder)  # with its (unused) pooler, so reloading is exact
         tokenizer.save_pretrained(folder)
         transformer = Transformer(folder, max_seq_length=max_length)
     modules = [transformer, Pooling(hidden, pooling_mode="mean")]
     if projection_dim:
         modules.append(Dense(hidden, projection_dim, bias=True, activation_function=torch.nn.Identity()))
     return SentenceTransformer(modules=modules, device="cpu")
+
+
+def fit_width(vectors: np.ndarray, width: int, seed: int = 42) -> np.ndarray:
+    """`vectors` mapped to `width` columns keeping their geometry: PCA when narrowing, a random
+    orthonormal embedding when widening (inner products are kept exactly)."""
+    centred = vectors - vectors.mean(axis=0)
+    if width <= vectors.shape[1]:
+        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        return centred @ components[:width].T
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((width, vectors.shape[1])))
+    return centred @ basis.T
+
+
+def warm_start(backbone: RobertaModel, token_vectors: np.ndarray, seed: int = 42) -> None:
+    """Start a random encoder as a bag of tokens: token embeddings from `token_vectors` (fitted to the
+    hidden width, scaled to unit variance per dimension so the random position embeddings are small beside
+    them), and each layer's two output projections at zero, so that every post-LayerNorm block begins as the
+    identity. Mean pooling of the untrained model is then a static model of those vectors; the attention and
+    feed-forward weights (still random) start learning as soon as their output projections move."""
+    import torch
+
+    embeddings = backbone.embeddings.word_embeddings.weight
+    if token_vectors.shape[0] != embeddings.shape[0]:
+        raise ConfigError(
+            f"token vectors have {token_vectors.shape[0]:,} rows for a vocabulary of {embeddings.shape[0]:,}"
+        )
+    fitted = fit_width(token_vectors.astype(np.float64), embeddings.shape[1], seed)
+    fitted /= fitted.std() or 1.0
+    with torch.no_grad():
+        embeddings.copy_(torch.from_numpy(fitted).to(embeddings.dtype))
+        pad = backbone.config.pad_token_id
+        if pad is not None:
+            embeddings[pad].zero_()
+        for layer in backbone.encoder.layer:
+            for projection in (layer.attention.output.dense, layer.output.dense):
+                projection.weight.zero_()
+                projection.bias.zero_()
 
 
 def parameter_count(model) -> int:

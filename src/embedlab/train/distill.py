@@ -19,6 +19,7 @@ from embedlab.data.sentences import collect_sentences
 
 
 def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path) -> np.ndarray:
+    """The teacher's embedding of each text, cached on (teacher, texts)."""
     from embedlab.models.registry import load_model
 
     key = hashlib.sha256(json.dumps([config.teacher, sentences]).encode()).hexdigest()[:16]
@@ -34,6 +35,19 @@ def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path)
     np.save(staging, vectors)
     staging.replace(path)
     return vectors
+
+
+def teacher_token_vectors(config: DistillConfig, tokenizer_dir: str | Path) -> np.ndarray:
+    """The teacher's embedding of every token of the student's vocabulary, read as text ("Ġgraph" is
+    " graph"): the vocabulary distillation model2vec does for the teacher's own tokenizer, done for the
+    student's, to start its token embeddings (`distill.init_embeddings`)."""
+    from transformers import AutoTokenizer
+
+    from embedlab.paths import cache_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    texts = [tokenizer.decode([token_id]) or " " for token_id in range(len(tokenizer))]
+    return teacher_embeddings(config, texts, cache_dir() / "teacher")
 
 
 def distillation_dataset(config: DistillConfig, seed: int = 42) -> tuple[Dataset, int]:

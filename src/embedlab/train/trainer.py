@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import yaml
 from datasets import Dataset
 from transformers import TrainerCallback
@@ -23,6 +24,7 @@ from embedlab.evaluate.report import markdown_table, model_card, table_rows, wri
 from embedlab.evaluate.sts import evaluate_sts
 from embedlab.hardware import machine_summary, resolve_bf16
 from embedlab.models.registry import load_model
+from embedlab.models.static import fold_projection, is_static, with_aligned_projection
 from embedlab.train.losses import IN_BATCH_NEGATIVES, build_loss, prepare_dataset
 
 if TYPE_CHECKING:
@@ -157,6 +159,7 @@ def training_arguments(
         seed=config.seed,
         data_seed=config.seed,
         bf16=bf16,
+        use_cpu=bf16 and not torch.cuda.is_available(),  # transformers refuses bf16 on CPU without it
         report_to="none",
         dataloader_pin_memory=torch.cuda.is_available(),
         # in-batch negatives: a duplicate text in a batch would be a false negative
@@ -171,6 +174,11 @@ def build_model(config: RunConfig, projection_dim: int | None = None) -> Sentenc
     from embedlab.models.scratch import build_scratch_model, parameter_count
 
     scratch = config.scratch
+    token_vectors = None
+    if config.distill is not None and config.distill.init_embeddings:
+        from embedlab.train.distill import teacher_token_vectors
+
+        token_vectors = teacher_token_vectors(config.distill, scratch.tokenizer)
     model = build_scratch_model(
         scratch.tokenizer,
         layers=scratch.layers,
@@ -179,6 +187,7 @@ def build_model(config: RunConfig, projection_dim: int | None = None) -> Sentenc
         intermediate=scratch.intermediate,
         max_length=scratch.max_length,
         projection_dim=projection_dim,
+        token_vectors=token_vectors,
         seed=config.seed,
     )
     print(f"scratch encoder: {parameter_count(model) / 1e6:.1f}M parameters")
@@ -221,6 +230,17 @@ def train(
 
         train_dataset, teacher_dim = distillation_dataset(config.distill, config.seed)
     model = build_model(config, teacher_dim if config.distill and config.distill.projection else None)
+    if config.distill is not None and config.distill.projection and is_static(model):
+        model = with_aligned_projection(
+            model, train_dataset["sentence"], np.asarray(train_dataset["label"], dtype=np.float32)
+        )
+    student_dim = model.get_embedding_dimension()
+    if teacher_dim is not None and student_dim != teacher_dim:
+        raise ConfigError(
+            f"model: {config.model} embeds in {student_dim} dimensions, the teacher "
+            f"{config.distill.teacher} in {teacher_dim}; distillation needs equal widths: "  # type: ignore[union-attr]
+            "set distill.projection: true (scratch encoders and static models)"
+        )
     if config.training.max_seq_length:
         model.max_seq_length = config.training.max_seq_length
     if train_dataset is None:
@@ -253,6 +273,8 @@ def train(
     output = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - started
     best_dev = trainer.state.best_metric
+    if is_static(model):
+        model = fold_projection(model)
 
     after = (
         evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size) if config.eval.tasks else []
