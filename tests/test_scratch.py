@@ -327,6 +327,7 @@ def test_static_student_trains_against_the_teacher_and_loads_in_both_libraries(
     from model2vec import StaticModel
     from sentence_transformers import SentenceTransformer
 
+    from embedlab.runtime.encoder import TorchEncoder
     from embedlab.train import train
 
     teacher = str(tiny_bert_with_real_vocabulary)
@@ -357,6 +358,9 @@ def test_static_student_trains_against_the_teacher_and_loads_in_both_libraries(
     by_m2v = StaticModel.from_pretrained(str(result.model_dir)).encode(texts)
     unit = by_m2v / np.linalg.norm(by_m2v, axis=1, keepdims=True)
     assert np.allclose(vectors, unit, atol=1e-4)
+    encoder = TorchEncoder(result.model_dir)  # what `embedlab serve` and `bench` use
+    assert np.allclose(encoder.encode(texts), vectors, atol=1e-5)
+    assert encoder.count_tokens(texts) == sum(len(t.split()) for t in texts)  # whole words in this vocabulary
     narrow = config.model_copy(
         update={"name": "narrow", "distill": config.distill.model_copy(update={"projection": False})}
     )

@@ -8,6 +8,7 @@ normalisation and maximum length from the model folder's own config files instea
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -34,7 +35,8 @@ class TorchEncoder:
 
         self.model = load_model(model_dir, device=device)
         self.dim = int(self.model.get_embedding_dimension() or 0)
-        self.max_seq_length = int(self.model.max_seq_length)
+        limit = self.model.max_seq_length  # a static model has none: infinity
+        self.max_seq_length = int(limit) if math.isfinite(limit) else 0
         self.bf16 = bf16  # autocast: pays on AMX (and avx512_bf16) CPUs, see docs/results.md
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -45,7 +47,12 @@ class TorchEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, texts: list[str]) -> int:
-        encoded = self.model.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
+        from tokenizers import Tokenizer
+
+        tokenizer = self.model.tokenizer
+        if isinstance(tokenizer, Tokenizer):  # a static model's: no special tokens, no limit
+            return sum(len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False))
+        encoded = tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
         return sum(len(ids) for ids in encoded["input_ids"])
 
 
