@@ -112,6 +112,7 @@ class ScratchConfig(Strict):
     heads: int = Field(default=12, gt=0)  # lowered to the nearest count that divides `hidden`
     intermediate: int | None = Field(default=None, gt=0)  # default 4 × hidden
     max_length: int = Field(default=128, gt=0)
+    dropout: float = Field(default=0.1, ge=0, lt=1)  # hidden and attention; SimCSE's noise comes from it
 
 
 class DistillConfig(Strict):

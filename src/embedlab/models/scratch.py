@@ -111,6 +111,7 @@ def build_scratch_model(
     heads: int = 12,
     intermediate: int | None = None,
     max_length: int = 128,
+    dropout: float = 0.1,
     projection_dim: int | None = None,
     token_vectors: np.ndarray | None = None,
     seed: int = 42,
@@ -141,6 +142,8 @@ def build_scratch_model(
         num_attention_heads=dividing_heads(hidden, heads),
         intermediate_size=intermediate or 4 * hidden,
         max_position_embeddings=max_length + 2,  # RoBERTa positions start after the padding index
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
         type_vocab_size=1,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from embedlab.errors import ModelError
 
 if TYPE_CHECKING:
@@ -66,32 +64,6 @@ def is_static(model: SentenceTransformer) -> bool:
     return isinstance(model[0], StaticEmbedding)
 
 
-def with_aligned_projection(
-    model: SentenceTransformer, sentences: list[str], targets: np.ndarray
-) -> SentenceTransformer:
-    """The static model with a linear layer to the teacher's space, set to the least-squares map from its
-    mean token vectors to `targets` (the teacher's embeddings of `sentences`).
-
-    A model2vec table lives in a PCA basis of the teacher's *token* outputs, not in the teacher's sentence
-    space: trained directly against the teacher's embeddings, the table would first have to rotate as a
-    whole, which wrecks it (7-task average 67.6 → 49.1 here). With the rotation solved in closed form the
-    table only has to learn what a linear map cannot. `fold_projection` removes the layer again."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Dense
-
-    static, *rest = list(model)
-    static.float()  # model2vec saves float16 tables; training needs float32
-    means = SentenceTransformer(modules=[static], device="cpu").encode(sentences, convert_to_numpy=True)
-    design = np.hstack([means, np.ones((len(means), 1), dtype=means.dtype)])
-    solution, *_ = np.linalg.lstsq(design.astype(np.float64), targets.astype(np.float64), rcond=None)
-    projection = Dense(means.shape[1], targets.shape[1], bias=True, activation_function=torch.nn.Identity())
-    with torch.no_grad():
-        projection.linear.weight.copy_(torch.from_numpy(solution[:-1].T.copy()))
-        projection.linear.bias.copy_(torch.from_numpy(solution[-1].copy()))
-    return SentenceTransformer(modules=[static, projection, *rest], device="cpu")
-
-
 def fold_projection(model: SentenceTransformer) -> SentenceTransformer:
     """A static model followed by a linear layer is again a static model: the mean of the tokens' rows
     mapped by (W, b) is the map of their mean, so each row becomes W·row + b and the layer goes. The result
@@ -100,9 +72,10 @@ def fold_projection(model: SentenceTransformer) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, StaticEmbedding
 
-    static, projection, *rest = list(model)
-    if not isinstance(projection, Dense):
+    modules = list(model)
+    if len(modules) < 2 or not isinstance(modules[1], Dense):
         return model
+    static, projection, *rest = modules
     with torch.no_grad():
         rows = static.embedding.weight @ projection.linear.weight.T + projection.linear.bias
     folded = StaticEmbedding(static.tokenizer, embedding_weights=rows.detach().clone())

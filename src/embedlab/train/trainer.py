@@ -24,7 +24,7 @@ from embedlab.evaluate.report import markdown_table, model_card, table_rows, wri
 from embedlab.evaluate.sts import evaluate_sts
 from embedlab.hardware import machine_summary, resolve_bf16
 from embedlab.models.registry import load_model
-from embedlab.models.static import fold_projection, is_static, with_aligned_projection
+from embedlab.models.static import fold_projection, is_static
 from embedlab.train.losses import IN_BATCH_NEGATIVES, build_loss, prepare_dataset
 
 if TYPE_CHECKING:
@@ -186,6 +186,7 @@ def build_model(config: RunConfig, projection_dim: int | None = None) -> Sentenc
         heads=scratch.heads,
         intermediate=scratch.intermediate,
         max_length=scratch.max_length,
+        dropout=scratch.dropout,
         projection_dim=projection_dim,
         token_vectors=token_vectors,
         seed=config.seed,
@@ -230,9 +231,12 @@ def train(
 
         train_dataset, teacher_dim = distillation_dataset(config.distill, config.seed)
     model = build_model(config, teacher_dim if config.distill and config.distill.projection else None)
-    if config.distill is not None and config.distill.projection and is_static(model):
+    if config.distill is not None and config.distill.projection:
+        from embedlab.train.distill import ALIGNMENT_SENTENCES, with_aligned_projection
+
+        sample = train_dataset.select(range(min(len(train_dataset), ALIGNMENT_SENTENCES)))
         model = with_aligned_projection(
-            model, train_dataset["sentence"], np.asarray(train_dataset["label"], dtype=np.float32)
+            model, sample["sentence"], np.asarray(sample["label"], dtype=np.float32)
         )
     student_dim = model.get_embedding_dimension()
     if teacher_dim is not None and student_dim != teacher_dim:
