@@ -410,3 +410,31 @@ def test_static_student_trains_against_the_teacher_and_loads_in_both_libraries(
     )
     with pytest.raises(ConfigError, match="equal widths"):
         train(narrow)
+
+
+def test_a_pretrained_student_of_the_teachers_width_distills_without_a_projection(
+    tiny_bert_with_real_vocabulary, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("EMBEDLAB_CACHE_DIR", str(tmp_path / "cache"))
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab.train import train
+
+    corpus = tmp_path / "unlabelled.txt"
+    corpus.write_text("\n".join(dict.fromkeys(CORPUS)) + "\n")
+    teacher = str(tiny_bert_with_real_vocabulary)
+    config = RunConfig.model_validate(
+        {
+            "name": "pretrained-student",
+            "model": teacher,  # projection: true is the default; this student has none to align
+            "output_dir": str(tmp_path / "runs"),
+            "distill": {"teacher": teacher, "sentences": [str(corpus)]},
+            "loss": {"name": "mse"},
+            "dev": None,
+            "training": {"max_steps": 2, "batch_size": 4},
+            "eval": {"tasks": [], "before": False},
+        }
+    )
+    result = train(config)
+    student = SentenceTransformer(str(result.model_dir))
+    assert [type(m).__name__ for m in student] == ["Transformer", "Pooling"]

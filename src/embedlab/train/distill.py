@@ -69,7 +69,7 @@ def with_aligned_projection(
     model: SentenceTransformer, sentences: list[str], targets: np.ndarray
 ) -> SentenceTransformer:
     """The student with its linear projection to the teacher's space set to the least-squares map from its
-    own output to `targets` (the teacher's embeddings of `sentences`, the first ALIGNMENT_SENTENCES used).
+    own output to `targets` (the teacher's embeddings of `sentences`; ALIGNMENT_SENTENCES are plenty).
 
     A scratch encoder's projection (its last module) is replaced; a static model gets one before its
     Normalize (`embedlab.models.static.fold_projection` folds it into the table after training).
@@ -92,11 +92,10 @@ def with_aligned_projection(
         if not isinstance(modules[-1], Dense):
             raise ValueError("the student has no projection to align")
         body, rest = modules[:-1], []
-    count = min(len(sentences), ALIGNMENT_SENTENCES)
     features = SentenceTransformer(modules=body, device="cpu").encode(
-        sentences[:count], batch_size=64, convert_to_numpy=True, show_progress_bar=True
+        list(sentences), batch_size=64, convert_to_numpy=True, show_progress_bar=True
     )
-    weight, bias = ridge_map(features.astype(np.float64), targets[:count].astype(np.float64))
+    weight, bias = ridge_map(features.astype(np.float64), targets.astype(np.float64))
     projection = Dense(
         features.shape[1], targets.shape[1], bias=True, activation_function=torch.nn.Identity()
     )

@@ -231,7 +231,10 @@ def train(
 
         train_dataset, teacher_dim = distillation_dataset(config.distill, config.seed)
     model = build_model(config, teacher_dim if config.distill and config.distill.projection else None)
-    if config.distill is not None and config.distill.projection:
+    # scratch encoders carry a projection to the teacher's width, static models get one; another student
+    # (a pretrained encoder) is distilled as it is, at its own width
+    has_projection = config.scratch is not None or is_static(model)
+    if config.distill is not None and config.distill.projection and has_projection:
         from embedlab.train.distill import ALIGNMENT_SENTENCES, with_aligned_projection
 
         sample = train_dataset.select(range(min(len(train_dataset), ALIGNMENT_SENTENCES)))
