@@ -36,12 +36,13 @@ def unseen_pairs():
 
 def main() -> None:
     subsets = unseen_pairs()
-    print("\n| model | " + " | ".join(f"{task} unseen" for task in STS_SUITE) + " |")
-    print("|---|" + "---|" * len(STS_SUITE))
+    print("\n| model | " + " | ".join(f"{task} unseen" for task in STS_SUITE) + " | average |")
+    print("|---|" + "---|" * (len(STS_SUITE) + 1))
     for name in sys.argv[1:]:
         records = evaluate_pairs(load_model(name), subsets, show_progress=False)
-        values = [f"{r.value:.2f}" for r in records if r.metric == SPEARMAN]
-        print(f"| {name} | " + " | ".join(values) + " |")
+        values = [r.value for r in records if r.metric == SPEARMAN]
+        cells = [f"{value:.2f}" for value in values] + [f"{sum(values) / len(values):.2f}"]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -10,11 +11,18 @@ import pytest
 from typer.testing import CliRunner
 
 from embedlab.cli import app
-from embedlab.config import RunConfig
-from embedlab.data.sentences import collect_sentences, evaluation_sentences, split_sentences
+from embedlab.config import DataSource, RunConfig
+from embedlab.data.sentences import (
+    collect_sentences,
+    entailment_pairs,
+    evaluation_sentences,
+    split_sentences,
+)
+from embedlab.data.sources import load_source
 from embedlab.data.sts import sentences as sts_sentences
-from embedlab.errors import ConfigError
+from embedlab.errors import ConfigError, DataError
 from embedlab.models.scratch import build_scratch_model, dividing_heads, fit_width, parameter_count
+from embedlab.paths import data_dir
 
 CORPUS = [
     "A man is playing a guitar on the street.",
@@ -143,6 +151,51 @@ def test_sentences_never_include_evaluation_sides_and_abstracts_split(tmp_path):
         "$G$ is a planar graph here.",
         "Finally (a) follows.",  # "Short." is under 20 characters: dropped
     ]
+
+
+def test_nli_entailment_pairs_for_supervised_simcse():
+    pairs, removed = entailment_pairs(["snli:dev"])
+    with gzip.open(data_dir() / "nli" / "snli_dev.jsonl.gz", "rt") as lines:
+        rows = [json.loads(line) for line in lines]
+    labels = {(" ".join(r["premise"].split()), " ".join(r["hypothesis"].split())): r["label"] for r in rows}
+    assert 2_500 < len(pairs) < 3_400 and removed > 0  # SNLI dev shares caption sentences with SICK
+    assert all(labels[pair] == "entailment" for pair in pairs)
+    held_out = evaluation_sentences()
+    assert not any(premise in held_out or hypothesis in held_out for premise, hypothesis in pairs)
+    two_sources = ["snli:dev", "mnli:train-sample"]
+    limited, _ = entailment_pairs(two_sources, limit=100, seed=1)
+    assert len(limited) == 100 and limited == entailment_pairs(two_sources, limit=100, seed=1)[0]
+    dataset, _ = load_source(DataSource(nli=["snli:dev"], max_pairs=50))
+    assert dataset.column_names == ["anchor", "positive"] and len(dataset) == 50
+    assert labels[(dataset[0]["anchor"], dataset[0]["positive"])] == "entailment"
+    with pytest.raises(DataError, match="unknown NLI source 'arxiv'"):
+        entailment_pairs(["arxiv"])
+
+
+def test_nli_row_without_a_label_is_named_by_file_and_line(tmp_path, monkeypatch):
+    for folder in data_dir().iterdir():  # the real benchmarks (for the held-out sentences), a broken NLI file
+        if folder.is_dir() and folder.name != "nli":
+            (tmp_path / folder.name).symlink_to(folder)
+    (tmp_path / "nli").mkdir()
+    good = {"premise": "A dog runs.", "hypothesis": "An animal moves.", "label": "entailment"}
+    with gzip.open(tmp_path / "nli" / "snli_dev.jsonl.gz", "wt") as handle:
+        handle.write(json.dumps(good) + "\n" + json.dumps({"premise": "A cat sleeps."}) + "\n")
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match=r"snli_dev.jsonl.gz.*line 2"):
+        entailment_pairs(["snli:dev"])
+
+
+def test_nli_pairs_need_an_in_batch_negatives_loss_and_are_no_dev_set():
+    base = {"name": "nli", "model": "all-MiniLM-L6-v2", "train": {"nli": ["snli:dev"]}}
+    assert RunConfig.model_validate({**base, "loss": {"name": "mnrl"}}).train.describe() == (
+        "entailment pairs of snli:dev"
+    )
+    with pytest.raises(ValueError, match="mnrl or cached-mnrl"):
+        RunConfig.model_validate({**base, "loss": {"name": "cosent"}})
+    with pytest.raises(ValueError, match="dev needs scored pairs"):
+        RunConfig.model_validate({**base, "loss": {"name": "mnrl"}, "dev": {"nli": ["snli:dev"]}})
+    with pytest.raises(ValueError, match="exactly one"):
+        DataSource(nli=["snli:dev"], task="stsb")
 
 
 def _distill_config(

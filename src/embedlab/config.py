@@ -36,12 +36,14 @@ class RunFolder(Strict):
 class DataSource(Strict):
     """A benchmark split (`task` + `split`), the user's own pair file (`path`), or unlabelled `sentences`
     (named sources or files, see embedlab.data.sentences) for unsupervised SimCSE: each sentence is its own
-    positive, the two copies differing only by dropout."""
+    positive, the two copies differing only by dropout; or `nli` sources (snli:dev, snli:train-sample,
+    mnli:train-sample), whose entailment pairs are anchor/positive pairs for in-batch-negatives training."""
 
     task: str | None = None
     split: str | None = None
     path: str | None = None
     sentences: list[str] | None = None
+    nli: list[str] | None = None
     columns: PairColumns = Field(default_factory=PairColumns)
     format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
     max_pairs: int | None = Field(default=None, gt=0)
@@ -49,16 +51,18 @@ class DataSource(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSource:
-        if sum(x is not None for x in (self.task, self.path, self.sentences)) != 1:
+        if sum(x is not None for x in (self.task, self.path, self.sentences, self.nli)) != 1:
             raise ValueError(
-                "give exactly one of 'task' (a benchmark such as stsb), 'path' (a pair file) "
-                "or 'sentences' (unlabelled sentence sources)"
+                "give exactly one of 'task' (a benchmark such as stsb), 'path' (a pair file), "
+                "'sentences' (unlabelled sentence sources) or 'nli' (NLI sources, entailment pairs)"
             )
         return self
 
     def describe(self) -> str:
         if self.sentences is not None:
             return "sentences of " + ", ".join(self.sentences)
+        if self.nli is not None:
+            return "entailment pairs of " + ", ".join(self.nli)
         return f"{self.task}:{self.split or 'default'}" if self.task else str(self.path)
 
 
@@ -155,16 +159,13 @@ class RunConfig(RunFolder):
             raise ValueError("distill.init_embeddings starts a scratch encoder: it needs model: scratch")
         if self.distill is None and self.loss.name == "mse":
             raise ValueError("loss mse needs a distill section (the teacher's embeddings are its targets)")
-        if (
-            self.train is not None
-            and self.train.sentences is not None
-            and self.loss.name
-            not in (
-                "mnrl",
-                "cached-mnrl",
+        unscored = self.train is not None and (self.train.sentences is not None or self.train.nli is not None)
+        if unscored and self.loss.name not in ("mnrl", "cached-mnrl"):
+            raise ValueError(
+                "unlabelled sentences (SimCSE) and NLI entailment pairs train with loss mnrl or cached-mnrl"
             )
-        ):
-            raise ValueError("unlabelled sentences (SimCSE) train with loss mnrl or cached-mnrl")
+        if self.dev is not None and (self.dev.sentences is not None or self.dev.nli is not None):
+            raise ValueError("dev needs scored pairs: a 'task' (such as stsb) or a pair file 'path'")
         return self
 
 

@@ -5,6 +5,9 @@ Named sources (read from the data folder): `stsb:train`, `sickr:train`, `snli:de
 file: text (one sentence per line), JSONL(.gz) or CSV/Parquet with a `text` column (or `--field`).
 Sentences of every benchmark's evaluation sides (STS-B dev/test, SICK-R, STS12–16) are removed, so a model
 trained on these sentences is never trained on what it is tested on.
+
+The NLI sources also give labelled pairs: `entailment_pairs` (premise → entailed hypothesis), the positives of
+supervised SimCSE / SBERT's NLI stage.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ NLI_FILES = {
     "snli:train-sample": "snli_train_sample.jsonl.gz",
     "mnli:train-sample": "mnli_train_sample.jsonl.gz",
 }
+
+
+NLI_SOURCES = tuple(NLI_FILES)
 
 
 def split_sentences(text: str, min_chars: int = 20) -> list[str]:
@@ -150,3 +156,33 @@ def collect_sentences(
     kept = kept[:limit] if limit else kept
     rng.shuffle(kept)
     return kept, removed
+
+
+def entailment_pairs(
+    sources: Iterable[str], *, limit: int | None = None, seed: int = 42
+) -> tuple[list[tuple[str, str]], int]:
+    """Distinct (premise, hypothesis) pairs labelled `entailment` in the named NLI sources, minus pairs with a
+    sentence on an evaluation side (SICK and SNLI share image-caption sentences), at most `limit`, shuffled.
+    Returns the pairs and how many were removed as evaluation pairs."""
+    held_out = evaluation_sentences()
+    pairs: dict[tuple[str, str], None] = {}
+    removed = 0
+    for source in sources:
+        if source not in NLI_FILES:
+            raise DataError(f"unknown NLI source '{source}'; NLI sources: {', '.join(NLI_SOURCES)}")
+        path = _root() / "nli" / NLI_FILES[source]
+        for number, row in _jsonl(path):
+            try:
+                label, premise, hypothesis = row["label"], row["premise"], row["hypothesis"]
+            except (KeyError, TypeError):
+                raise DataError("needs premise, hypothesis and label", path=path, line=number) from None
+            if label != "entailment":
+                continue
+            pair = (" ".join(premise.split()), " ".join(hypothesis.split()))
+            if pair[0] in held_out or pair[1] in held_out:
+                removed += 1
+            else:
+                pairs[pair] = None
+    kept = list(pairs)
+    random.Random(seed).shuffle(kept)
+    return kept[:limit] if limit else kept, removed

@@ -7,6 +7,7 @@ from datasets import Dataset
 from embedlab.config import DataSource
 from embedlab.data.files import load_pair_file
 from embedlab.data.sts import get_task, load_sts
+from embedlab.errors import DataError
 
 
 def load_source(source: DataSource, seed: int = 42) -> tuple[Dataset, tuple[float, float]]:
@@ -15,6 +16,14 @@ def load_source(source: DataSource, seed: int = 42) -> tuple[Dataset, tuple[floa
 
         texts, _ = collect_sentences(source.sentences, limit=source.max_pairs, seed=seed)
         return Dataset.from_dict({"anchor": texts, "positive": texts}), (0.0, 1.0)
+    if source.nli is not None:  # supervised SimCSE: premise → entailed hypothesis, in-batch negatives
+        from embedlab.data.sentences import entailment_pairs
+
+        entailed, _ = entailment_pairs(source.nli, limit=source.max_pairs, seed=seed)
+        if not entailed:
+            raise DataError("no entailment pairs left in NLI sources " + ", ".join(source.nli))
+        anchors, positives = zip(*entailed, strict=True)
+        return Dataset.from_dict({"anchor": list(anchors), "positive": list(positives)}), (0.0, 1.0)
     if source.task is not None:
         pairs = load_sts(source.task, source.split)
         score_range = source.score_range or get_task(source.task).score_range
