@@ -58,6 +58,11 @@ class DataSource(Strict):
             )
         return self
 
+    @property
+    def scored(self) -> bool:
+        """Scored pairs (a benchmark split or a pair file), as opposed to anchor/positive data."""
+        return self.task is not None or self.path is not None
+
     def describe(self) -> str:
         if self.sentences is not None:
             return "sentences of " + ", ".join(self.sentences)
@@ -159,12 +164,11 @@ class RunConfig(RunFolder):
             raise ValueError("distill.init_embeddings starts a scratch encoder: it needs model: scratch")
         if self.distill is None and self.loss.name == "mse":
             raise ValueError("loss mse needs a distill section (the teacher's embeddings are its targets)")
-        unscored = self.train is not None and (self.train.sentences is not None or self.train.nli is not None)
-        if unscored and self.loss.name not in ("mnrl", "cached-mnrl"):
+        if self.train is not None and not self.train.scored and self.loss.name not in ("mnrl", "cached-mnrl"):
             raise ValueError(
                 "unlabelled sentences (SimCSE) and NLI entailment pairs train with loss mnrl or cached-mnrl"
             )
-        if self.dev is not None and (self.dev.sentences is not None or self.dev.nli is not None):
+        if self.dev is not None and not self.dev.scored:
             raise ValueError("dev needs scored pairs: a 'task' (such as stsb) or a pair file 'path'")
         return self
 

@@ -42,9 +42,6 @@ NLI_FILES = {
 }
 
 
-NLI_SOURCES = tuple(NLI_FILES)
-
-
 def split_sentences(text: str, min_chars: int = 20) -> list[str]:
     """Sentences of an abstract: split after . ! ? before a capital, formula or bracket;
     fragments shorter than `min_chars` are dropped."""
@@ -169,7 +166,7 @@ def entailment_pairs(
     removed = 0
     for source in sources:
         if source not in NLI_FILES:
-            raise DataError(f"unknown NLI source '{source}'; NLI sources: {', '.join(NLI_SOURCES)}")
+            raise DataError(f"unknown NLI source '{source}'; NLI sources: {', '.join(NLI_FILES)}")
         path = _root() / "nli" / NLI_FILES[source]
         for number, row in _jsonl(path):
             try:
