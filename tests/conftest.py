@@ -69,3 +69,18 @@ def minilm():
     from embedlab.models import load_model
 
     return load_model("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def other_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with different weights (same width, same pooling): a different model."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    out = tmp_path_factory.mktemp("other-bert") / "model"
+    model.save(str(out), create_model_card=False)
+    return out

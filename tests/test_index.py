@@ -12,7 +12,8 @@ from embedlab.cli import app
 from embedlab.data.documents import load_documents
 from embedlab.errors import DataError, EmbedlabError
 from embedlab.index import DocumentIndex
-from embedlab.index.faiss_index import _new_faiss_index, _normalised, build_tuned, tune_search
+from embedlab.index.faiss_index import _new_faiss_index, build_tuned, tune_search
+from embedlab.io import l2_normalise as _normalised
 
 
 class HashEncoder:
@@ -33,6 +34,11 @@ def synthetic_docs(n: int, start: int = 0) -> list[dict]:
     return [{"id": f"doc{i}", "text": f"document number {i}", "n": i} for i in range(start, start + n)]
 
 
+def build(encoder, docs, **options) -> DocumentIndex:
+    vectors = encoder.encode([d["text"] for d in docs])
+    return DocumentIndex.build(vectors, docs, model={"name": "hash", "path": "hash"}, **options)
+
+
 def test_load_documents_keeps_metadata_and_checks_ids(fixtures, tmp_path):
     docs = load_documents(fixtures / "docs.jsonl")
     assert [d["id"] for d in docs] == ["d1", "d2", "d3", "d4"] and docs[1]["source"] == "news"
@@ -51,9 +57,9 @@ def test_load_documents_keeps_metadata_and_checks_ids(fixtures, tmp_path):
 def test_every_kind_finds_each_document_by_its_own_text(kind):
     encoder = HashEncoder()
     docs = synthetic_docs(400)
-    index = DocumentIndex.build(encoder, docs, model="hash", kind=kind)
+    index = build(encoder, docs, kind=kind)
     queries = [d["text"] for d in docs[:60]]
-    top = [hits[0].document["id"] for hits in index.search(encoder, queries, k=5)]
+    top = [hits[0].document["id"] for hits in index.search(encoder.encode(queries), k=5)]
     found = sum(t == d["id"] for t, d in zip(top, docs[:60], strict=True))
     assert found >= 57  # exact for flat; approximate kinds may miss a few
     if kind == "flat":
@@ -94,9 +100,7 @@ def test_build_tuned_keeps_rows_and_their_order_consistent():
 
 
 def test_tuned_effort_is_saved_and_restored(tmp_path):
-    index = DocumentIndex.build(
-        HashEncoder(), synthetic_docs(3000), model="hash", kind="ivf", target_recall=0.9
-    )
+    index = build(HashEncoder(), synthetic_docs(3000), kind="ivf", target_recall=0.9)
     assert index.manifest["tuned_recall_at_10"] >= 0.9 and index.manifest["nprobe"] >= 1
     index.save(tmp_path / "idx")
     assert DocumentIndex.load(tmp_path / "idx").index.nprobe == index.manifest["nprobe"]
@@ -104,28 +108,35 @@ def test_tuned_effort_is_saved_and_restored(tmp_path):
 
 def test_save_load_round_trip_and_add(tmp_path):
     encoder = HashEncoder()
-    index = DocumentIndex.build(encoder, synthetic_docs(50), model="hash", kind="flat")
+    index = build(encoder, synthetic_docs(50), kind="flat")
     index.save(tmp_path / "idx")
     loaded = DocumentIndex.load(tmp_path / "idx")
     assert loaded.manifest["count"] == 50 and loaded.manifest["dim"] == 16 and loaded.manifest["data"] == "v1"
-    (hits,) = loaded.search(encoder, ["document number 7"], k=3)
+    (hits,) = loaded.search(encoder.encode(["document number 7"]), k=3)
     assert hits[0].document == {"id": "doc7", "text": "document number 7", "n": 7}
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
 
-    loaded.add(encoder, synthetic_docs(10, start=50))
+    more = synthetic_docs(10, start=50)
+    loaded.add(encoder.encode([d["text"] for d in more]), more)
     loaded.save(tmp_path / "idx")
     again = DocumentIndex.load(tmp_path / "idx")
     assert again.manifest["count"] == 60 and again.manifest["data"] == "v2"
-    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["manifest.json", "v2"]
+    assert again.manifest["previous"] == "v1"  # kept for readers that loaded v1 a moment ago
+    third = synthetic_docs(1, start=60)
+    again.add(encoder.encode([third[0]["text"]]), third)
+    again.save(tmp_path / "idx")
+    names = sorted(p.name for p in (tmp_path / "idx").iterdir() if not p.name.startswith("."))
+    assert names == ["manifest.json", "v2", "v3"]  # v1 removed by name, as recorded
     with pytest.raises(EmbedlabError, match="already in the index"):
-        again.add(encoder, synthetic_docs(1, start=3))
+        again.add(encoder.encode(["x"]), synthetic_docs(1, start=3))
 
 
 def test_crash_mid_save_leaves_the_previous_index_loadable(tmp_path, monkeypatch):
     encoder = HashEncoder()
-    index = DocumentIndex.build(encoder, synthetic_docs(20), model="hash")
+    index = build(encoder, synthetic_docs(20))
     index.save(tmp_path / "idx")
-    index.add(encoder, synthetic_docs(5, start=20))
+    more = synthetic_docs(5, start=20)
+    index.add(encoder.encode([d["text"] for d in more]), more)
 
     real_replace = Path.replace
 
@@ -140,14 +151,16 @@ def test_crash_mid_save_leaves_the_previous_index_loadable(tmp_path, monkeypatch
     monkeypatch.undo()
     survivor = DocumentIndex.load(tmp_path / "idx")
     assert survivor.manifest["count"] == 20 and len(survivor.documents) == 20
-    index.save(tmp_path / "idx")  # the next save cleans up after the crash
+    index.save(tmp_path / "idx")  # the next save commits a fresh version
     assert DocumentIndex.load(tmp_path / "idx").manifest["count"] == 25
 
 
-def test_searching_with_a_model_of_another_dimension_is_a_clear_error():
-    index = DocumentIndex.build(HashEncoder(16), synthetic_docs(10), model="hash-16")
-    with pytest.raises(EmbedlabError, match="gives 8-dimensional vectors but this index holds 16"):
-        index.search(HashEncoder(8), ["query"])
+def test_searching_with_vectors_of_another_dimension_is_a_clear_error():
+    index = build(HashEncoder(16), synthetic_docs(10))
+    with pytest.raises(EmbedlabError, match="gives 8-dimensional vectors but the index"):
+        index.check_model(None, 8)
+    with pytest.raises(EmbedlabError, match="for a 16-d index"):
+        index.search(HashEncoder(8).encode(["query"]))
 
 
 def test_cli_build_search_add(tiny_model_dir, fixtures, tmp_path):
@@ -158,7 +171,11 @@ def test_cli_build_search_add(tiny_model_dir, fixtures, tmp_path):
     )
     assert built.exit_code == 0, built.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["model"] == str(tiny_model_dir) and manifest["count"] == 4 and manifest["kind"] == "flat"
+    assert (
+        manifest["model"]["path"] == str(tiny_model_dir.resolve())
+        and len(manifest["model"]["fingerprint"]) == 64
+    )
+    assert manifest["count"] == 4 and manifest["kind"] == "flat" and manifest["model"]["precision"] == "fp32"
     found = runner.invoke(
         app, ["index", "search", str(out), "A man is playing a guitar on the street.", "-k", "2"]
     )

@@ -21,9 +21,10 @@ def test_known_names_resolve_to_the_packaged_copy():
     assert (Path(expected) / "modules.json").is_file()
 
 
-def test_local_folder_and_hub_ids(tmp_path, tiny_model_dir):
+def test_local_folder_and_hub_ids(tmp_path, tiny_model_dir, monkeypatch):
     assert resolve(tiny_model_dir) == str(tiny_model_dir)
-    assert resolve("BAAI/bge-small-en-v1.5") == "BAAI/bge-small-en-v1.5"  # left for users with internet
+    monkeypatch.setattr(registry, "hub_unreachable", lambda: None)  # as for a user with internet
+    assert resolve("BAAI/bge-small-en-v1.5") == "BAAI/bge-small-en-v1.5"
     with pytest.raises(ModelError, match="not a model folder"):
         resolve(tmp_path)
     with pytest.raises(ModelError, match="model folder not found"):

@@ -25,12 +25,12 @@ DOCS = [
 
 
 class LiveServer:
-    def __init__(self, app) -> None:
+    def __init__(self, app, **config) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", **config)
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -62,7 +62,8 @@ def server(encoder, tiny_model_dir):
     settings = ServeSettings(
         model=str(tiny_model_dir), max_inputs=8, max_chars=40, max_body_bytes=5000, max_wait_ms=20
     )
-    index = DocumentIndex.build(encoder, [dict(d) for d in DOCS], model=str(tiny_model_dir))
+    docs = [dict(d) for d in DOCS]
+    index = DocumentIndex.build(encoder.encode([d["text"] for d in docs]), docs, model=encoder.identity)
     with LiveServer(create_app(settings, encoder=encoder, index=index)) as live:
         yield live
 

@@ -6,7 +6,7 @@ import re
 import sys
 from functools import wraps
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -32,13 +32,37 @@ app.add_typer(tokenizer_app, name="tokenizer")
 distill_app = typer.Typer(help="Smaller models from a teacher.", no_args_is_help=True)
 app.add_typer(distill_app, name="distill")
 
-Backend = Annotated[str, typer.Option(help="torch, onnx or onnx-int8 (after `embedlab export onnx`).")]
+BackendName = Literal["torch", "torch-bf16", "onnx", "onnx-int8"]
+Backend = Annotated[
+    BackendName,
+    typer.Option(help="Encoder: torch, torch-bf16, onnx or onnx-int8 (after `embedlab export onnx`)."),
+]
+IndexKind = Literal["flat", "ivf", "hnsw"]
+LockTimeout = Annotated[
+    float, typer.Option(min=0, help="Seconds to wait for another process writing the index.")
+]
 IdField = Annotated[str, typer.Option(help="Field holding the document id.")]
 TextField = Annotated[str, typer.Option(help="Field holding the text to embed.")]
-ManifestModel = Annotated[str | None, typer.Option(help="Model [default: the one in the manifest].")]
+ManifestModel = Annotated[str | None, typer.Option(help="Model.", show_default="the one in the manifest")]
 
 console = Console()
 errors = Console(stderr=True)
+
+_TYPE_NAMES = {"<str>": "TEXT", "<int>": "INTEGER", "<float>": "FLOAT", "<path>": "PATH"}
+
+
+def _help_type(self, ctx) -> str | None:
+    """Help shows flags bare and values as TEXT, INTEGER or [a|b|c], not typer's `<bool>`-style labels."""
+    if getattr(self, "is_flag", False):
+        return None
+    shown = typer.core.TyperOption.display_type(self, ctx) if self.metavar is None else self.metavar
+    if shown and shown.startswith("<") and shown.endswith(">"):
+        shown = _TYPE_NAMES.get(shown, f"[{shown[1:-1]}]" if "|" in shown else shown[1:-1].upper())
+    return f"{shown}..." if shown and self.nargs != 1 else shown
+
+
+typer.core.TyperOption.display_type_rich = _help_type  # type: ignore[method-assign]
+typer.core.TyperArgument.display_type_rich = _help_type  # type: ignore[method-assign]
 
 
 def user_errors(command):
@@ -100,12 +124,14 @@ def evaluate(
     batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
     arxiv_dir: Annotated[
         Path | None,
-        typer.Option(help="Prepared arXiv splits (`embedlab data arxiv`) [default: prepared once, cached]."),
+        typer.Option(
+            help="Prepared arXiv splits (`embedlab data arxiv`).", show_default="prepared once, cached"
+        ),
     ] = None,
     query_field: Annotated[str, typer.Option(help="arxiv-retrieval queries: title or abstract.")] = "title",
     test_size: Annotated[int | None, typer.Option(help="arXiv: evaluate on a stratified sample.")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="JSON file for the records [default: results/MODEL.json].")
+        Path | None, typer.Option(help="JSON file for the records.", show_default="results/MODEL.json")
     ] = None,
 ) -> None:
     """STS (Spearman/Pearson of cosine ×100) and arXiv retrieval/classification evaluation."""
@@ -179,7 +205,9 @@ def train_command(
     bf16: Annotated[
         bool | None,
         typer.Option(
-            "--bf16/--no-bf16", help="Force bf16 autocast on or off [default: auto, AMX CPUs and bf16 GPUs]."
+            "--bf16/--no-bf16",
+            help="Force bf16 autocast on or off.",
+            show_default="auto, AMX CPUs and bf16 GPUs",
         ),
     ] = None,
 ) -> None:
@@ -318,7 +346,8 @@ def data_check(
 @user_errors
 def data_arxiv(
     path: Annotated[
-        Path | None, typer.Argument(help="arXiv-style JSONL(.gz) [default: DATA_DIR/arxiv/papers.jsonl.gz].")
+        Path | None,
+        typer.Argument(help="arXiv-style JSONL(.gz).", show_default="DATA_DIR/arxiv/papers.jsonl.gz"),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for train/eval/test Parquet and manifest.json.")] = Path(
         "data/arxiv"
@@ -388,26 +417,41 @@ def export_onnx_command(
 def index_build(
     model: Annotated[str, typer.Argument(help="Model name or folder.")],
     documents: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with id, text and any metadata.")],
-    out: Annotated[Path, typer.Option(help="Index folder to write.")],
-    kind: Annotated[str, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
+    out: Annotated[Path, typer.Option(help="New or empty folder for the index.")],
+    kind: Annotated[IndexKind, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
     target_recall: Annotated[
         float,
-        typer.Option(help="ivf/hnsw: search effort is tuned on the documents to reach this recall@10."),
+        typer.Option(
+            min=0.01,
+            max=1.0,
+            help="ivf/hnsw: search effort is tuned on the documents to reach this recall@10.",
+        ),
     ] = 0.95,
+    force: Annotated[bool, typer.Option(help="Replace the index already in --out.")] = False,
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
+    lock_timeout: LockTimeout = 60.0,
 ) -> None:
     """Embed documents and save a FAISS index with them and a manifest (atomically)."""
     from embedlab.data.documents import load_documents
-    from embedlab.index import DocumentIndex
+    from embedlab.index import check_target, create_index
     from embedlab.runtime.encoder import load_encoder
 
+    check_target(out, force=force)  # before any encoding: a wrong --out costs nothing
     docs = load_documents(documents, id_field, text_field)
-    index = DocumentIndex.build(
-        load_encoder(model, backend), docs, model=model, kind=kind, target_recall=target_recall
+    encoder = load_encoder(model, backend)
+    vectors = encoder.encode([d["text"] for d in docs], batch_size=64)
+    index = create_index(
+        out,
+        vectors,
+        docs,
+        model=encoder.identity,
+        kind=kind,
+        target_recall=target_recall,
+        force=force,
+        lock_timeout=lock_timeout,
     )
-    index.save(out)
     tuned = {
         k: index.manifest[k] for k in ("nprobe", "ef_search", "tuned_recall_at_10") if k in index.manifest
     }
@@ -423,16 +467,23 @@ def index_add(
     text_field: TextField = "text",
     model: ManifestModel = None,
     backend: Backend = "torch",
+    lock_timeout: LockTimeout = 60.0,
 ) -> None:
-    """Add documents to an index and save it again (atomically)."""
+    """Add documents to an index and save it again (atomically; concurrent writers wait their turn)."""
     from embedlab.data.documents import load_documents
-    from embedlab.index import DocumentIndex
+    from embedlab.index import DocumentIndex, add_to_index, model_source
     from embedlab.runtime.encoder import load_encoder
 
-    index = DocumentIndex.load(directory)
+    current = DocumentIndex.load(directory)  # fail on a bad index or clashing ids before encoding
     docs = load_documents(documents, id_field, text_field)
-    index.add(load_encoder(model or index.manifest["model"], backend), docs)
-    index.save(directory)
+    encoder = load_encoder(model or model_source(current.manifest), backend)
+    current.check_model(encoder.identity, encoder.dim, directory)
+    known = {d["id"] for d in current.documents}
+    clashes = [d["id"] for d in docs if d["id"] in known]
+    if clashes:
+        raise EmbedlabError(f"{documents}: {len(clashes)} ids are already in the index, e.g. {clashes[0]!r}")
+    vectors = encoder.encode([d["text"] for d in docs], batch_size=64)
+    index = add_to_index(directory, vectors, docs, model=encoder.identity, lock_timeout=lock_timeout)
     console.print(f"{directory}: {index.manifest['count']:,} documents")
 
 
@@ -441,16 +492,20 @@ def index_add(
 def index_search(
     directory: Annotated[Path, typer.Argument(help="Index folder.")],
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, help="Number of results.")] = 10,
     model: ManifestModel = None,
     backend: Backend = "torch",
 ) -> None:
     """The k documents most similar to the query (cosine)."""
-    from embedlab.index import DocumentIndex
+    from embedlab.index import DocumentIndex, model_source
     from embedlab.runtime.encoder import load_encoder
 
+    if not query.strip():
+        raise EmbedlabError("the query is empty: give some text to look for")
     index = DocumentIndex.load(directory)
-    (hits,) = index.search(load_encoder(model or index.manifest["model"], backend), [query], k)
+    encoder = load_encoder(model or model_source(index.manifest), backend)
+    index.check_model(encoder.identity, encoder.dim, directory)
+    (hits,) = index.search(encoder.encode([query]), k)
     rows = [
         [str(rank), hit.document["id"], f"{hit.score:.3f}", hit.document["text"][:90]]
         for rank, hit in enumerate(hits, start=1)
@@ -465,18 +520,32 @@ def serve(
         str, typer.Argument(help="Model name or folder (exported with `embedlab export onnx` for onnx).")
     ],
     index: Annotated[Path | None, typer.Option(help="Index folder to serve POST /search from.")] = None,
-    backend: Annotated[str | None, typer.Option(help="torch, onnx or onnx-int8 [default: torch].")] = None,
+    backend: Annotated[
+        BackendName | None, typer.Option(help="Encoder backend.", show_default="torch")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    threads: Annotated[int | None, typer.Option(help="Encoder threads [default: 2].")] = None,
-    max_batch_size: Annotated[int | None, typer.Option(help="Texts per encode call [default: 64].")] = None,
-    max_wait_ms: Annotated[float | None, typer.Option(help="Batching wait [default: 5 ms].")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    threads: Annotated[int | None, typer.Option(min=1, help="Encoder threads.", show_default="2")] = None,
+    max_batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Texts per encode call.", show_default="64")
+    ] = None,
+    max_wait_ms: Annotated[
+        float | None, typer.Option(min=0, help="Batching wait of an idle encoder.", show_default="2 ms")
+    ] = None,
+    max_queue_texts: Annotated[
+        int | None, typer.Option(min=1, help="Texts waiting before 503.", show_default="1024")
+    ] = None,
+    request_timeout: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Seconds before a waiting request gets 504.", show_default="10"),
+    ] = None,
 ) -> None:
     """Run the embedding service (FastAPI + uvicorn). Other settings: EMBEDLAB_* variables, e.g.
     EMBEDLAB_API_KEY, EMBEDLAB_MAX_INPUTS, EMBEDLAB_MAX_CHARS, EMBEDLAB_TOO_LONG=reject."""
     import uvicorn
 
     from embedlab.serve import ServeSettings, create_app
+    from embedlab.serve.app import load_service_models
 
     given = {
         "model": model,
@@ -485,9 +554,18 @@ def serve(
         "threads": threads,
         "max_batch_size": max_batch_size,
         "max_wait_ms": max_wait_ms,
+        "max_queue_texts": max_queue_texts,
+        "request_timeout_s": request_timeout,
     }
     settings = ServeSettings(**{key: value for key, value in given.items() if value is not None})
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    encoder, loaded_index = load_service_models(settings)  # a bad model or index: one line, before listening
+    uvicorn.run(
+        create_app(settings, encoder=encoder, index=loaded_index),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )
 
 
 @bench_app.command("speed")
@@ -496,7 +574,9 @@ def bench_speed_command(
     model_dir: Annotated[
         Path, typer.Argument(help="Model folder; export ONNX first to include onnx backends.")
     ],
-    backends: Annotated[str | None, typer.Option(help="Comma-separated [default: all available].")] = None,
+    backends: Annotated[
+        str | None, typer.Option(help="Comma-separated.", show_default="all available")
+    ] = None,
     sentences: Annotated[int, typer.Option(help="STS-B test sentences per timing.")] = 512,
     repeats: Annotated[int, typer.Option(help="Timed passes per cell (median reported).")] = 3,
     threads: Annotated[int, typer.Option(help="Threads for torch and onnxruntime.")] = 2,

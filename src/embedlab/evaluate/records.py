@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
+
+from embedlab.io import write_json_atomic  # noqa: F401  (re-exported for callers)
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,3 @@ def lookup(records: Iterable[EvalRecord], task: str, metric: str, split: str | N
         if record.task == task and record.metric == metric and (split is None or record.split == split):
             return record.value
     return None
-
-
-def write_json_atomic(path: Path, payload: object) -> None:
-    """Write JSON to a temp file beside `path`, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(path)

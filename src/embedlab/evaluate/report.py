@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from embedlab.data.sts import STS_TASKS
 from embedlab.evaluate.records import EvalRecord, lookup
 from embedlab.evaluate.sts import PEARSON, SPEARMAN
+from embedlab.io import write_text_atomic  # noqa: F401  (re-exported for callers)
 
 
 def _title(task: str, split: str) -> str:
@@ -102,10 +102,3 @@ each row (SICK-R full: the 9,927-pair release that MTEB scores).{before_note}
 {config_yaml.rstrip()}
 ```
 """
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)

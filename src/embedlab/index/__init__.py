@@ -1,5 +1,15 @@
-"""FAISS indexes of embedded documents, saved atomically with their documents and a manifest."""
+"""FAISS indexes of embedded documents: versioned folders, a model identity, one writer at a time."""
 
 from embedlab.index.faiss_index import DocumentIndex, Hit
+from embedlab.index.manifest import check_target, model_source, read_manifest
+from embedlab.index.store import add_to_index, create_index
 
-__all__ = ["DocumentIndex", "Hit"]
+__all__ = [
+    "DocumentIndex",
+    "Hit",
+    "add_to_index",
+    "check_target",
+    "create_index",
+    "model_source",
+    "read_manifest",
+]

@@ -1,26 +1,22 @@
-"""A FAISS index plus the documents it points to and a manifest saying how it was made.
+"""A FAISS index of vectors plus the documents they stand for and a manifest saying how it was made.
 
-On disk, DIR/manifest.json names a data folder (DIR/v1, DIR/v2, ...) holding index.faiss and
-documents.jsonl. A save writes a new data folder completely, then replaces the manifest in one atomic
-rename, then removes the old folder: a crash at any point leaves a loadable index, the old or the new.
-Vectors are L2-normalised, so inner product is cosine similarity.
+The index takes vectors, never text: whoever encodes passes the vectors and the model's identity, and the
+index refuses vectors of another model. On disk (see `embedlab.index.manifest`) each version's data folder
+holds index.faiss and documents.jsonl. Vectors are L2-normalised, so inner product is cosine similarity.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embedlab.errors import EmbedlabError
-
-if TYPE_CHECKING:
-    from embedlab.runtime.encoder import Encoder
+from embedlab.index.manifest import check_model, read_manifest, write_version
+from embedlab.io import l2_normalise
 
 KINDS = ("flat", "ivf", "hnsw")
 MANIFEST = "manifest.json"
@@ -30,13 +26,10 @@ TARGET_RECALL = 0.95
 
 @dataclass(frozen=True)
 class Hit:
+    """One search result: the cosine similarity and the stored document (id, text, metadata)."""
+
     score: float
     document: dict
-
-
-def _normalised(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
 
 
 def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
@@ -131,6 +124,16 @@ def build_tuned(
 
 
 class DocumentIndex:
+    """Vectors in a FAISS index, with their documents and a manifest (model identity, kind, count).
+
+    Example::
+
+        encoder = load_encoder("all-MiniLM-L6-v2")
+        docs = [{"id": "a", "text": "A man plays a guitar."}, {"id": "b", "text": "A dog runs."}]
+        index = DocumentIndex.build(encoder.encode([d["text"] for d in docs]), docs, model=encoder.identity)
+        (hits,) = index.search(encoder.encode(["guitar music"]), k=1)  # hits[0].document["id"] == "a"
+    """
+
     def __init__(self, index, documents: list[dict], manifest: dict) -> None:
         self.index = index
         self.documents = documents
@@ -139,19 +142,19 @@ class DocumentIndex:
     @classmethod
     def build(
         cls,
-        encoder: Encoder,
+        vectors: np.ndarray,
         documents: list[dict],
         *,
-        model: str,
+        model: dict | str,
         kind: str = "flat",
-        batch_size: int = 64,
         target_recall: float = TARGET_RECALL,
     ) -> DocumentIndex:
-        vectors = _normalised(encoder.encode([d["text"] for d in documents], batch_size=batch_size))
-        index, parameters, order = build_tuned(kind, vectors, target_recall=target_recall)
-        documents = [documents[i] for i in order]
+        """An index of `documents` from their `vectors` (row i embeds documents[i]) made by `model`."""
+        _check_rows(vectors, documents)
+        if not 0 < target_recall <= 1:
+            raise EmbedlabError(f"--target-recall is {target_recall:g}; it must be in (0, 1]")
+        index, parameters, order = build_tuned(kind, l2_normalise(vectors), target_recall=target_recall)
         manifest = {
-            "format": 1,
             "model": model,
             "dim": int(vectors.shape[1]),
             "normalized": True,
@@ -160,30 +163,38 @@ class DocumentIndex:
             "count": len(documents),
             **parameters,
         }
-        return cls(index, list(documents), manifest)
+        return cls(index, [documents[i] for i in order], manifest)
 
-    def check_encoder(self, encoder: Encoder) -> None:
-        if encoder.dim != self.manifest["dim"]:
+    def check_model(self, identity: dict | None, dim: int, where: str | Path = "") -> None:
+        """Raise unless vectors of this model (identity and width) belong in this index."""
+        check_model(self.manifest, identity, dim, where or "in use")
+
+    def add(self, vectors: np.ndarray, documents: list[dict]) -> None:
+        """Append documents and their vectors; ids must be new."""
+        _check_rows(vectors, documents)
+        if vectors.shape[1] != self.manifest["dim"]:
             raise EmbedlabError(
-                f"the model gives {encoder.dim}-dimensional vectors but this index holds "
-                f"{self.manifest['dim']}-dimensional ones (built with {self.manifest['model']})"
+                f"{vectors.shape[1]}-dimensional vectors for a {self.manifest['dim']}-d index"
             )
-
-    def add(self, encoder: Encoder, documents: list[dict], batch_size: int = 64) -> None:
-        self.check_encoder(encoder)
         known = {d["id"] for d in self.documents}
         clashes = [d["id"] for d in documents if d["id"] in known]
         if clashes:
             raise EmbedlabError(f"{len(clashes)} ids are already in the index, e.g. {clashes[0]!r}")
-        self.index.add(_normalised(encoder.encode([d["text"] for d in documents], batch_size=batch_size)))
+        self.index.add(l2_normalise(vectors))
         self.documents.extend(documents)
         self.manifest["count"] = len(self.documents)
 
-    def search(self, encoder: Encoder, queries: list[str], k: int = 10) -> list[list[Hit]]:
-        self.check_encoder(encoder)
-        scores, positions = self.index.search(
-            _normalised(encoder.encode(queries)), min(k, len(self.documents))
-        )
+    def search(self, vectors: np.ndarray, k: int = 10) -> list[list[Hit]]:
+        """The `k` nearest documents to each query vector, best first."""
+        if k < 1:
+            raise EmbedlabError(f"-k is {k}; it must be at least 1")
+        if vectors.ndim != 2 or vectors.shape[1] != self.manifest["dim"]:
+            raise EmbedlabError(
+                f"query vectors of shape {vectors.shape} for a {self.manifest['dim']}-d index"
+            )
+        if not self.documents:
+            return [[] for _ in range(len(vectors))]
+        scores, positions = self.index.search(l2_normalise(vectors), min(k, len(self.documents)))
         return [
             [
                 Hit(float(s), self.documents[p])
@@ -194,57 +205,70 @@ class DocumentIndex:
         ]
 
     def save(self, directory: str | Path) -> Path:
+        """Write a new version into `directory` (the caller holds its writer lock; see `index.store`)."""
         import faiss
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        previous = _read_manifest(directory) if (directory / MANIFEST).is_file() else None
-        version = int(previous["data"].lstrip("v")) + 1 if previous else 1
-        data = directory / f"v{version}"
-        if data.exists():
-            shutil.rmtree(data)  # left by a crash before its manifest was written
-        data.mkdir()
-        faiss.write_index(self.index, str(data / "index.faiss"))
-        with (data / "documents.jsonl").open("w", encoding="utf-8") as handle:
-            for document in self.documents:
-                handle.write(json.dumps(document, ensure_ascii=False) + "\n")
-        manifest = {**self.manifest, "data": data.name}
-        staging = directory / f".{MANIFEST}.tmp"
-        staging.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        staging.replace(directory / MANIFEST)  # the commit point
-        for stale in directory.glob("v*"):
-            if stale.is_dir() and stale.name != data.name:
-                shutil.rmtree(stale, ignore_errors=True)
-        self.manifest = manifest
-        return directory
+        def write_data(folder: Path) -> None:
+            faiss.write_index(self.index, str(folder / "index.faiss"))
+            with (folder / "documents.jsonl").open("w", encoding="utf-8") as handle:
+                for document in self.documents:
+                    handle.write(json.dumps(document, ensure_ascii=False) + "\n")
+
+        self.manifest = write_version(Path(directory), write_data, self.manifest)
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> DocumentIndex:
-        import faiss
-
+        """The last complete version in `directory`; a writer saving meanwhile does not disturb it."""
         directory = Path(directory)
-        manifest = _read_manifest(directory)
-        data = directory / manifest["data"]
-        index = faiss.read_index(str(data / "index.faiss"))
-        documents = [
-            json.loads(line) for line in (data / "documents.jsonl").read_text(encoding="utf-8").splitlines()
-        ]
-        if index.ntotal != len(documents):
+        for _attempt in range(3):
+            manifest = read_manifest(directory)
+            data = directory / manifest["data"]
+            if data.is_dir() or read_manifest(directory)["data"] == manifest["data"]:
+                break  # else a writer committed a newer version between our two reads: take that one
+        index = _read_faiss(data / "index.faiss")
+        documents = _read_documents(data / "documents.jsonl")
+        if index.ntotal != len(documents) or index.d != manifest["dim"]:
             raise EmbedlabError(
-                f"{directory}: index holds {index.ntotal} vectors but {len(documents)} documents"
+                f"{data}: the index holds {index.ntotal} {index.d}-d vectors but {len(documents)} documents "
+                f"and the manifest says {manifest['dim']}-d; rebuild the index"
             )
         if manifest.get("kind") in ("ivf", "hnsw"):
             _set_search_effort(index, manifest["kind"], manifest.get("nprobe", manifest.get("ef_search", 64)))
         return cls(index, documents, manifest)
 
 
-def _read_manifest(directory: Path) -> dict:
-    path = directory / MANIFEST
+def _check_rows(vectors: np.ndarray, documents: list[dict]) -> None:
+    if vectors.ndim != 2 or len(vectors) != len(documents):
+        raise EmbedlabError(f"{len(documents)} documents but vectors of shape {vectors.shape}")
+
+
+def _read_faiss(path: Path):
+    import faiss
+
     if not path.is_file():
         raise EmbedlabError(
-            f"{directory} holds no index (no {MANIFEST}); build one with `embedlab index build`"
+            f"{path} is missing; the index is damaged: rebuild it with `embedlab index build --force`"
         )
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise EmbedlabError(f"{path}: unreadable manifest ({error.msg})") from None
+        return faiss.read_index(str(path))
+    except RuntimeError as error:
+        reason = str(error).strip().splitlines()[-1][:120]
+        raise EmbedlabError(f"{path}: not a readable FAISS index ({reason}); rebuild the index") from None
+
+
+def _read_documents(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise EmbedlabError(
+            f"{path} is missing; the index is damaged: rebuild it with `embedlab index build --force`"
+        )
+    documents = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                documents.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise EmbedlabError(
+                    f"{path}, line {number}: not JSON ({error.msg}); rebuild the index"
+                ) from None
+    return documents

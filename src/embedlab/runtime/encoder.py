@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from embedlab.errors import ModelError
+from embedlab.io import l2_normalise
 
 
 @runtime_checkable
@@ -24,16 +26,34 @@ class Encoder(Protocol):
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
 
+    def encode_counted(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and each text's token count (what the service reports as usage)."""
+        ...
+
     def count_tokens(self, texts: list[str]) -> int: ...
+
+    @property
+    def identity(self) -> dict:
+        """The model's identity (see `embedlab.models.identity`): what an index checks vectors against."""
+        ...
 
 
 class TorchEncoder:
-    """sentence-transformers, as the reference every other backend is checked against."""
+    """sentence-transformers, as the reference every other backend is checked against.
+
+    Example::
+
+        encoder = TorchEncoder("all-MiniLM-L6-v2")
+        vectors = encoder.encode(["A man plays a guitar.", "A dog runs."])  # (2, 384) float32
+    """
 
     def __init__(self, model_dir: str | Path, device: str = "cpu", bf16: bool = False) -> None:
         from embedlab.models import load_model
+        from embedlab.models.registry import resolve
 
-        self.model = load_model(model_dir, device=device)
+        self.name = str(model_dir)
+        self.resolved = resolve(model_dir)
+        self.model = load_model(self.resolved, device=device)
         self.dim = int(self.model.get_embedding_dimension() or 0)
         limit = self.model.max_seq_length  # a static model has none: infinity
         self.max_seq_length = int(limit) if math.isfinite(limit) else 0
@@ -46,14 +66,27 @@ class TorchEncoder:
             vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
 
-    def count_tokens(self, texts: list[str]) -> int:
+    def encode_counted(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        return self.encode(texts, batch_size), self.token_counts(texts)
+
+    def token_counts(self, texts: list[str]) -> np.ndarray:
         from tokenizers import Tokenizer
 
         tokenizer = self.model.tokenizer
         if isinstance(tokenizer, Tokenizer):  # a static model's: no special tokens, no limit
-            return sum(len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False))
+            encoded = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            return np.array([len(e.ids) for e in encoded], dtype=np.int64)
         encoded = tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
-        return sum(len(ids) for ids in encoded["input_ids"])
+        return np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
+
+    def count_tokens(self, texts: list[str]) -> int:
+        return int(self.token_counts(texts).sum())
+
+    @cached_property
+    def identity(self) -> dict:
+        from embedlab.models.identity import model_identity
+
+        return model_identity(self.name, self.resolved, "torch-bf16" if self.bf16 else "torch")
 
 
 def read_model_layout(model_dir: Path) -> tuple[str, bool, int]:
@@ -105,13 +138,20 @@ def _legacy_pooling_mode(config: dict) -> str:
 
 
 class OnnxEncoder:
-    """onnxruntime + tokenizers + numpy. Sentences are sorted by length so each batch pads little."""
+    """onnxruntime + tokenizers + numpy. Sentences are sorted by length so each batch pads little.
+
+    Example::
+
+        encoder = OnnxEncoder("my-model", "onnx/model_qint8_per_channel.onnx")  # after `embedlab export onnx`
+        vectors = encoder.encode(["A man plays a guitar."])
+    """
 
     def __init__(self, model_dir: str | Path, file_name: str = "onnx/model.onnx", threads: int = 2) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
+        self.file_name = file_name
         self.pooling, self.normalize, self.max_seq_length = read_model_layout(self.model_dir)
         onnx_path = self.model_dir / file_name
         if not onnx_path.is_file():
@@ -129,8 +169,12 @@ class OnnxEncoder:
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        return self.encode_counted(texts, batch_size)[0]
+
+    def encode_counted(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort([-len(text) for text in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        counts = np.empty(len(texts), dtype=np.int64)
         for start in range(0, len(texts), batch_size):
             chosen = order[start : start + batch_size]
             encodings = self.tokenizer.encode_batch([texts[i] for i in chosen])
@@ -141,12 +185,18 @@ class OnnxEncoder:
             }
             (tokens,) = self.session.run(None, {name: feeds[name] for name in self.input_names})
             out[chosen] = self._pool(tokens, feeds["attention_mask"])
-        if self.normalize:
-            out /= np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)
-        return out
+            counts[chosen] = feeds["attention_mask"].sum(axis=1)
+        return (l2_normalise(out) if self.normalize else out), counts
 
     def count_tokens(self, texts: list[str]) -> int:
         return sum(sum(e.attention_mask) for e in self.tokenizer.encode_batch(list(texts)))
+
+    @cached_property
+    def identity(self) -> dict:
+        from embedlab.models.identity import model_identity
+
+        backend = "onnx-int8" if "int8" in self.file_name else "onnx"
+        return model_identity(str(self.model_dir), str(self.model_dir), backend)
 
     def _pool(self, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self.pooling == "cls":
@@ -164,14 +214,18 @@ BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 def load_encoder(model: str | Path, backend: str = "torch", threads: int = 2) -> Encoder:
     """`torch` (any name, folder or hub id) or `onnx` (a folder exported with `embedlab export onnx`;
-    `onnx-int8` picks its int8 file)."""
+    `onnx-int8` picks its int8 file).
+
+    Example::
+
+        encoder = load_encoder("my-model", "onnx-int8", threads=2)
+    """
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
     if backend in ("torch", "torch-bf16"):
         return TorchEncoder(model, bf16=backend == "torch-bf16")
     from embedlab.models.registry import resolve
 
     folder = Path(resolve(model))
-    if backend == "onnx":
-        return OnnxEncoder(folder, threads=threads)
-    if backend == "onnx-int8":
-        return OnnxEncoder(folder, "onnx/model_qint8_per_channel.onnx", threads=threads)
-    raise ModelError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
+    file_name = "onnx/model_qint8_per_channel.onnx" if backend == "onnx-int8" else "onnx/model.onnx"
+    return OnnxEncoder(folder, file_name, threads=threads)

@@ -1,88 +1,165 @@
-"""Micro-batching: concurrent requests share one encode call.
+"""Micro-batching with load shedding: concurrent requests share encode calls, and overload is refused fast.
 
-Requests join a bounded queue; one worker takes the first, waits up to `max_wait_ms` for more until
-`max_batch_size` texts, encodes them together in a thread (the event loop stays free), and hands each
-request back its own rows, in order.
+Requests join a queue bounded by *texts* (not requests): one that would overflow it is refused at once
+(`Overloaded`, answered 503 with Retry-After). Each request has a deadline; when it passes, or its client goes
+away, it leaves the queue before it is encoded: no work is spent on answers nobody reads. One worker
+takes queued requests up to `max_batch_size` texts, encodes them in a thread (the event loop stays free) and
+hands each request its rows. `close()` refuses new work; what is queued is still served until its deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 
-class QueueFull(Exception):
-    """More requests are waiting than the queue holds; the caller should answer 503."""
+class Overloaded(Exception):
+    """The queue is full; `retry_after` is the seconds it should take to drain."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"queue full; retry in {retry_after} s")
+        self.retry_after = retry_after
 
 
-@dataclass
-class _Request:
+class DeadlineExceeded(Exception):
+    """The request waited longer than its deadline and was dropped unencoded (or its answer discarded)."""
+
+
+class ShuttingDown(Exception):
+    """The service is draining for shutdown and takes no new work."""
+
+
+@dataclass(eq=False)
+class _Job:
     texts: list[str]
     future: asyncio.Future = field(repr=False)
 
 
 class MicroBatcher:
-    def __init__(self, encoder, max_batch_size: int, max_wait_ms: float, queue_size: int, on_batch=None):
+    """Shared encode calls for concurrent requests, with a text-bounded queue and per-request deadlines.
+
+    Example::
+
+        batcher = MicroBatcher(encoder, max_batch_size=64, max_wait_ms=2, max_queue_texts=1024)
+        batcher.start()  # inside a running event loop
+        vectors, token_counts = await batcher.encode(["a text"], timeout=10)
+    """
+
+    def __init__(
+        self, encoder, max_batch_size: int, max_wait_ms: float, max_queue_texts: int, on_batch=None
+    ) -> None:
         self.encoder = encoder
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000
-        self.queue: asyncio.Queue[_Request] = asyncio.Queue(maxsize=queue_size)
+        self.max_queue_texts = max_queue_texts
         self.on_batch = on_batch  # called with (number of texts, number of requests) per encode call
+        self.pending: deque[_Job] = deque()
+        self.queued_texts = 0
+        self.texts_per_second = 100.0  # refined by every encode call; only sizes Retry-After
+        self.closing = False
+        self._arrived = asyncio.Event()
         self._worker: asyncio.Task | None = None
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and not self._worker.done()
+        return self._worker is not None and not self._worker.done() and not self.closing
 
     def start(self) -> None:
         self._worker = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
+    def close(self) -> None:
+        """Take no new work; queued requests are still served (each within its deadline)."""
+        self.closing = True
+
+    async def stop(self, grace: float = 0.0) -> None:
+        """Close, wait up to `grace` seconds for the queue to drain, then stop the worker."""
+        self.close()
+        drained_by = time.monotonic() + grace
+        while self.pending and time.monotonic() < drained_by:
+            await asyncio.sleep(0.01)
+        for job in self.pending:
+            if not job.future.done():
+                job.future.set_exception(ShuttingDown())
+        self.pending.clear()
         if self._worker:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
 
-    async def encode(self, texts: list[str]) -> np.ndarray:
-        request = _Request(texts, asyncio.get_running_loop().create_future())
+    async def encode(self, texts: list[str], timeout: float) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors and token counts for `texts`, or `Overloaded` / `DeadlineExceeded` / `ShuttingDown`.
+
+        Cancelling the awaiting task (a client that went away) takes the request out of the queue.
+        """
+        if self.closing:
+            raise ShuttingDown
+        if self.queued_texts and self.queued_texts + len(texts) > self.max_queue_texts:
+            raise Overloaded(max(1, math.ceil(self.queued_texts / self.texts_per_second)))
+        job = _Job(texts, asyncio.get_running_loop().create_future())
+        self.pending.append(job)
+        self.queued_texts += len(texts)
+        self._arrived.set()
         try:
-            self.queue.put_nowait(request)
-        except asyncio.QueueFull:
-            raise QueueFull from None
-        return await request.future
+            return await asyncio.wait_for(asyncio.shield(job.future), timeout)
+        except TimeoutError:
+            self._withdraw(job)
+            raise DeadlineExceeded from None
+        except asyncio.CancelledError:
+            self._withdraw(job)
+            raise
+
+    def _withdraw(self, job: _Job) -> None:
+        try:
+            self.pending.remove(job)
+        except ValueError:
+            return  # already taken into a batch: its answer will simply be discarded
+        self.queued_texts -= len(job.texts)
+        if not job.future.done():
+            job.future.cancel()
 
     async def _run(self) -> None:
         while True:
-            batch = [await self.queue.get()]
-            size = len(batch[0].texts)
-            deadline = time.monotonic() + self.max_wait
-            while size < self.max_batch_size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    request = await asyncio.wait_for(self.queue.get(), remaining)
-                except TimeoutError:
-                    break
-                batch.append(request)
-                size += len(request.texts)
-            await self._encode(batch, size)
+            while not self.pending:
+                self._arrived.clear()
+                await self._arrived.wait()
+            if self.queued_texts < self.max_batch_size and self.max_wait > 0:
+                await asyncio.sleep(self.max_wait)  # the encoder is idle: give a few more requests a chance
+            batch = self._take()
+            if batch:
+                await self._encode(batch)
 
-    async def _encode(self, batch: list[_Request], size: int) -> None:
-        texts = [text for request in batch for text in request.texts]
+    def _take(self) -> list[_Job]:
+        batch: list[_Job] = []
+        size = 0
+        while self.pending and (not batch or size + len(self.pending[0].texts) <= self.max_batch_size):
+            job = self.pending.popleft()
+            self.queued_texts -= len(job.texts)
+            if not job.future.done():
+                batch.append(job)
+                size += len(job.texts)
+        return batch
+
+    async def _encode(self, batch: list[_Job]) -> None:
+        texts = [text for job in batch for text in job.texts]
+        started = time.perf_counter()
         try:
-            vectors = await asyncio.to_thread(self.encoder.encode, texts, self.max_batch_size)
+            vectors, counts = await asyncio.to_thread(self.encoder.encode_counted, texts, self.max_batch_size)
         except Exception as error:  # every waiting caller gets the failure, the worker keeps going
-            for request in batch:
-                if not request.future.done():
-                    request.future.set_exception(error)
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(error)
             return
+        elapsed = max(time.perf_counter() - started, 1e-6)
+        self.texts_per_second = 0.8 * self.texts_per_second + 0.2 * (len(texts) / elapsed)
         if self.on_batch:
-            self.on_batch(size, len(batch))
+            self.on_batch(len(texts), len(batch))
         start = 0
-        for request in batch:
-            if not request.future.done():
-                request.future.set_result(vectors[start : start + len(request.texts)])
-            start += len(request.texts)
+        for job in batch:
+            end = start + len(job.texts)
+            if not job.future.done():
+                job.future.set_result((vectors[start:end], counts[start:end]))
+            start = end

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
+
+def _encodable(text: str) -> str:
+    """A JSON string may hold a lone surrogate (`"\\ud800"`): no tokenizer takes it, no response can echo it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode (it holds a lone surrogate)") from None
+    return text
+
+
+Str = Annotated[str, AfterValidator(_encodable)]
 # The schema says what a usable text is, so clients (and schema-driven fuzzers) see it: not blank.
-Text = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
+Text = Annotated[str, StringConstraints(min_length=1, pattern=r"\S"), AfterValidator(_encodable)]
 Texts = Annotated[list[Text], Field(min_length=1)]
 
 
@@ -56,10 +67,10 @@ class OpenAIEmbeddingRequest(BaseModel):
     """OpenAI's /v1/embeddings body; `user` and unknown extras are accepted and ignored, as OpenAI does."""
 
     input: Text | Texts
-    model: str | None = None
+    model: Str | None = None
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, gt=0)
-    user: str | None = None
+    user: Str | None = None
 
 
 class OpenAIEmbedding(BaseModel):

@@ -1,0 +1,191 @@
+"""An index folder on disk: its manifest, its versioned data folders and its writer lock.
+
+    DIR/manifest.json   what the index is: model identity, dim, kind, count, and which data folder is live
+    DIR/v7/             the live data (written by the index kind: FAISS file + documents)
+    DIR/v6/             the version before, kept for a reader that read the old manifest a moment ago
+    DIR/.lock           held by every writer (filelock): two writers never interleave
+
+A write stages a new data folder completely, renames it to the next free `vN`, then replaces the manifest in
+one atomic rename — the commit point — and only then removes the version before the previous one, by the name
+the manifest recorded. Nothing is deleted that an embedlab writer did not create and record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from embedlab.errors import EmbedlabError
+from embedlab.io import write_json_atomic
+from embedlab.models.identity import describe, same_model
+
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+FORMAT = 2
+STAGING_PREFIX = ".staging-"
+LOCK_TIMEOUT = 60.0
+_REQUIRED = {"model": (dict, str), "dim": int, "kind": str, "count": int, "data": str}
+_VERSION = re.compile(r"^v(\d+)$")
+
+
+def is_index(directory: str | Path) -> bool:
+    """True when `directory` holds an index manifest."""
+    return (Path(directory) / MANIFEST).is_file()
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """The manifest of the index in `directory`, checked: every key present with the right type.
+
+    Example::
+
+        read_manifest("my-index")["count"]
+    """
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise EmbedlabError(
+            f"{directory} holds no index (no {MANIFEST}); build one with `embedlab index build`"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise EmbedlabError(f"{path}: unreadable manifest ({error})") from None
+    if not isinstance(manifest, dict):
+        raise EmbedlabError(f"{path}: the manifest must be a JSON object, not {type(manifest).__name__}")
+    for key, kind in _REQUIRED.items():
+        if key not in manifest:
+            raise EmbedlabError(f"{path}: the manifest has no '{key}'; rebuild the index")
+        if not isinstance(manifest[key], kind) or isinstance(manifest[key], bool):
+            raise EmbedlabError(f"{path}: the manifest's '{key}' has the wrong type; rebuild the index")
+    if not _VERSION.match(manifest["data"]):
+        raise EmbedlabError(f"{path}: the manifest's 'data' must name a version folder such as 'v1'")
+    return manifest
+
+
+def check_target(directory: str | Path, *, force: bool) -> None:
+    """Refuse to build over anything but a new or empty folder, or (with `force`) an existing index.
+
+    Called before any encoding, so a bad `--out` costs nothing.
+
+    Example::
+
+        check_target("my-index", force=False)
+    """
+    directory = Path(directory)
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise EmbedlabError(f"--out {directory} is a file, not a folder")
+    if is_index(directory):
+        if not force:
+            raise EmbedlabError(
+                f"{directory} already holds an index; add to it with `embedlab index add`, "
+                "or replace it with --force"
+            )
+        return
+    ours = (LOCK, f"{LOCK}.lock")
+    if any(p.name not in ours and not p.name.startswith(STAGING_PREFIX) for p in directory.iterdir()):
+        raise EmbedlabError(
+            f"--out {directory} is a folder with other files in it and not an index; "
+            "choose a new or empty folder"
+        )
+
+
+@contextmanager
+def writer_lock(directory: str | Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the index's writer lock, waiting at most `timeout` seconds for another writer to finish.
+
+    Example::
+
+        with writer_lock("my-index"):
+            ...  # load, change, save
+    """
+    from filelock import FileLock, Timeout
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(directory / LOCK)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise EmbedlabError(
+            f"{directory}: another process is writing this index (lock {directory / LOCK} held for over "
+            f"{timeout:g} s); try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def write_version(directory: Path, write_data: Callable[[Path], None], manifest: dict) -> dict:
+    """Write a new data version with `write_data(folder)` and commit `manifest` for it. Hold the lock.
+
+    Returns the committed manifest (with `data`, `previous` and `format` filled in).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = read_manifest(directory) if is_index(directory) else None
+    for stale in directory.glob(f"{STAGING_PREFIX}*"):  # a crashed writer's; under the lock none is live
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=directory))
+    try:
+        write_data(staging)
+        number = int(_VERSION.match(previous["data"]).group(1)) + 1 if previous else 1  # type: ignore[union-attr]
+        while (directory / f"v{number}").exists():  # left by a crash after its rename: never reused
+            number += 1
+        data = directory / f"v{number}"
+        staging.rename(data)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    committed = {
+        **manifest,
+        "format": FORMAT,
+        "data": data.name,
+        "previous": previous["data"] if previous else None,
+    }
+    write_json_atomic(directory / MANIFEST, committed)  # the commit point
+    older = previous.get("previous") if previous else None
+    if isinstance(older, str) and _VERSION.match(older) and older != data.name:
+        shutil.rmtree(directory / older, ignore_errors=True)
+    return committed
+
+
+def check_model(manifest: dict, identity: dict | None, dim: int, where: str | Path) -> None:
+    """Refuse vectors from a model other than the one the index was built with.
+
+    Example::
+
+        check_model(read_manifest("my-index"), encoder.identity, encoder.dim, "my-index")
+    """
+    recorded = manifest["model"]
+    name = recorded.get("name") if isinstance(recorded, dict) else recorded
+    if dim != manifest["dim"]:
+        raise EmbedlabError(
+            f"the model gives {dim}-dimensional vectors but the index {where} holds "
+            f"{manifest['dim']}-dimensional ones (built with {name})"
+        )
+    if identity is None or not isinstance(recorded, dict):
+        return  # an index from before identities were recorded: the dimension is all there is to check
+    if not same_model(recorded, identity):
+        raise EmbedlabError(
+            f"the index {where} was built with another model: {describe(recorded)}; this is "
+            f"{describe(identity)}. Vectors of different models do not mix: use --model {name}, "
+            "or build a new index"
+        )
+
+
+def model_source(manifest: dict) -> str:
+    """What to load to get the index's model back: the resolved folder (or hub id) it recorded.
+
+    Example::
+
+        load_encoder(model_source(read_manifest("my-index")))
+    """
+    recorded = manifest["model"]
+    return str(recorded.get("path") or recorded.get("name")) if isinstance(recorded, dict) else recorded

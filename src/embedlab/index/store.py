@@ -1,0 +1,72 @@
+"""Build and grow an index folder safely: checks before work, one writer at a time, no lost updates.
+
+These take vectors (see `embedlab.index.faiss_index`); the caller encodes with the model whose identity
+it passes. Everything that reads or writes the folder's layout lives in `embedlab.index.manifest`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from embedlab.index.faiss_index import TARGET_RECALL, DocumentIndex
+from embedlab.index.manifest import LOCK_TIMEOUT, check_target, writer_lock
+
+
+def create_index(
+    directory: str | Path,
+    vectors: np.ndarray,
+    documents: list[dict],
+    *,
+    model: dict,
+    kind: str = "flat",
+    target_recall: float = TARGET_RECALL,
+    force: bool = False,
+    lock_timeout: float = LOCK_TIMEOUT,
+) -> DocumentIndex:
+    """Build an index in `directory`: a new or empty folder, or (with `force`) one holding an index.
+
+    Call `check_target(directory, force=force)` before encoding, to fail before the expensive part;
+    it is checked again here, under the lock.
+
+    Example::
+
+        encoder = load_encoder("all-MiniLM-L6-v2")
+        docs = load_documents("docs.jsonl")
+        check_target("my-index", force=False)
+        create_index("my-index", encoder.encode([d["text"] for d in docs]), docs, model=encoder.identity)
+    """
+    check_target(directory, force=force)
+    index = DocumentIndex.build(vectors, documents, model=model, kind=kind, target_recall=target_recall)
+    with writer_lock(directory, lock_timeout):
+        check_target(directory, force=force)  # another process may have built one meanwhile
+        index.save(directory)
+    return index
+
+
+def add_to_index(
+    directory: str | Path,
+    vectors: np.ndarray,
+    documents: list[dict],
+    *,
+    model: dict | None,
+    lock_timeout: float = LOCK_TIMEOUT,
+) -> DocumentIndex:
+    """Add documents (and their vectors, made by `model`) to the index in `directory`.
+
+    The index is re-read under the writer lock, so two processes adding at once both keep their documents;
+    a later writer waits up to `lock_timeout` seconds, then fails with a clear message.
+
+    Example::
+
+        index = DocumentIndex.load("my-index")
+        encoder = load_encoder(index.manifest["model"]["path"])
+        add_to_index("my-index", encoder.encode(texts), docs, model=encoder.identity)
+    """
+    with writer_lock(directory, lock_timeout):
+        index = DocumentIndex.load(directory)
+        index.check_model(model, int(vectors.shape[1]), directory)
+        index.add(vectors, documents)
+        index.save(directory)
+    return index

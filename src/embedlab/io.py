@@ -1,0 +1,87 @@
+"""Small helpers every stage shares: atomic writes, file hashing, L2 normalisation.
+
+One copy of each idea, so that "written completely or not at all" means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it is renamed over `path`, on error removed.
+
+    A crash at any point leaves either the old file or the new one, never half of one.
+
+    Example::
+
+        with atomic_path("results/stsb.json") as staging:
+            staging.write_text("{}")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    staging = Path(name)
+    try:
+        yield staging
+        staging.replace(path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically.
+
+    Example::
+
+        write_text_atomic("runs/demo/report.md", "# demo\\n")
+    """
+    with atomic_path(path) as staging:
+        staging.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: str | Path, payload: object) -> None:
+    """Write `payload` as indented JSON to `path` atomically.
+
+    Example::
+
+        write_json_atomic("results/mine.json", {"records": []})
+    """
+    write_text_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def sha256_file(path: str | Path) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB blocks.
+
+    Example::
+
+        sha256_file("model/model.safetensors")  # '53aa5117…'
+    """
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length as contiguous float32 (zero rows stay zero), so that the inner product
+    is the cosine.
+
+    Example::
+
+        l2_normalise(np.array([[3.0, 4.0]]))  # array([[0.6, 0.8]], dtype=float32)
+    """
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)

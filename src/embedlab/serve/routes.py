@@ -1,0 +1,193 @@
+"""The service's routes, on one APIRouter; their state (encoder, index, batcher, settings) is `app.state`.
+
+Bodies are validated by the schemas (422), limits give clear 4xx, overload gives 503 with Retry-After, a
+request past its deadline 504. Responses are serialised with orjson straight from numpy arrays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from embedlab.io import l2_normalise
+from embedlab.serve.batching import DeadlineExceeded, Overloaded, ShuttingDown
+from embedlab.serve.schemas import (
+    EmbedRequest,
+    EmbedResponse,
+    OpenAIEmbeddingRequest,
+    OpenAIEmbeddingResponse,
+    SearchRequest,
+    SearchResponse,
+    SimilarityRequest,
+    SimilarityResponse,
+)
+from embedlab.serve.settings import ServeSettings
+
+ERRORS = {
+    400: {"description": "Empty input, or a value out of range"},
+    401: {"description": "Missing or wrong API key (when one is configured)"},
+    413: {"description": "Too many inputs, an input too long (reject mode), or a body over the limit"},
+    503: {"description": "Overloaded (queue full; see Retry-After) or shutting down"},
+    504: {"description": "The request waited past its deadline (EMBEDLAB_REQUEST_TIMEOUT_S)"},
+}
+
+router = APIRouter()
+
+
+def prepare_texts(raw: str | list[str], settings: ServeSettings) -> list[str]:
+    """Apply the input limits: clear 4xx errors instead of encoder failures or unbounded work."""
+    texts = [raw] if isinstance(raw, str) else list(raw)
+    if not texts:
+        raise HTTPException(400, "input is empty: give at least one text")
+    if len(texts) > settings.max_inputs:
+        raise HTTPException(413, f"{len(texts)} inputs in one request; at most {settings.max_inputs}")
+    prepared = []
+    for position, text in enumerate(texts):
+        if not text.strip():
+            raise HTTPException(400, f"input {position} is empty")
+        if len(text) > settings.max_chars:
+            if settings.too_long == "reject":
+                raise HTTPException(
+                    413, f"input {position} has {len(text)} characters; at most {settings.max_chars}"
+                )
+            text = text[: settings.max_chars]
+        prepared.append(text)
+    return prepared
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the client disconnects (the body is already read, so the next message says so)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def embed(request: Request, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Encode through the batcher; shed load with 503/504, and drop the work if the client leaves."""
+    state = request.app.state
+    work = asyncio.ensure_future(state.batcher.encode(texts, state.settings.request_timeout_s))
+    watch = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if not work.done():  # the client went away: take its texts out of the queue
+        work.cancel()
+        state.metrics.shed.labels("client gone").inc()
+        raise HTTPException(499, "client closed the request")
+    try:
+        return work.result()
+    except Overloaded as error:
+        state.metrics.shed.labels("queue full").inc()
+        raise HTTPException(
+            503,
+            f"server busy: {state.batcher.queued_texts} texts waiting; retry in {error.retry_after} s",
+            headers={"Retry-After": str(error.retry_after)},
+        ) from None
+    except DeadlineExceeded:
+        state.metrics.shed.labels("deadline").inc()
+        raise HTTPException(
+            504, f"not answered within {state.settings.request_timeout_s:g} s; retry later"
+        ) from None
+    except ShuttingDown:
+        raise HTTPException(503, "shutting down", headers={"Retry-After": "5"}) from None
+
+
+def json_response(payload: object, status: int = 200, headers: dict | None = None) -> Response:
+    """JSON through orjson: numpy arrays serialised in C, not float by float."""
+    return Response(
+        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+@router.get("/health")
+async def health() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "Starting or shutting down"}})
+async def ready(request: Request):
+    state = request.app.state
+    batcher = state.batcher
+    if batcher is None or not batcher.running:
+        return json_response({"status": "starting" if batcher is None else "stopping"}, 503)
+    return {
+        "status": "ready",
+        "model": state.settings.model,
+        "dim": state.encoder.dim,
+        "index": state.index.manifest["count"] if state.index else None,
+        "queued_texts": batcher.queued_texts,
+    }
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def prometheus(request: Request) -> PlainTextResponse:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    registry = request.app.state.metrics.registry
+    return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/embed", responses=ERRORS, response_model=EmbedResponse)
+async def embed_route(body: EmbedRequest, request: Request) -> Response:
+    vectors, _ = await embed(request, prepare_texts(body.inputs, request.app.state.settings))
+    if body.normalize:
+        vectors = l2_normalise(vectors)
+    model = request.app.state.settings.model
+    return json_response({"model": model, "dim": int(vectors.shape[1]), "embeddings": vectors})
+
+
+@router.post("/similarity", responses=ERRORS, response_model=SimilarityResponse)
+async def similarity(body: SimilarityRequest, request: Request) -> Response:
+    texts = prepare_texts([body.source, *body.targets], request.app.state.settings)
+    vectors = l2_normalise((await embed(request, texts))[0])
+    return json_response({"model": request.app.state.settings.model, "scores": vectors[1:] @ vectors[0]})
+
+
+@router.post(
+    "/search", responses={**ERRORS, 404: {"description": "No index loaded"}}, response_model=SearchResponse
+)
+async def search(body: SearchRequest, request: Request) -> Response:
+    state = request.app.state
+    if state.index is None:
+        raise HTTPException(404, "no index loaded; start the service with --index DIR")
+    if body.k > state.settings.max_k:
+        raise HTTPException(400, f"k is {body.k}; at most {state.settings.max_k}")
+    (query,) = prepare_texts(body.query, state.settings)
+    vectors, _ = await embed(request, [query])
+    (hits,) = state.index.search(vectors, body.k)
+    hits_out = [{"id": h.document["id"], "score": h.score, "document": h.document} for h in hits]
+    return json_response({"model": state.settings.model, "hits": hits_out})
+
+
+@router.post("/v1/embeddings", responses=ERRORS, response_model=OpenAIEmbeddingResponse)
+async def openai_embeddings(body: OpenAIEmbeddingRequest, request: Request) -> Response:
+    state = request.app.state
+    texts = prepare_texts(body.input, state.settings)
+    vectors, counts = await embed(request, texts)
+    dim = vectors.shape[1]
+    if body.dimensions is not None:
+        if body.dimensions > dim:
+            raise HTTPException(400, f"dimensions is {body.dimensions}; this model gives at most {dim}")
+        vectors = vectors[:, : body.dimensions]  # matryoshka truncation, then re-normalise
+    vectors = l2_normalise(vectors).astype("<f4", copy=False)
+    if body.encoding_format == "base64":
+        embeddings: list = [base64.b64encode(v.tobytes()).decode() for v in vectors]
+    else:
+        embeddings = list(vectors)
+    tokens = int(counts.sum())
+    return json_response(
+        {
+            "object": "list",
+            "data": [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(embeddings)],
+            "model": body.model or state.settings.model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+    )
