@@ -527,7 +527,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     threads: Annotated[int | None, typer.Option(min=1, help="Encoder threads.", show_default="2")] = None,
     max_batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Texts per encode call.", show_default="64")
+        int | None, typer.Option(min=1, help="Texts per batch, across requests.", show_default="128")
     ] = None,
     max_wait_ms: Annotated[
         float | None, typer.Option(min=0, help="Batching wait of an idle encoder.", show_default="2 ms")

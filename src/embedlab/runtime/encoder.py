@@ -47,9 +47,16 @@ class TorchEncoder:
         vectors = encoder.encode(["A man plays a guitar.", "A dog runs."])  # (2, 384) float32
     """
 
-    def __init__(self, model_dir: str | Path, device: str = "cpu", bf16: bool = False) -> None:
+    def __init__(
+        self, model_dir: str | Path, device: str = "cpu", bf16: bool = False, threads: int | None = None
+    ) -> None:
         from embedlab.models import load_model
         from embedlab.models.registry import resolve
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)  # process-wide: torch has no per-model setting
 
         self.name = str(model_dir)
         self.resolved = resolve(model_dir)
@@ -63,7 +70,9 @@ class TorchEncoder:
         import torch
 
         with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            vectors = self.model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True)
+            vectors = self.model.encode(
+                list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_counted(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -223,7 +232,7 @@ def load_encoder(model: str | Path, backend: str = "torch", threads: int = 2) ->
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
     if backend in ("torch", "torch-bf16"):
-        return TorchEncoder(model, bf16=backend == "torch-bf16")
+        return TorchEncoder(model, bf16=backend == "torch-bf16", threads=threads)
     from embedlab.models.registry import resolve
 
     folder = Path(resolve(model))

@@ -51,11 +51,15 @@ class Metrics:
             registry=self.registry,
         )
         self.texts = Counter("embedlab_texts", "Texts embedded", registry=self.registry)
+        self.encode_seconds = Histogram(
+            "embedlab_encode_seconds", "Seconds per encode call", registry=self.registry
+        )
         self.shed = Counter(
             "embedlab_shed", "Requests refused or dropped under load", ["reason"], registry=self.registry
         )
 
-    def observe_batch(self, texts: int, requests: int) -> None:
+    def observe_batch(self, texts: int, requests: int, seconds: float) -> None:
+        self.encode_seconds.observe(seconds)
         self.batch_texts.observe(texts)
         self.batch_requests.observe(requests)
         self.texts.inc(texts)
@@ -159,6 +163,7 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
             settings.max_wait_ms,
             settings.max_queue_texts,
             on_batch=metrics.observe_batch,
+            encode_batch_size=settings.encode_batch_size,
         )
         state.batcher.start()
         yield

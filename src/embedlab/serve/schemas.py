@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 
 def _encodable(text: str) -> str:
-    """A JSON string may hold a lone surrogate (`"\\ud800"`): no tokenizer takes it, no response can echo it."""
+    """A JSON string may hold a lone surrogate (`"\\ud800"`): no tokenizer takes it, no response echoes it."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -29,7 +29,8 @@ class ServeSettings(BaseSettings):
     max_chars: int = Field(default=8192, gt=0)  # per text
     too_long: Literal["truncate", "reject"] = "truncate"
     max_body_bytes: int = Field(default=4_000_000, gt=0)
-    max_batch_size: int = Field(default=64, gt=0)  # texts per encode call, across requests
+    max_batch_size: int = Field(default=128, gt=0)  # texts per batch, across requests
+    encode_batch_size: int = Field(default=32, gt=0)  # within a call: texts sorted by length, then batched
     max_wait_ms: float = Field(default=2.0, ge=0)  # how long an idle encoder waits for more requests
     max_queue_texts: int = Field(default=1024, gt=0)  # texts waiting before new requests get 503
     request_timeout_s: float = Field(default=10.0, gt=0)  # a request still waiting then gets 504
