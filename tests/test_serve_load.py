@@ -109,6 +109,38 @@ def test_work_of_a_client_that_went_away_is_not_encoded(encoder, tiny_model_dir)
     assert 'embedlab_requests_total{path="/embed",status="200"} 1.0' in metrics
 
 
+def _raw_post(port: int, text: str):
+    import json
+    import socket
+
+    body = json.dumps({"inputs": text}).encode()
+    connection = socket.create_connection(("127.0.0.1", port))
+    connection.sendall(
+        b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    return connection
+
+
+def test_a_queued_request_whose_client_hangs_up_leaves_the_queue(encoder, tiny_model_dir):
+    slow = SlowEncoder(encoder, delay=0.5)
+    config = settings(tiny_model_dir, max_batch_size=1, max_wait_ms=0)
+    with LiveServer(create_app(config, encoder=slow)) as live:
+        first = _raw_post(live.port, "a dog runs")  # encoded from t=0 to 0.5
+        time.sleep(0.1)
+        second = _raw_post(live.port, "a cat sits")  # queued, encoded from 0.5 to 1.0
+        third = _raw_post(live.port, "nobody waits for this")  # queued behind it
+        time.sleep(0.65)
+        third.close()  # hangs up while the second is being encoded
+        time.sleep(1.5)
+        first.close()
+        second.close()
+        metrics = httpx.get(f"{live.url}/metrics").text
+    assert slow.seen == ["a dog runs", "a cat sits"]
+    assert 'embedlab_shed_total{reason="client gone"} 1.0' in metrics
+
+
 def test_shutdown_with_a_backlog_is_bounded(encoder, tiny_model_dir):
     slow = SlowEncoder(encoder, delay=0.5)
     config = settings(

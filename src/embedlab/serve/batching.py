@@ -111,18 +111,24 @@ class MicroBatcher:
             raise ShuttingDown
         if self.queued_texts and self.queued_texts + len(texts) > self.max_queue_texts:
             raise Overloaded(max(1, math.ceil(self.queued_texts / self.texts_per_second)))
-        job = _Job(texts, asyncio.get_running_loop().create_future(), time.monotonic() + timeout)
+        loop = asyncio.get_running_loop()
+        job = _Job(texts, loop.create_future(), time.monotonic() + timeout)
         self.pending.append(job)
         self.queued_texts += len(texts)
         self._arrived.set()
+        expiry = loop.call_later(timeout, self._expire, job)
         try:
-            return await asyncio.wait_for(asyncio.shield(job.future), timeout)
-        except TimeoutError:
-            self._withdraw(job)
-            raise DeadlineExceeded from None
+            return await job.future
         except asyncio.CancelledError:
             self._withdraw(job)
             raise
+        finally:
+            expiry.cancel()
+
+    def _expire(self, job: _Job) -> None:
+        self._withdraw(job)
+        if not job.future.done():  # also when already in a batch: the caller is answered now
+            job.future.set_exception(DeadlineExceeded())
 
     def _withdraw(self, job: _Job) -> None:
         try:
@@ -130,8 +136,6 @@ class MicroBatcher:
         except ValueError:
             return  # already taken into a batch: its answer will simply be discarded
         self.queued_texts -= len(job.texts)
-        if not job.future.done():
-            job.future.cancel()
 
     async def _run(self) -> None:
         while True:

@@ -66,21 +66,26 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
+def _cancel_if_gone(watch: asyncio.Future, handler) -> None:
+    if not watch.cancelled() and watch.exception() is None:
+        handler.cancel()  # the client hung up: stop waiting, which takes the texts out of the queue
+
+
 async def embed(request: Request, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Encode through the batcher; shed load with 503/504, and drop the work if the client leaves."""
     state = request.app.state
-    work = asyncio.ensure_future(state.batcher.encode(texts, state.settings.request_timeout_s))
+    handler = asyncio.current_task()
     watch = asyncio.ensure_future(_client_gone(request))
+    watch.add_done_callback(lambda w: _cancel_if_gone(w, handler))
     try:
-        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watch.cancel()
-    if not work.done():  # the client went away: take its texts out of the queue
-        work.cancel()
+        return await state.batcher.encode(texts, state.settings.request_timeout_s)
+    except asyncio.CancelledError:
+        if not watch.done() or watch.cancelled():
+            raise  # cancelled for another reason (shutdown): not ours to swallow
+        if hasattr(handler, "uncancel"):
+            handler.uncancel()  # type: ignore[union-attr]
         state.metrics.shed.labels("client gone").inc()
-        raise HTTPException(499, "client closed the request")
-    try:
-        return work.result()
+        raise HTTPException(499, "client closed the request") from None
     except Overloaded as error:
         state.metrics.shed.labels("queue full").inc()
         raise HTTPException(
@@ -95,6 +100,8 @@ async def embed(request: Request, texts: list[str]) -> tuple[np.ndarray, np.ndar
         ) from None
     except ShuttingDown:
         raise HTTPException(503, "shutting down", headers={"Retry-After": "5"}) from None
+    finally:
+        watch.cancel()
 
 
 def json_response(payload: object, status: int = 200, headers: dict | None = None) -> Response:
