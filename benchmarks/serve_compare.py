@@ -42,12 +42,32 @@ def free_port() -> int:
 def server_command(kind: str, model: Path, port: int, infinity: str) -> tuple[list[str], str, dict]:
     """The command, the embeddings path and the JSON body extras for one server kind."""
     if kind == "infinity":
-        command = [infinity, "v2", "--model-id", str(model), "--engine", "torch", "--device", "cpu",
-                   "--no-compile", "--port", str(port), "--host", "127.0.0.1"]
+        command = [
+            infinity,
+            "v2",
+            "--model-id",
+            str(model),
+            "--engine",
+            "torch",
+            "--device",
+            "cpu",
+            "--no-compile",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ]
         return command, "/embeddings", {"model": str(model)}
     backend = kind.removeprefix("embedlab-")
-    command = [str(Path(sys.executable).with_name("embedlab")), "serve", str(model), "--backend", backend,
-               "--port", str(port)]
+    command = [
+        str(Path(sys.executable).with_name("embedlab")),
+        "serve",
+        str(model),
+        "--backend",
+        backend,
+        "--port",
+        str(port),
+    ]
     return command, "/v1/embeddings", {}
 
 
@@ -72,7 +92,9 @@ async def load(url: str, path: str, extra: dict, texts: list[str], size: int, cl
     errors: dict[str, int] = {}
     stop_at = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+    async with aiohttp.ClientSession(
+        url, connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
 
         async def client(offset: int) -> None:
             position = offset * 97
@@ -127,7 +149,9 @@ def measure(kind: str, args, texts: list[str]) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", type=Path)
     parser.add_argument("--servers", default="infinity,embedlab-torch,embedlab-onnx-int8")
     parser.add_argument("--infinity", default="/opt/infinity-venv/bin/infinity_emb")
@@ -143,19 +167,28 @@ def main() -> None:
 
     by = {(r["server"], r["sentences_per_request"]): r for r in rows}
     servers = list(dict.fromkeys(r["server"] for r in rows))
-    print(f"\n{machine_summary()}; {args.clients} clients, {args.seconds:g} s per cell; sentences/s (p99 ms)\n")
+    print(
+        f"\n{machine_summary()}; {args.clients} clients, {args.seconds:g} s per cell; sentences/s (p99 ms)\n"
+    )
     print("| server | " + " | ".join(f"{s} sentence(s)/request" for s in args.sizes) + " |")
     print("|---|" + "---|" * len(args.sizes))
     for server in servers:
-        cells = [f"{by[server, s]['sentences_per_s']:,.0f} ({by[server, s]['p99_ms']:.0f})" for s in args.sizes]
+        cells = [
+            f"{by[server, s]['sentences_per_s']:,.0f} ({by[server, s]['p99_ms']:.0f})" for s in args.sizes
+        ]
         print(f"| {server} | " + " | ".join(cells) + " |")
     if "infinity" in servers:
         for server in servers:
             if server != "infinity":
-                ratios = [by[server, s]["sentences_per_s"] / by["infinity", s]["sentences_per_s"] for s in args.sizes]
+                ratios = [
+                    by[server, s]["sentences_per_s"] / by["infinity", s]["sentences_per_s"]
+                    for s in args.sizes
+                ]
                 print(f"{server} / infinity: " + ", ".join(f"{r:.2f}×" for r in ratios))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine_summary(), "clients": args.clients, "rows": rows}, indent=2))
+    args.out.write_text(
+        json.dumps({"machine": machine_summary(), "clients": args.clients, "rows": rows}, indent=2)
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ middleware (Starlette's BaseHTTPMiddleware costs more per request than the encod
 from __future__ import annotations
 
 import hmac
+import math
 import time
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,7 @@ from embedlab.serve.routes import json_response, router
 from embedlab.serve.settings import ServeSettings
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
+ENCODING_PATHS = frozenset({"/embed", "/similarity", "/search", "/v1/embeddings"})
 DOC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
@@ -68,10 +70,11 @@ class Metrics:
 class ServiceMiddleware:
     """Pure ASGI: body limit (413), API key (401) and request metrics around every HTTP request."""
 
-    def __init__(self, app, settings: ServeSettings, metrics: Metrics) -> None:
+    def __init__(self, app, settings: ServeSettings, metrics: Metrics, state) -> None:
         self.app = app
         self.settings = settings
         self.metrics = metrics
+        self.state = state  # the app's state: the batcher, once started
         self.open_paths = OPEN_PATHS | (DOC_PATHS if settings.public_docs else frozenset())
 
     async def __call__(self, scope, receive, send):
@@ -108,7 +111,22 @@ class ServiceMiddleware:
             given = headers.get(b"authorization", b"").decode("latin-1")
             if not hmac.compare_digest(given, f"Bearer {key}"):
                 return json_response({"detail": "missing or wrong API key (Authorization: Bearer ...)"}, 401)
-        return None
+        return self._shed(scope)
+
+    def _shed(self, scope) -> Response | None:
+        """Refuse before the body is read or validated while the queue is full: under a storm of requests,
+        each refusal must cost next to nothing."""
+        batcher = self.state.batcher
+        if (
+            batcher is None
+            or scope["path"] not in ENCODING_PATHS
+            or batcher.queued_texts < batcher.max_queue_texts
+        ):
+            return None
+        self.metrics.shed.labels("queue full").inc()
+        retry = max(1, math.ceil(batcher.queued_texts / batcher.texts_per_second))
+        detail = f"server busy: {batcher.queued_texts} texts waiting; retry in {retry} s"
+        return json_response({"detail": detail}, 503, {"Retry-After": str(retry)})
 
     def _limited(self, receive):
         received = 0
@@ -174,7 +192,7 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
     app.state.encoder, app.state.index, app.state.batcher = encoder, index, None
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(router)
-    app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics)
+    app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics, state=app.state)
     return app
 
 
