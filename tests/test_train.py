@@ -116,16 +116,54 @@ def test_tiny_run_writes_a_complete_run_folder(tmp_path, tiny_model_dir):
 
 
 def test_existing_run_needs_resume_or_overwrite(tmp_path, tiny_model_dir):
+    quick = {"max_steps": 2, "batch_size": 16}
+    config = tiny_config(
+        tmp_path, tiny_model_dir, dev=None, training=quick, eval={"tasks": [], "before": False}
+    )
+    train(config)
+    with pytest.raises(ConfigError, match="already exists; pass --resume"):
+        train(config)
+    changed = tiny_config(
+        tmp_path, tiny_model_dir, seed=7, dev=None, training=quick, eval={"tasks": [], "before": False}
+    )
+    with pytest.raises(ConfigError, match=r"differs .* in seed"):
+        train(changed, resume=True)
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path, tiny_model_dir):
     config = tiny_config(tmp_path, tiny_model_dir, eval={"tasks": [], "before": False})
     config.run_dir.mkdir(parents=True)
     (config.run_dir / "config.yaml").write_text(config.to_yaml())
-    with pytest.raises(ConfigError, match="already exists; pass --resume"):
-        train(config)
     with pytest.raises(ConfigError, match="no checkpoint"):
         train(config, resume=True)
-    changed = tiny_config(tmp_path, tiny_model_dir, seed=7, eval={"tasks": [], "before": False})
-    with pytest.raises(ConfigError, match=r"differs .* in seed"):
-        train(changed, resume=True)
+    assert train(config).global_step == 8  # nothing to lose: a plain rerun starts it again
+
+
+def test_a_bad_eval_task_fails_before_the_run_folder_is_made(tmp_path, tiny_model_dir):
+    config = tiny_config(tmp_path, tiny_model_dir, eval={"tasks": ["stsb", "nosuchtask"]})
+    with pytest.raises(Exception, match="nosuchtask"):
+        train(config)
+    assert not config.run_dir.exists()
+
+
+def test_resume_continues_the_log_and_the_clock(tmp_path, tiny_model_dir):
+    import shutil
+
+    training = {"max_steps": 6, "batch_size": 16, "eval_steps": 2, "logging_steps": 1, "save_total_limit": 5}
+    config = tiny_config(
+        tmp_path, tiny_model_dir, dev=None, training=training, eval={"tasks": [], "before": False}
+    )
+    train(config)
+    checkpoints = config.run_dir / "checkpoints"
+    spent = json.loads((checkpoints / "checkpoint-4" / "embedlab_time.json").read_text())["train_seconds"]
+    shutil.rmtree(checkpoints / "checkpoint-6")  # as if killed after step 5
+    lines = []
+    result = train(config, resume=True, log=lines.append)
+    assert lines == ["resuming from checkpoint-4"] and result.global_step == 6
+    logged = [json.loads(line) for line in (config.run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [entry["step"] for entry in logged if "loss" in entry]
+    assert steps == [1, 2, 3, 4, 5, 6]  # steps 5 and 6, logged before the kill, are not there twice
+    assert result.train_seconds > spent > 0  # the time before the resume counts too
 
 
 def test_cli_train_bad_config_is_one_line(tmp_path):

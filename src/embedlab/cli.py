@@ -175,8 +175,12 @@ def evaluate(
         )
         records += arxiv_records
     out = out or Path("results") / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', Path(model).name or model)}.json"
+    replaced = out.exists()
     write_json_atomic(out, {"model": model, "records": [r.to_dict() for r in records]})
-    console.print(f"records written to {out}")
+    console.print(
+        f"records written to {out}"
+        + (" (replacing the earlier file; --out to keep both)" if replaced else "")
+    )
 
 
 @app.command("pipeline")
@@ -221,7 +225,7 @@ def train_command(
         overrides.append(f"training.bf16={str(bf16).lower()}")
     run_config = load_config(config, overrides)
     console.print(f"[bold]run[/] {run_config.name}: {run_config.model} → {run_config.run_dir}")
-    result = train(run_config, resume=resume, overwrite=overwrite)
+    result = train(run_config, resume=resume, overwrite=overwrite, log=lambda line: console.print(line))
     if result.after:
         headers, rows = table_rows(result.after, result.before)
         print_table(f"{run_config.name} — STS Spearman (cosine, ×100)", headers, rows)

@@ -59,6 +59,31 @@ def cosine_of_pairs(embeddings: np.ndarray, left: np.ndarray, right: np.ndarray)
     return (a * b).sum(axis=1)
 
 
+def encode_labelled(
+    model: SentenceTransformer, texts: list[str], label: str, batch_size: int = 64, show_progress: bool = True
+) -> np.ndarray:
+    """`model.encode` under one progress bar that says what is being encoded and counts sentences.
+
+    Example::
+
+        vectors = encode_labelled(model, sentences, "STS stsb, sickr")
+    """
+    from tqdm.auto import tqdm
+
+    chunk = max(batch_size * 16, 1024)
+    parts = []
+    with tqdm(
+        total=len(texts), desc=f"{label}: encoding", unit=" sentences", disable=not show_progress
+    ) as bar:
+        for start in range(0, len(texts), chunk):
+            piece = texts[start : start + chunk]
+            parts.append(
+                model.encode(piece, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
+            )
+            bar.update(len(piece))
+    return np.concatenate(parts) if parts else np.empty((0, model.get_embedding_dimension() or 0))
+
+
 def evaluate_pairs(
     model: SentenceTransformer,
     named_pairs: dict[tuple[str, str], Dataset],
@@ -72,9 +97,8 @@ def evaluate_pairs(
         left = np.array([index.setdefault(s, len(index)) for s in pairs["sentence1"]])
         right = np.array([index.setdefault(s, len(index)) for s in pairs["sentence2"]])
         positions[key] = (left, right)
-    embeddings = model.encode(
-        list(index), batch_size=batch_size, show_progress_bar=show_progress, convert_to_numpy=True
-    )
+    label = ", ".join(dict.fromkeys(task for task, _ in named_pairs))
+    embeddings = encode_labelled(model, list(index), f"STS {label}", batch_size, show_progress)
     records: list[EvalRecord] = []
     for (task, split), pairs in named_pairs.items():
         left, right = positions[(task, split)]

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import yaml
 from datasets import Dataset
-from transformers import TrainerCallback
+from transformers import ProgressCallback, TrainerCallback
 
 from embedlab.config import RunConfig
 from embedlab.data.sources import load_source
 from embedlab.errors import ConfigError
 from embedlab.evaluate.records import EvalRecord, records_from_json, write_json_atomic
 from embedlab.evaluate.report import markdown_table, model_card, table_rows, write_text_atomic
-from embedlab.evaluate.sts import evaluate_sts
+from embedlab.evaluate.sts import evaluate_sts, parse_tasks
 from embedlab.hardware import machine_summary, resolve_bf16
 from embedlab.models.registry import load_model
 from embedlab.models.static import fold_projection, is_static
@@ -47,16 +47,86 @@ class RunResult:
 
 class MetricsLog(TrainerCallback):
     """Appends every Trainer log (loss, learning rate, dev metrics) to metrics.jsonl, so a run can be
-    plotted or inspected while it trains and after a resume."""
+    plotted or inspected while it trains, and keeps the training time across resumes.
 
-    def __init__(self, path: Path) -> None:
+    On a resume from step N, entries after N (which the resumed run logs again) are dropped first, and
+    the time already spent is read from the checkpoint (`embedlab_time.json`, written at every save).
+
+    Example::
+
+        log = MetricsLog(run_dir / "metrics.jsonl", resume_from="runs/x/checkpoints/checkpoint-180")
+    """
+
+    TIME_FILE = "embedlab_time.json"
+
+    def __init__(self, path: Path, resume_from: str | None = None) -> None:
         self.path = path
+        self.seconds_before = 0.0
+        self.started = time.perf_counter()
+        if resume_from is not None:
+            step = _checkpoint_step(resume_from)
+            self._drop_entries_after(step)
+            saved = Path(resume_from) / self.TIME_FILE
+            if saved.is_file():
+                self.seconds_before = float(json.loads(saved.read_text(encoding="utf-8"))["train_seconds"])
+
+    @property
+    def train_seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def _drop_entries_after(self, step: int) -> None:
+        if not self.path.is_file():
+            return
+        kept = [
+            line
+            for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+            if line.strip() and json.loads(line).get("step", 0) <= step
+        ]
+        write_text_atomic(self.path, "".join(kept))
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs:
+        if logs and state.is_world_process_zero:
             entry = {"step": state.global_step, "epoch": state.epoch, **logs}
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            write_json_atomic(folder / self.TIME_FILE, {"train_seconds": round(self.train_seconds, 1)})
+
+
+def _checkpoint_step(checkpoint: str) -> int:
+    state = Path(checkpoint) / "trainer_state.json"
+    if state.is_file():
+        return int(json.loads(state.read_text(encoding="utf-8")).get("global_step", 0))
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1])
+
+
+class CleanProgress(ProgressCallback):
+    """The Trainer's progress bar, with the loss and learning rate in the bar instead of raw dicts
+    printed between bars, and one readable line per evaluation."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not (state.is_world_process_zero and self.training_bar is not None and logs):
+            return
+        shown = {k: f"{v:.4g}" for k, v in logs.items() if k in ("loss", "learning_rate") and v is not None}
+        if shown:
+            self.training_bar.set_postfix(shown, refresh=False)
+        scores = {
+            k.removeprefix("eval_"): v
+            for k, v in logs.items()
+            if k.startswith("eval_") and "runtime" not in k and "per_second" not in k and isinstance(v, float)
+        }
+        if scores:
+            text = ", ".join(
+                f"{k} {v * 100:.2f}" if "spearman" in k or "pearson" in k else f"{k} {v:.4g}"
+                for k, v in scores.items()
+            )
+            self.training_bar.write(f"step {state.global_step}: {text}")
 
 
 def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
@@ -74,7 +144,8 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
                 "resume with the same config"
             )
         return run_dir
-    if run_dir.exists() and any(run_dir.iterdir()):
+    never_checkpointed = last_checkpoint(run_dir / "checkpoints") is None and not (run_dir / "model").exists()
+    if run_dir.exists() and any(run_dir.iterdir()) and not never_checkpointed:
         if not overwrite:
             raise ConfigError(
                 f"{run_dir} already exists; pass --resume to continue it, --overwrite to replace it, "
@@ -82,6 +153,7 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
             )
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)  # a run that stopped before its first checkpoint
     write_text_atomic(saved, config.to_yaml())
     return run_dir
 
@@ -204,6 +276,7 @@ def train(
     train_dataset: Dataset | None = None,
     evaluator=None,
     best_metric: str | None = None,
+    log=lambda line: None,
 ) -> RunResult:
     """Train as the config says. Callers with their own data (the arXiv pipeline) pass `train_dataset` (in the
     loss's shape) and an `evaluator` whose `best_metric` picks the checkpoint kept; otherwise both come from
@@ -211,6 +284,8 @@ def train(
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
     from transformers import set_seed
 
+    if config.eval.tasks:
+        parse_tasks(config.eval.tasks)  # a bad task name fails now, not after hours of training
     if config.scratch is not None and not (Path(config.scratch.tokenizer) / "tokenizer.json").is_file():
         raise ConfigError(
             f"scratch.tokenizer: no tokenizer in {config.scratch.tokenizer}; train one first: "
@@ -223,6 +298,8 @@ def train(
         raise ConfigError(
             f"--resume: no checkpoint in {checkpoints} yet; start the run again without --resume"
         )
+    if resume_from is not None:
+        log(f"resuming from {Path(resume_from).name}")
 
     set_seed(config.seed)
     teacher_dim = None
@@ -274,11 +351,12 @@ def train(
         train_dataset=train_data,
         loss=loss,
         evaluator=evaluator,
-        callbacks=[MetricsLog(run_dir / "metrics.jsonl"), *(callbacks or [])],
+        callbacks=[metrics_log := MetricsLog(run_dir / "metrics.jsonl", resume_from), *(callbacks or [])],
     )
-    started = time.perf_counter()
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(CleanProgress())
     output = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.perf_counter() - started
+    train_seconds = metrics_log.train_seconds
     best_dev = trainer.state.best_metric
     if is_static(model):
         model = fold_projection(model)
@@ -319,7 +397,8 @@ def write_outputs(
         "loss": loss,
         "steps": result.global_step,
         "best dev Spearman": f"{best_dev:.2f}" if best_dev is not None else "–",
-        "training time": f"{result.train_seconds / 60:.1f} min" + (" (after resuming)" if resumed else ""),
+        "training time": f"{result.train_seconds / 60:.1f} min"
+        + (" (in all, across a resume)" if resumed else ""),
         "precision": "bf16 autocast" if result.bf16 else "fp32",
         "machine": machine_summary(),
     }
