@@ -579,7 +579,10 @@ def bench_speed_command(
         Path, typer.Argument(help="Model folder; export ONNX first to include onnx backends.")
     ],
     backends: Annotated[
-        str | None, typer.Option(help="Comma-separated.", show_default="all available")
+        str | None,
+        typer.Option(
+            help="Comma-separated: torch, torch-bf16, onnx, onnx-int8.", show_default="all available"
+        ),
     ] = None,
     sentences: Annotated[int, typer.Option(help="STS-B test sentences per timing.")] = 512,
     repeats: Annotated[int, typer.Option(help="Timed passes per cell (median reported).")] = 3,
