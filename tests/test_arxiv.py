@@ -220,7 +220,7 @@ def test_classification_and_tfidf_baseline_on_the_fixture_corpus(prepared):
 
 
 def _pipeline_config(corpus: Path, model_dir: Path, out: Path, **overrides):
-    from embedlab.pipeline.config import PipelineConfig
+    from embedlab.apps.arxiv.config import PipelineConfig
 
     raw = {
         "name": "tiny",
@@ -247,7 +247,7 @@ def test_pipeline_runs_end_to_end_then_skips_unchanged_stages_and_reruns_changed
 ):
     from sentence_transformers import SentenceTransformer
 
-    from embedlab.pipeline.stages import run_pipeline
+    from embedlab.apps.arxiv.pipeline import run_pipeline
 
     first = run_pipeline(_pipeline_config(corpus, tiny_model_dir, tmp_path), log=lambda line: None)
     assert set(first.ran) == {

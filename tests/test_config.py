@@ -61,7 +61,7 @@ def test_bad_override_syntax(tmp_path):
 
 
 def test_shipped_configs_validate():
-    from embedlab.pipeline.config import load_pipeline_config
+    from embedlab.apps.arxiv.config import load_pipeline_config
 
     paths = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
     pipelines = [p for p in paths if p.name.startswith("arxiv-")]

@@ -103,7 +103,7 @@ def test_a_writer_waits_for_the_lock_then_fails_clearly(tiny_model_dir, built, t
     with writer_lock(built):
         started = time.monotonic()
         result = add_process(tiny_model_dir, built, more, timeout=0.5)
-        out, err = result.communicate(timeout=120)
+        _out, err = result.communicate(timeout=120)
     assert result.returncode == 2 and "another process is writing this index" in err, err
     assert "Traceback" not in err and time.monotonic() - started < 60
     assert json.loads((built / "manifest.json").read_text())["count"] == 4
@@ -210,7 +210,7 @@ def test_an_unknown_model_name_fails_in_seconds_when_the_hub_is_unreachable(monk
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
     started = time.monotonic()
-    with pytest.raises(ModelError, match="not a known model name or a local folder.*unreachable"):
+    with pytest.raises(ModelError, match=r"not a known model name or a local folder.*unreachable"):
         resolve("no-such-model")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelError, match="HF_HUB_OFFLINE"):

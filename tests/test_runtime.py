@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from embedlab.errors import EmbedlabError
+from embedlab.evaluate.parity import parity_report
 from embedlab.runtime.encoder import OnnxEncoder, TorchEncoder
-from embedlab.runtime.export import FP32_FILE, INT8_FILE, export_onnx, parity_report
+from embedlab.runtime.export import FP32_FILE, INT8_FILE, export_onnx
 
 SENTENCES = [
     "a man plays guitar",

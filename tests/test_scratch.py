@@ -18,11 +18,11 @@ from embedlab.data.sentences import (
     evaluation_sentences,
     split_sentences,
 )
-from embedlab.data.sources import load_source
 from embedlab.data.sts import sentences as sts_sentences
 from embedlab.errors import ConfigError, DataError
 from embedlab.models.scratch import build_scratch_model, dividing_heads, fit_width, parameter_count
 from embedlab.paths import data_dir
+from embedlab.train.sources import load_source
 
 CORPUS = [
     "A man is playing a guitar on the street.",

@@ -189,3 +189,15 @@ def test_bf16_training_runs_on_a_cpu_only_machine(tmp_path, tiny_model_dir, monk
     result = train(config)
     assert result.bf16 and result.global_step == 2
     assert json.loads((config.run_dir / "results.json").read_text())["bf16"] is True
+
+
+def test_tensorboard_tracking_writes_event_files_inside_the_run(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.delenv("TENSORBOARD_LOGGING_DIR", raising=False)
+    training = {"max_steps": 3, "batch_size": 16, "logging_steps": 1, "report_to": ["tensorboard"]}
+    config = tiny_config(
+        tmp_path, tiny_model_dir, dev=None, training=training, eval={"tasks": [], "before": False}
+    )
+    train(config)
+    events = list((config.run_dir / "tracking" / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    assert "TENSORBOARD_LOGGING_DIR" not in __import__("os").environ  # set for the run only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,7 +13,61 @@ from embedlab.data.files import PairColumns
 from embedlab.data.sts import STS_SUITE
 from embedlab.errors import ConfigError
 
-LossName = Literal["cosent", "angle", "cosine", "mnrl", "cached-mnrl", "contrastive", "mse"]
+
+@dataclass(frozen=True)
+class LossSpec:
+    """One training loss: its sentence-transformers class, where it comes from, and the data it needs."""
+
+    cls: str
+    paper: str
+    needs: str
+    in_batch_negatives: bool = False
+    positive_threshold: float | None = None  # default score threshold (0–1 scale) for a positive pair
+    options: tuple[str, ...] = ()  # LossConfig fields passed to the class
+
+
+# The one table of losses: config validation, the trainer and the documentation all read it.
+LOSSES: dict[str, LossSpec] = {
+    "cosent": LossSpec(
+        "CoSENTLoss", "Su, 2022 (CoSENT)", "scored pairs, ranked by score", options=("scale",)
+    ),
+    "angle": LossSpec(
+        "AnglELoss", "Li & Li, 2023 (AnglE)", "scored pairs, ranked by score", options=("scale",)
+    ),
+    "cosine": LossSpec(
+        "CosineSimilarityLoss", "Reimers & Gurevych, 2019 (SBERT)", "scored pairs, scores rescaled to 0–1"
+    ),
+    "mnrl": LossSpec(
+        "MultipleNegativesRankingLoss",
+        "Henderson et al., 2017",
+        "anchor/positive pairs (scored pairs above the threshold); the rest of the batch are negatives",
+        in_batch_negatives=True,
+        positive_threshold=0.8,
+        options=("scale",),
+    ),
+    "cached-mnrl": LossSpec(
+        "CachedMultipleNegativesRankingLoss",
+        "Gao et al., 2021 (GradCache)",
+        "as mnrl, with large batches in bounded memory",
+        in_batch_negatives=True,
+        positive_threshold=0.8,
+        options=("scale", "mini_batch_size"),
+    ),
+    "contrastive": LossSpec(
+        "ContrastiveLoss",
+        "Hadsell et al., 2006",
+        "pairs labelled 1 at or above the threshold, else 0",
+        positive_threshold=0.5,
+        options=("margin",),
+    ),
+    "mse": LossSpec(
+        "MSELoss",
+        "Reimers & Gurevych, 2020 (distillation)",
+        "sentences with the teacher's embedding (distill:)",
+    ),
+}
+IN_BATCH_NEGATIVES = frozenset(name for name, spec in LOSSES.items() if spec.in_batch_negatives)
+LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -104,6 +159,10 @@ class TrainingConfig(Strict):
     logging_steps: int = Field(default=10, gt=0)
     max_seq_length: int | None = Field(default=None, gt=0)
     bf16: Literal["auto"] | bool = "auto"  # auto: only on CPUs with AMX (or CUDA GPUs with bf16)
+    # experiment trackers, local and offline by default: they write under runs/NAME/tracking/
+    report_to: list[Literal["none", "tensorboard", "mlflow", "trackio"]] = Field(
+        default_factory=lambda: ["none"]
+    )
 
 
 class EvalConfig(Strict):
@@ -164,7 +223,7 @@ class RunConfig(RunFolder):
             raise ValueError("distill.init_embeddings starts a scratch encoder: it needs model: scratch")
         if self.distill is None and self.loss.name == "mse":
             raise ValueError("loss mse needs a distill section (the teacher's embeddings are its targets)")
-        if self.train is not None and not self.train.scored and self.loss.name not in ("mnrl", "cached-mnrl"):
+        if self.train is not None and not self.train.scored and self.loss.name not in IN_BATCH_NEGATIVES:
             raise ValueError(
                 "unlabelled sentences (SimCSE) and NLI entailment pairs train with loss mnrl or cached-mnrl"
             )

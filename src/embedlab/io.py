@@ -75,13 +75,13 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def l2_normalise(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length as contiguous float32 (zero rows stay zero), so that the inner product
-    is the cosine.
+def l2_normalise(vectors: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
+    """Rows scaled to unit length as a contiguous array of `dtype` (zero rows stay zero), so that the inner
+    product is the cosine. Evaluations pass float64 where their published figures were computed so.
 
     Example::
 
         l2_normalise(np.array([[3.0, 4.0]]))  # array([[0.6, 0.8]], dtype=float32)
     """
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    vectors = np.ascontiguousarray(vectors, dtype=dtype)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)

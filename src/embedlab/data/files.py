@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from datasets import Dataset
 from pydantic import BaseModel, ConfigDict
 
 from embedlab.data.records import PairBuilder, iter_jsonl, read_text
 from embedlab.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset  # imported where used: document loading needs no datasets
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 

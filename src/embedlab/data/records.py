@@ -7,10 +7,12 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from datasets import Dataset
+from typing import TYPE_CHECKING
 
 from embedlab.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset  # imported where used: document loading needs no datasets
 
 
 @dataclass
@@ -59,6 +61,8 @@ class PairBuilder:
     def dataset(self) -> Dataset:
         if not self.score:
             raise DataError("no sentence pairs found", path=self.path)
+        from datasets import Dataset
+
         return Dataset.from_dict(
             {"sentence1": self.sentence1, "sentence2": self.sentence2, "score": self.score}
         )

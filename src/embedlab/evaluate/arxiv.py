@@ -6,18 +6,39 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
+from embedlab.config import Strict
 from embedlab.data.arxiv import load_split
 from embedlab.evaluate.classification import TASK as CLASSIFICATION
 from embedlab.evaluate.classification import classify_embeddings
 from embedlab.evaluate.retrieval import TASK as RETRIEVAL
 from embedlab.evaluate.retrieval import evaluate_embeddings, retrieval_inputs
 from embedlab.evaluate.tfidf import fit_vectorizer, tfidf_classification, tfidf_retrieval
-from embedlab.pipeline.config import PipelineEvalConfig
+from embedlab.io import l2_normalise
 
 ARXIV_TASKS = (RETRIEVAL, CLASSIFICATION)
+
+
+TextField = Literal["title", "abstract"]
+
+
+class ArxivEvalConfig(Strict):
+    """How the arXiv retrieval and classification evaluation runs (the pipeline's `eval:` section)."""
+
+    query_field: TextField = "title"
+    corpus_field: TextField = "abstract"
+    classification_field: TextField = "abstract"
+    classification_train_size: int = Field(default=10_000, gt=0)  # train-split papers for the classifier
+    class_weight: Literal["balanced", "none"] = "balanced"  # balanced: every label counts equally (macro-F1)
+    test_size: int | None = Field(default=None, gt=0)  # None: the whole test split
+    training_eval_queries: int = Field(default=1_000, gt=0)  # eval-split queries for checkpoint selection
+    max_seq_length: int | None = Field(default=256, gt=0)  # the same for every model compared
+    batch_size: int = Field(default=64, gt=0)
+    map_points: int = Field(default=2_000, gt=0)  # test papers on the 2-D map
 
 
 def stratified_sample(papers: list[dict], size: int | None, seed: int) -> list[dict]:
@@ -36,7 +57,7 @@ def two_d_map(vectors: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+    unit = l2_normalise(vectors, vectors.dtype)
     reduced = PCA(n_components=min(50, *unit.shape), random_state=seed).fit_transform(unit)
     perplexity = min(30, len(unit) - 1)
     return TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(reduced)
@@ -45,7 +66,7 @@ def two_d_map(vectors: np.ndarray, seed: int) -> np.ndarray:
 def evaluate_arxiv(
     model: str | None,
     data_dir: str | Path,
-    settings: PipelineEvalConfig | None = None,
+    settings: ArxivEvalConfig | None = None,
     *,
     tasks: tuple[str, ...] = ARXIV_TASKS,
     seed: int = 42,
@@ -53,7 +74,7 @@ def evaluate_arxiv(
 ) -> dict:
     """Evaluate `model` (a name or folder; None = the TF-IDF baseline). Returns records (×100) and per-label
     figures; with `with_map`, 2-D t-SNE coordinates of a sample of test embeddings."""
-    settings = settings or PipelineEvalConfig()
+    settings = settings or ArxivEvalConfig()
     class_weight = None if settings.class_weight == "none" else settings.class_weight
     test = stratified_sample(load_split(data_dir, "test"), settings.test_size, seed)
     inputs = retrieval_inputs(test, settings.query_field, settings.corpus_field)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedlab.evaluate.records import EvalRecord
+from embedlab.io import l2_normalise
 
 TASK = "arxiv-classification"
 
@@ -69,7 +70,7 @@ def classify_embeddings(
     """Embeddings are L2-normalised first (cosine geometry, as the models are used)."""
 
     def unit(vectors: np.ndarray) -> np.ndarray:
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+        return l2_normalise(vectors, vectors.dtype)
 
     return classify(
         unit(train_vectors),

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from embedlab.io import write_json_atomic  # noqa: F401  (re-exported for callers)
-
 
 @dataclass(frozen=True)
 class EvalRecord:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from embedlab.data.sts import STS_TASKS
 from embedlab.evaluate.records import EvalRecord, lookup
 from embedlab.evaluate.sts import PEARSON, SPEARMAN
-from embedlab.io import write_text_atomic  # noqa: F401  (re-exported for callers)
 
 
 def _title(task: str, split: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedlab.evaluate.records import EvalRecord
+from embedlab.io import l2_normalise
 
 TASK = "arxiv-retrieval"
 PRECISION_AT = (1, 5, 10)
@@ -133,8 +134,8 @@ def evaluate_embeddings(
     inputs: RetrievalInputs, query_vectors: np.ndarray, corpus_vectors: np.ndarray
 ) -> RetrievalResult:
     """Cosine similarity ranking of the corpus for every query."""
-    queries = query_vectors / np.linalg.norm(query_vectors, axis=1, keepdims=True).clip(min=1e-12)
-    corpus = corpus_vectors / np.linalg.norm(corpus_vectors, axis=1, keepdims=True).clip(min=1e-12)
+    queries = l2_normalise(query_vectors, query_vectors.dtype)
+    corpus = l2_normalise(corpus_vectors, corpus_vectors.dtype)
     ranked = ranked_hits(lambda a, b: queries[a:b] @ corpus.T, len(queries), list(inputs.corpus))
     return evaluate_rankings(inputs, ranked)
 

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from embedlab.data.sts import sentences as sts_sentences
-from embedlab.runtime.export import FP32_FILE, INT8_FILE, stsb_spearman
+from embedlab.evaluate.parity import stsb_spearman
+from embedlab.runtime.export import FP32_FILE, INT8_FILE
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from scipy.stats import pearsonr, spearmanr
 
 from embedlab.data.sts import STS_SUITE, get_task, load_sts
 from embedlab.evaluate.records import EvalRecord
+from embedlab.io import l2_normalise
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -52,10 +53,8 @@ def correlation_records(task: str, split: str, cosine: np.ndarray, gold: Sequenc
 
 
 def cosine_of_pairs(embeddings: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    a = embeddings[left].astype(np.float64)
-    b = embeddings[right].astype(np.float64)
-    a /= np.linalg.norm(a, axis=1, keepdims=True).clip(min=1e-12)
-    b /= np.linalg.norm(b, axis=1, keepdims=True).clip(min=1e-12)
+    a = l2_normalise(embeddings[left], np.float64)
+    b = l2_normalise(embeddings[right], np.float64)
     return (a * b).sum(axis=1)
 
 

@@ -17,6 +17,7 @@ from datasets import Dataset
 
 from embedlab.config import DistillConfig
 from embedlab.data.sentences import collect_sentences
+from embedlab.io import atomic_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -36,10 +37,8 @@ def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path)
     vectors = teacher.encode(
         sentences, batch_size=config.teacher_batch_size, convert_to_numpy=True, show_progress_bar=True
     ).astype(np.float32)
-    cache.mkdir(parents=True, exist_ok=True)
-    staging = cache / f".teacher-{key}.tmp.npy"
-    np.save(staging, vectors)
-    staging.replace(path)
+    with atomic_path(path) as staging, staging.open("wb") as handle:
+        np.save(handle, vectors)
     return vectors
 
 
@@ -119,3 +118,52 @@ def ridge_map(
     ridge = strength * np.trace(gram) / len(gram)
     weight = np.linalg.solve(gram + ridge * np.eye(len(gram)), centred.T @ (targets - mean_out))
     return weight, mean_out - mean_in @ weight
+
+
+def distill_static_model(
+    teacher: str, out: Path, *, pca_dims: int = 256, force: bool = False, evaluate: bool = True
+):
+    """A static (lookup-table) model distilled from `teacher` with model2vec into `out`, evaluated on the
+    7-task STS suite and given a model card. Returns the distillation result and the STS records.
+
+    Example::
+
+        result, records = distill_static_model("all-MiniLM-L6-v2", Path("runs/static-minilm"))
+    """
+    import model2vec
+    import yaml
+
+    from embedlab.evaluate.report import model_card
+    from embedlab.evaluate.sts import evaluate_sts
+    from embedlab.hardware import machine_summary
+    from embedlab.io import write_text_atomic
+    from embedlab.models import load_model
+    from embedlab.models.static import distill_static
+
+    result = distill_static(teacher, out, pca_dims=pca_dims, force=force)
+    records = evaluate_sts(load_model(str(out)), batch_size=256) if evaluate else []
+    settings = {
+        "teacher": teacher,
+        "pca_dims": pca_dims,
+        "method": "model2vec distill",
+        "model2vec": model2vec.__version__,
+    }
+    card = model_card(
+        name=out.name,
+        base_model=teacher,
+        after=records,
+        before=None,
+        config_yaml=yaml.safe_dump(settings, sort_keys=False),
+        training_summary={
+            "method": f"model2vec distillation of `{teacher}`'s vocabulary (no corpus)",
+            "vocabulary": f"{result.vocabulary:,} tokens",
+            "dimensions": result.dim,
+            "distillation time": f"{result.seconds:.0f} s",
+            "machine": machine_summary(),
+        },
+        description=f"A static-embedding model (a lookup table, no transformer) distilled from `{teacher}` "
+        "with model2vec. Loads with `SentenceTransformer(path)` and "
+        "`model2vec.StaticModel.from_pretrained(path)`.",
+    )
+    write_text_atomic(out / "README.md", card)
+    return result, records

@@ -11,40 +11,26 @@ from typing import TYPE_CHECKING
 
 from datasets import Dataset
 
-from embedlab.config import LossConfig
+from embedlab.config import IN_BATCH_NEGATIVES, LOSSES, LossConfig
 from embedlab.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from torch import nn
 
-IN_BATCH_NEGATIVES = {"mnrl", "cached-mnrl"}
-DEFAULT_POSITIVE_THRESHOLD = {"mnrl": 0.8, "cached-mnrl": 0.8, "contrastive": 0.5}
-
 
 def build_loss(model: SentenceTransformer, config: LossConfig) -> nn.Module:
+    """The loss `config.name` names (see `embedlab.config.LOSSES`), wrapped in Matryoshka if asked.
+
+    Example::
+
+        loss = build_loss(model, LossConfig(name="cosent", matryoshka_dims=[384, 128]))
+    """
     from sentence_transformers.sentence_transformer import losses
 
-    scale = {} if config.scale is None else {"scale": config.scale}
-    name = config.name
-    if name == "cosent":
-        loss = losses.CoSENTLoss(model, **scale)
-    elif name == "angle":
-        loss = losses.AnglELoss(model, **scale)
-    elif name == "cosine":
-        loss = losses.CosineSimilarityLoss(model)
-    elif name == "mnrl":
-        loss = losses.MultipleNegativesRankingLoss(model, **scale)
-    elif name == "cached-mnrl":
-        loss = losses.CachedMultipleNegativesRankingLoss(
-            model, mini_batch_size=config.mini_batch_size, **scale
-        )
-    elif name == "contrastive":
-        loss = losses.ContrastiveLoss(model, margin=config.margin)
-    elif name == "mse":
-        loss = losses.MSELoss(model)
-    else:  # pragma: no cover - LossConfig validates the name
-        raise ConfigError(f"unknown loss '{name}'")
+    spec = LOSSES[config.name]
+    options = {key: getattr(config, key) for key in spec.options if getattr(config, key) is not None}
+    loss = getattr(losses, spec.cls)(model, **options)
     if config.matryoshka_dims:
         dim = model.get_embedding_dimension()
         if dim is not None and config.matryoshka_dims[0] > dim:
@@ -76,7 +62,7 @@ def prepare_dataset(dataset: Dataset, config: LossConfig, score_range: tuple[flo
 
     threshold = config.positive_threshold
     if threshold is None:
-        threshold = DEFAULT_POSITIVE_THRESHOLD.get(config.name, 0.5)
+        threshold = LOSSES[config.name].positive_threshold or 0.5
     if config.name == "cosine":
         return dataset.map(lambda row: {"score": unit(row["score"])})
     if config.name == "contrastive":

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from embedlab.evaluate.records import write_json_atomic
-from embedlab.evaluate.report import markdown_table, write_text_atomic
+from embedlab.apps.arxiv.config import PipelineConfig
+from embedlab.evaluate.report import markdown_table
 from embedlab.hardware import machine_summary
-from embedlab.pipeline.config import PipelineConfig
+from embedlab.io import atomic_path, write_json_atomic, write_text_atomic
 
 SYSTEM_TITLES = {"base": "base model", "finetuned": "fine-tuned", "tfidf": "TF-IDF"}
 METRICS = (
@@ -107,10 +107,9 @@ def embedding_map(results: dict[str, dict], path: Path) -> None:
 def _save_figure(figure, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    staging = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(staging, dpi=120)
+    with atomic_path(path) as staging:
+        figure.savefig(staging, dpi=120, format=path.suffix.lstrip("."))
     plt.close(figure)
-    staging.replace(path)
 
 
 def write_report(config: PipelineConfig, eval_dir: Path, run_dir: Path, stage_log) -> dict:

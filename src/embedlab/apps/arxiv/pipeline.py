@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embedlab.apps.arxiv.config import PipelineConfig
 from embedlab.config import DataSource, EvalConfig, RunConfig
 from embedlab.data.arxiv import ArxivSettings, default_arxiv_path, file_sha256, load_split, prepare_arxiv
 from embedlab.data.pairs import contrastive_dataset, labelled_dataset, mine_hard_negatives, positive_pairs
 from embedlab.evaluate.arxiv import stratified_sample
-from embedlab.evaluate.records import write_json_atomic
 from embedlab.evaluate.retrieval import retrieval_inputs
-from embedlab.pipeline.config import PipelineConfig
+from embedlab.io import atomic_path, write_json_atomic
 
 EVAL_NAME = "arxiv-eval"
 BEST_METRIC = f"{EVAL_NAME}_cosine_precision@10"
@@ -75,9 +75,8 @@ class Stages:
 
 
 def _write_dataset(dataset, path: Path) -> None:
-    staging = path.with_name(f".{path.name}.tmp")
-    dataset.to_parquet(str(staging))
-    staging.replace(path)
+    with atomic_path(path) as staging:
+        dataset.to_parquet(str(staging))
 
 
 def _read_dataset(path: Path):
@@ -139,7 +138,7 @@ def run_pipeline(
             lambda system=system: _evaluate(config, system, data_dir, train_dir, eval_dir),
         )
 
-    from embedlab.pipeline.report import write_report
+    from embedlab.apps.arxiv.report import write_report
 
     started = time.perf_counter()
     write_report(config, eval_dir, run_dir, stages.record)

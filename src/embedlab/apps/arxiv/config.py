@@ -16,8 +16,7 @@ from embedlab.config import (
     read_config,
 )
 from embedlab.errors import ConfigError
-
-TextField = Literal["title", "abstract"]
+from embedlab.evaluate.arxiv import ArxivEvalConfig, TextField
 
 
 class ArxivDataConfig(Strict):
@@ -41,19 +40,6 @@ class PairsConfig(Strict):
     hard_negative_pool: int = Field(default=20_000, gt=0)
 
 
-class PipelineEvalConfig(Strict):
-    query_field: TextField = "title"
-    corpus_field: TextField = "abstract"
-    classification_field: TextField = "abstract"
-    classification_train_size: int = Field(default=10_000, gt=0)  # train-split papers for the classifier
-    class_weight: Literal["balanced", "none"] = "balanced"  # balanced: every label counts equally (macro-F1)
-    test_size: int | None = Field(default=None, gt=0)  # None: the whole test split
-    training_eval_queries: int = Field(default=1_000, gt=0)  # eval-split queries for checkpoint selection
-    max_seq_length: int | None = Field(default=256, gt=0)  # the same for every model compared
-    batch_size: int = Field(default=64, gt=0)
-    map_points: int = Field(default=2_000, gt=0)  # test papers on the 2-D map
-
-
 class PipelineConfig(RunFolder):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     model: str = "all-MiniLM-L6-v2"
@@ -63,7 +49,7 @@ class PipelineConfig(RunFolder):
     pairs: PairsConfig = Field(default_factory=PairsConfig)
     loss: LossConfig = Field(default_factory=lambda: LossConfig(name="mnrl"))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    eval: PipelineEvalConfig = Field(default_factory=PipelineEvalConfig)
+    eval: ArxivEvalConfig = Field(default_factory=ArxivEvalConfig)
 
     @model_validator(mode="after")
     def _compatible(self) -> PipelineConfig:

@@ -1,0 +1,6 @@
+"""The arXiv application: preprocess → pairs → train → evaluate → report, each stage cached by its inputs."""
+
+from embedlab.apps.arxiv.config import PipelineConfig, load_pipeline_config
+from embedlab.apps.arxiv.pipeline import run_pipeline
+
+__all__ = ["PipelineConfig", "load_pipeline_config", "run_pipeline"]

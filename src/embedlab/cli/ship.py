@@ -1,0 +1,256 @@
+"""Commands that ship: `export onnx`, `index build|add|search`, `serve`, `bench speed`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from embedlab.cli.common import (
+    Backend,
+    BackendName,
+    IdField,
+    IndexKind,
+    LockTimeout,
+    ManifestModel,
+    TextField,
+    app,
+    bench_app,
+    console,
+    export_app,
+    index_app,
+    print_table,
+    user_errors,
+)
+from embedlab.errors import EmbedlabError
+from embedlab.io import write_json_atomic, write_text_atomic
+
+
+@export_app.command("onnx")
+@user_errors
+def export_onnx_command(
+    model_dir: Annotated[Path, typer.Argument(help="A sentence-transformers model folder (writable).")],
+    int8: Annotated[
+        bool, typer.Option(help="Also write an int8 (per-channel, symmetric) quantized file.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite existing ONNX files.")] = False,
+    sentences: Annotated[int, typer.Option(help="STS-B test sentences for the parity check.")] = 500,
+) -> None:
+    """ONNX export (fp32, optional int8) into MODEL_DIR/onnx/, with a parity report against torch."""
+    from embedlab.data.sts import sentences as sts_sentences
+    from embedlab.evaluate.parity import parity_report
+    from embedlab.runtime.export import export_onnx
+
+    written = export_onnx(model_dir, int8=int8, force=force)
+    sample = sts_sentences("stsb", "test", limit=sentences)
+    rows = parity_report(model_dir, [str(p.relative_to(model_dir)) for p in written], sample)
+    print_table(
+        f"{model_dir} — ONNX parity with torch ({len(sample)} STS-B sentences)",
+        ["file", "MB", "mean cosine", "min cosine", "STS-B test Spearman"],
+        [
+            [
+                r.file,
+                f"{r.size_mb:.1f}",
+                f"{r.mean_cosine:.4f}",
+                f"{r.min_cosine:.4f}",
+                f"{r.stsb_spearman:.2f}" if r.stsb_spearman is not None else "–",
+            ]
+            for r in rows
+        ],
+    )
+
+
+@index_app.command("build")
+@user_errors
+def index_build(
+    model: Annotated[str, typer.Argument(help="Model name or folder.")],
+    documents: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with id, text and any metadata.")],
+    out: Annotated[Path, typer.Option(help="New or empty folder for the index.")],
+    kind: Annotated[IndexKind, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
+    target_recall: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            max=1.0,
+            help="ivf/hnsw: search effort is tuned on the documents to reach this recall@10.",
+        ),
+    ] = 0.95,
+    force: Annotated[bool, typer.Option(help="Replace the index already in --out.")] = False,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    backend: Backend = "torch",
+    lock_timeout: LockTimeout = 60.0,
+) -> None:
+    """Embed documents and save a FAISS index with them and a manifest (atomically)."""
+    from embedlab.data.documents import load_documents
+    from embedlab.index import check_target, create_index
+    from embedlab.runtime.encoder import load_encoder
+
+    check_target(out, force=force)  # before any encoding: a wrong --out costs nothing
+    docs = load_documents(documents, id_field, text_field)
+    encoder = load_encoder(model, backend)
+    vectors = encoder.encode([d["text"] for d in docs], batch_size=64)
+    index = create_index(
+        out,
+        vectors,
+        docs,
+        model=encoder.identity,
+        kind=kind,
+        target_recall=target_recall,
+        force=force,
+        lock_timeout=lock_timeout,
+    )
+    tuned = {
+        k: index.manifest[k] for k in ("nprobe", "ef_search", "tuned_recall_at_10") if k in index.manifest
+    }
+    console.print(f"{out}: {len(docs):,} documents, {index.manifest['dim']}-d, {kind} index {tuned or ''}")
+
+
+@index_app.command("add")
+@user_errors
+def index_add(
+    directory: Annotated[Path, typer.Argument(help="Index folder.")],
+    documents: Annotated[Path, typer.Argument(help="More documents (ids must be new).")],
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    model: ManifestModel = None,
+    backend: Backend = "torch",
+    lock_timeout: LockTimeout = 60.0,
+) -> None:
+    """Add documents to an index and save it again (atomically; concurrent writers wait their turn)."""
+    from embedlab.data.documents import load_documents
+    from embedlab.index import DocumentIndex, add_to_index, model_source
+    from embedlab.runtime.encoder import load_encoder
+
+    current = DocumentIndex.load(directory)  # fail on a bad index or clashing ids before encoding
+    docs = load_documents(documents, id_field, text_field)
+    encoder = load_encoder(model or model_source(current.manifest), backend)
+    current.check_model(encoder.identity, encoder.dim, directory)
+    known = {d["id"] for d in current.documents}
+    clashes = [d["id"] for d in docs if d["id"] in known]
+    if clashes:
+        raise EmbedlabError(f"{documents}: {len(clashes)} ids are already in the index, e.g. {clashes[0]!r}")
+    vectors = encoder.encode([d["text"] for d in docs], batch_size=64)
+    index = add_to_index(directory, vectors, docs, model=encoder.identity, lock_timeout=lock_timeout)
+    console.print(f"{directory}: {index.manifest['count']:,} documents")
+
+
+@index_app.command("search")
+@user_errors
+def index_search(
+    directory: Annotated[Path, typer.Argument(help="Index folder.")],
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", min=1, help="Number of results.")] = 10,
+    model: ManifestModel = None,
+    backend: Backend = "torch",
+) -> None:
+    """The k documents most similar to the query (cosine)."""
+    from embedlab.index import DocumentIndex, model_source
+    from embedlab.runtime.encoder import load_encoder
+
+    if not query.strip():
+        raise EmbedlabError("the query is empty: give some text to look for")
+    index = DocumentIndex.load(directory)
+    encoder = load_encoder(model or model_source(index.manifest), backend)
+    index.check_model(encoder.identity, encoder.dim, directory)
+    (hits,) = index.search(encoder.encode([query]), k)
+    rows = [
+        [str(rank), hit.document["id"], f"{hit.score:.3f}", hit.document["text"][:90]]
+        for rank, hit in enumerate(hits, start=1)
+    ]
+    print_table(f"{query!r} in {directory}", ["#", "id", "cosine", "text"], rows)
+
+
+@app.command("serve")
+@user_errors
+def serve(
+    model: Annotated[
+        str, typer.Argument(help="Model name or folder (exported with `embedlab export onnx` for onnx).")
+    ],
+    index: Annotated[Path | None, typer.Option(help="Index folder to serve POST /search from.")] = None,
+    backend: Annotated[
+        BackendName | None, typer.Option(help="Encoder backend.", show_default="torch")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    threads: Annotated[int | None, typer.Option(min=1, help="Encoder threads.", show_default="2")] = None,
+    max_batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Texts per batch, across requests.", show_default="128")
+    ] = None,
+    max_wait_ms: Annotated[
+        float | None, typer.Option(min=0, help="Batching wait of an idle encoder.", show_default="2 ms")
+    ] = None,
+    max_queue_texts: Annotated[
+        int | None, typer.Option(min=1, help="Texts waiting before 503.", show_default="1024")
+    ] = None,
+    request_timeout: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Seconds before a waiting request gets 504.", show_default="10"),
+    ] = None,
+) -> None:
+    """Run the embedding service (FastAPI + uvicorn). Other settings: EMBEDLAB_* variables, e.g.
+    EMBEDLAB_API_KEY, EMBEDLAB_MAX_INPUTS, EMBEDLAB_MAX_CHARS, EMBEDLAB_TOO_LONG=reject."""
+    import uvicorn
+
+    from embedlab.serve import ServeSettings, create_app
+    from embedlab.serve.app import load_service_models
+
+    given = {
+        "model": model,
+        "index_dir": str(index) if index else None,
+        "backend": backend,
+        "threads": threads,
+        "max_batch_size": max_batch_size,
+        "max_wait_ms": max_wait_ms,
+        "max_queue_texts": max_queue_texts,
+        "request_timeout_s": request_timeout,
+    }
+    settings = ServeSettings(**{key: value for key, value in given.items() if value is not None})
+    encoder, loaded_index = load_service_models(settings)  # a bad model or index: one line, before listening
+    uvicorn.run(
+        create_app(settings, encoder=encoder, index=loaded_index),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )
+
+
+@bench_app.command("speed")
+@user_errors
+def bench_speed_command(
+    model_dir: Annotated[
+        Path, typer.Argument(help="Model folder; export ONNX first to include onnx backends.")
+    ],
+    backends: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated: torch, torch-bf16, onnx, onnx-int8.", show_default="all available"
+        ),
+    ] = None,
+    sentences: Annotated[int, typer.Option(help="STS-B test sentences per timing.")] = 512,
+    repeats: Annotated[int, typer.Option(help="Timed passes per cell (median reported).")] = 3,
+    threads: Annotated[int, typer.Option(help="Threads for torch and onnxruntime.")] = 2,
+    out: Annotated[Path, typer.Option(help="Folder for speed.md, speed.json and speed.png.")] = Path(
+        "results/speed"
+    ),
+) -> None:
+    """Speed and size table: torch fp32/bf16 and ONNX fp32/int8 at batch 1, 32 and 128, back to back."""
+    import torch
+
+    from embedlab.evaluate.speed import available_backends, bench_speed, speed_chart, speed_markdown
+    from embedlab.hardware import has_bf16_hardware, machine_summary
+
+    torch.set_num_threads(threads)
+    chosen = (
+        backends.split(",") if backends else available_backends(model_dir, include_bf16=has_bf16_hardware())
+    )
+    rows = bench_speed(model_dir, chosen, sentences=sentences, repeats=repeats, threads=threads)
+    table = speed_markdown(rows)
+    console.print(table)
+    write_text_atomic(out / "speed.md", f"{machine_summary()}\n\n{table}\n")
+    write_json_atomic(out / "speed.json", {"machine": machine_summary(), "rows": [r.to_dict() for r in rows]})
+    console.print(
+        f"written: {out / 'speed.md'}, {out / 'speed.json'}, {speed_chart(rows, out / 'speed.png')}"
+    )

@@ -1,0 +1,116 @@
+"""Commands that train: `train`, `tokenizer train`, `distill static`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from embedlab.cli.common import (
+    app,
+    console,
+    distill_app,
+    print_table,
+    tokenizer_app,
+    user_errors,
+)
+
+
+@app.command("train")
+@user_errors
+def train_command(
+    config: Annotated[Path, typer.Argument(help="Run config YAML (see configs/).")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run from its last checkpoint.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder of the same name.")] = False,
+    bf16: Annotated[
+        bool | None,
+        typer.Option(
+            "--bf16/--no-bf16",
+            help="Force bf16 autocast on or off.",
+            show_default="auto, AMX CPUs and bf16 GPUs",
+        ),
+    ] = None,
+) -> None:
+    """Fine-tune a model from a config; writes runs/NAME/ and prints before/after figures."""
+    from embedlab.config import load_config
+    from embedlab.evaluate.report import table_rows
+    from embedlab.train import train
+
+    overrides = list(set_ or [])
+    if bf16 is not None:
+        overrides.append(f"training.bf16={str(bf16).lower()}")
+    run_config = load_config(config, overrides)
+    console.print(f"[bold]run[/] {run_config.name}: {run_config.model} → {run_config.run_dir}")
+    result = train(run_config, resume=resume, overwrite=overwrite, log=lambda line: console.print(line))
+    if result.after:
+        headers, rows = table_rows(result.after, result.before)
+        print_table(f"{run_config.name} — STS Spearman (cosine, ×100)", headers, rows)
+    best = f"{result.best_dev_spearman:.2f}" if result.best_dev_spearman is not None else "–"
+    console.print(
+        f"best dev Spearman {best}; {result.global_step} steps in {result.train_seconds / 60:.1f} min "
+        f"({'bf16' if result.bf16 else 'fp32'}); model: {result.model_dir}"
+    )
+
+
+@tokenizer_app.command("train")
+@user_errors
+def tokenizer_train(
+    corpus: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files (text: a sentence per line; JSONL; CSV/Parquet) or named sources: stsb:train, "
+            "sickr:train, snli:dev, snli:train-sample, mnli:train-sample, mrpc:train, arxiv."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder to write (loads with transformers.AutoTokenizer).")],
+    vocab_size: Annotated[int, typer.Option(help="BPE vocabulary size.")] = 32000,
+    min_frequency: Annotated[int, typer.Option(help="Merge only pairs seen this often.")] = 2,
+    max_length: Annotated[int, typer.Option(help="The tokenizer's model_max_length.")] = 128,
+    field: Annotated[list[str] | None, typer.Option(help="JSONL fields / CSV column holding text.")] = None,
+) -> None:
+    """Train a byte-level BPE tokenizer (RoBERTa special tokens); report corpus size and fertility."""
+    from embedlab.data.sentences import iter_texts
+    from embedlab.data.sts import sentences
+    from embedlab.models.scratch import fertility, train_tokenizer
+
+    stats = train_tokenizer(
+        iter_texts(corpus, field),
+        out,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        max_length=max_length,
+    )
+    sample = sentences("stsb", "test")
+    console.print(
+        f"{out}: corpus {stats.texts:,} texts, {stats.words:,} words, "
+        f"{stats.characters / 1e6:.1f}M characters; "
+        f"fertility on {len(sample):,} STS-B test sentences: {fertility(out, sample):.3f} tokens per word",
+        highlight=False,
+    )
+
+
+@distill_app.command("static")
+@user_errors
+def distill_static_command(
+    teacher: Annotated[str, typer.Argument(help="Teacher model name, folder or hub id.")],
+    out: Annotated[Path, typer.Option(help="Folder for the static model.")],
+    pca_dims: Annotated[int, typer.Option(help="Embedding width after PCA.")] = 256,
+    force: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
+    evaluate: Annotated[
+        bool, typer.Option(help="Evaluate on the 7-task STS suite for the model card.")
+    ] = True,
+) -> None:
+    """A static-embedding model from the teacher's vocabulary (model2vec); loads in sentence-transformers."""
+    from embedlab.evaluate.report import table_rows
+    from embedlab.train.distill import distill_static_model
+
+    result, records = distill_static_model(teacher, out, pca_dims=pca_dims, force=force, evaluate=evaluate)
+    console.print(
+        f"{out}: {result.vocabulary:,} tokens × {result.dim} dims, distilled in {result.seconds:.0f} s",
+        highlight=False,
+    )
+    if records:
+        headers, rows = table_rows(records)
+        print_table(f"{out} — STS (cosine, ×100)", headers, rows)

@@ -1,0 +1,59 @@
+"""How close an exported model is to its torch original: cosine of their embeddings on real sentences,
+and STS-B test Spearman of each, for `embedlab export onnx` and `bench speed`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedlab.io import l2_normalise
+
+
+@dataclass(frozen=True)
+class ParityRow:
+    file: str
+    size_mb: float
+    mean_cosine: float  # against the torch model, on real sentences
+    min_cosine: float
+    stsb_spearman: float | None
+
+
+def parity_report(
+    model_dir: str | Path, files: list[str], sentences: list[str], stsb: bool = True
+) -> list[ParityRow]:
+    """Cosine of each ONNX file's embeddings to the torch model's, and each file's STS-B test Spearman."""
+    from embedlab.runtime.encoder import OnnxEncoder, TorchEncoder
+
+    model_dir = Path(model_dir)
+    reference = TorchEncoder(model_dir).encode(sentences)
+    rows = []
+    for file_name in files:
+        encoder = OnnxEncoder(model_dir, file_name)
+        vectors = encoder.encode(sentences)
+        cosine = (l2_normalise(vectors) * l2_normalise(reference)).sum(1)
+        spearman = stsb_spearman(encoder) if stsb else None
+        size = (model_dir / file_name).stat().st_size / 1e6
+        rows.append(ParityRow(file_name, round(size, 1), float(cosine.mean()), float(cosine.min()), spearman))
+    return rows
+
+
+def stsb_spearman(encoder) -> float:
+    from embedlab.data.sts import load_sts
+    from embedlab.evaluate.sts import SPEARMAN, evaluate_pairs
+
+    records = evaluate_pairs(
+        EncoderAdapter(encoder), {("stsb", "test"): load_sts("stsb", "test")}, show_progress=False
+    )
+    return next(r.value for r in records if r.metric == SPEARMAN)
+
+
+class EncoderAdapter:
+    """Gives any Encoder the `encode(...)` signature the STS evaluation calls."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+
+    def encode(self, texts, batch_size: int = 32, **_: object) -> np.ndarray:
+        return self.encoder.encode(list(texts), batch_size=batch_size)

@@ -1,0 +1,208 @@
+"""The run folder `runs/NAME/`: its creation and resumption, the metrics log, and the outputs written at the
+end (model/ with its card, results.json, report.md), each written atomically."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+from transformers import TrainerCallback
+
+from embedlab.config import RunConfig
+from embedlab.errors import ConfigError
+from embedlab.evaluate.records import EvalRecord, records_from_json
+from embedlab.evaluate.report import markdown_table, model_card, table_rows
+from embedlab.evaluate.sts import evaluate_sts
+from embedlab.hardware import machine_summary
+from embedlab.io import write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    model_dir: Path
+    before: list[EvalRecord] | None
+    after: list[EvalRecord]
+    best_dev_spearman: float | None
+    global_step: int
+    train_seconds: float
+    bf16: bool
+
+
+class MetricsLog(TrainerCallback):
+    """Appends every Trainer log (loss, learning rate, dev metrics) to metrics.jsonl, so a run can be
+    plotted or inspected while it trains, and keeps the training time across resumes.
+
+    On a resume from step N, entries after N (which the resumed run logs again) are dropped first, and
+    the time already spent is read from the checkpoint (`embedlab_time.json`, written at every save).
+
+    Example::
+
+        log = MetricsLog(run_dir / "metrics.jsonl", resume_from="runs/x/checkpoints/checkpoint-180")
+    """
+
+    TIME_FILE = "embedlab_time.json"
+
+    def __init__(self, path: Path, resume_from: str | None = None) -> None:
+        self.path = path
+        self.seconds_before = 0.0
+        self.started = time.perf_counter()
+        if resume_from is not None:
+            step = _checkpoint_step(resume_from)
+            self._drop_entries_after(step)
+            saved = Path(resume_from) / self.TIME_FILE
+            if saved.is_file():
+                self.seconds_before = float(json.loads(saved.read_text(encoding="utf-8"))["train_seconds"])
+
+    @property
+    def train_seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def _drop_entries_after(self, step: int) -> None:
+        if not self.path.is_file():
+            return
+        kept = [
+            line
+            for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+            if line.strip() and json.loads(line).get("step", 0) <= step
+        ]
+        write_text_atomic(self.path, "".join(kept))
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and state.is_world_process_zero:
+            entry = {"step": state.global_step, "epoch": state.epoch, **logs}
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+
+    def on_save(self, args, state, control, **kwargs):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            write_json_atomic(folder / self.TIME_FILE, {"train_seconds": round(self.train_seconds, 1)})
+
+
+def _checkpoint_step(checkpoint: str) -> int:
+    state = Path(checkpoint) / "trainer_state.json"
+    if state.is_file():
+        return int(json.loads(state.read_text(encoding="utf-8")).get("global_step", 0))
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1])
+
+
+def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
+    run_dir = config.run_dir
+    saved = run_dir / "config.yaml"
+    if resume:
+        if not saved.is_file():
+            raise ConfigError(f"--resume: {run_dir} holds no run to resume (no config.yaml)")
+        previous = yaml.safe_load(saved.read_text(encoding="utf-8"))
+        current = config.model_dump(mode="json")
+        changed = sorted(key for key in current if previous.get(key) != current[key] and key != "eval")
+        if changed:
+            raise ConfigError(
+                f"--resume: the config differs from {saved} in {', '.join(changed)}; "
+                "resume with the same config"
+            )
+        return run_dir
+    never_checkpointed = last_checkpoint(run_dir / "checkpoints") is None and not (run_dir / "model").exists()
+    if run_dir.exists() and any(run_dir.iterdir()) and not never_checkpointed:
+        if not overwrite:
+            raise ConfigError(
+                f"{run_dir} already exists; pass --resume to continue it, --overwrite to replace it, "
+                f"or --set name=OTHER"
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)  # a run that stopped before its first checkpoint
+    write_text_atomic(saved, config.to_yaml())
+    return run_dir
+
+
+def last_checkpoint(checkpoints: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+
+
+def evaluate_before(config: RunConfig, model: SentenceTransformer, run_dir: Path) -> list[EvalRecord] | None:
+    """The starting model's figures, computed once per run (a resumed run reuses them)."""
+    if not (config.eval.before and config.eval.tasks):
+        return None
+    cached = run_dir / "before.json"
+    if cached.is_file():
+        return records_from_json(json.loads(cached.read_text(encoding="utf-8")))
+    records = evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
+    write_json_atomic(cached, [r.to_dict() for r in records])
+    return records
+
+
+def write_outputs(
+    config: RunConfig, model: SentenceTransformer, result: RunResult, *, train_examples: int, resumed: bool
+) -> None:
+    """model/ with its card, results.json and report.md, each written atomically."""
+    loss = config.loss.name
+    if config.loss.matryoshka_dims:
+        loss += f" + matryoshka {config.loss.matryoshka_dims}"
+    best_dev = result.best_dev_spearman
+    summary = {
+        "base model": config.model,
+        "training data": (
+            f"{config.train.describe()} ({train_examples:,} examples)"
+            if config.train
+            else f"distilled from {config.distill.teacher} on {train_examples:,} sentences of "  # type: ignore[union-attr]
+            + ", ".join(config.distill.sentences)  # type: ignore[union-attr]
+        ),
+        "loss": loss,
+        "steps": result.global_step,
+        "best dev Spearman": f"{best_dev:.2f}" if best_dev is not None else "–",
+        "training time": f"{result.train_seconds / 60:.1f} min"
+        + (" (in all, across a resume)" if resumed else ""),
+        "precision": "bf16 autocast" if result.bf16 else "fp32",
+        "machine": machine_summary(),
+    }
+    card = model_card(
+        name=config.name,
+        base_model=config.model,
+        after=result.after,
+        before=result.before,
+        config_yaml=config.to_yaml(),
+        training_summary=summary,
+    )
+    save_model(model, result.model_dir, card)
+    results = {
+        "name": config.name,
+        "base_model": config.model,
+        "before": [r.to_dict() for r in result.before] if result.before else None,
+        "after": [r.to_dict() for r in result.after],
+        "best_dev_spearman": best_dev,
+        "global_step": result.global_step,
+        "train_seconds": round(result.train_seconds, 1),
+        "bf16": result.bf16,
+        "machine": machine_summary(),
+        "config": config.model_dump(mode="json"),
+    }
+    write_json_atomic(result.run_dir / "results.json", results)
+    headers, rows = table_rows(result.after, result.before)
+    write_text_atomic(result.run_dir / "report.md", f"# {config.name}\n\n{markdown_table(headers, rows)}\n")
+
+
+def save_model(model: SentenceTransformer, final: Path, card: str) -> Path:
+    """Save to a temp folder with the card, then rename into place: `model/` is never half-written."""
+    staging = final.with_name(f".{final.name}.tmp")
+    if staging.exists():
+        shutil.rmtree(staging)
+    model.save(str(staging), create_model_card=False)
+    (staging / "README.md").write_text(card, encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+    return final
