@@ -28,7 +28,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serve_compare import free_port, wait_ready
+from serve_compare import free_port, server_command, wait_ready
 
 from embedlab.data.sts import sentences as sts_sentences
 from embedlab.hardware import machine_summary
@@ -96,15 +96,7 @@ async def probe(url: str) -> float:
 
 
 def start(model: Path, backend: str, port: int) -> subprocess.Popen:
-    command = [
-        str(Path(sys.executable).with_name("embedlab")),
-        "serve",
-        str(model),
-        "--backend",
-        backend,
-        "--port",
-        str(port),
-    ]
+    command, _, _ = server_command(f"embedlab-{backend}", model, port, infinity="")
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 

@@ -80,7 +80,9 @@ def test_a_request_past_its_deadline_is_dropped_and_answered_504(encoder, tiny_m
         time.sleep(0.5)  # whatever was still queued would have been encoded by now
     statuses = [status for status, _, _ in results]
     assert statuses.count(504) >= 4 and 200 in statuses
-    assert max(seconds for status, seconds, _ in results if status == 504) < 1.5
+    # answered within the deadline plus the encode chunks that block the loop around it (0.4 s each), well
+    # before the 3.2 s the last request would wait without a deadline
+    assert max(seconds for status, seconds, _ in results if status == 504) < 2.2
     assert len(slow.seen) < 16  # the timed-out requests left the queue unencoded
 
 

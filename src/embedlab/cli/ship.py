@@ -120,17 +120,12 @@ def index_add(
 ) -> None:
     """Add documents to an index and save it again (atomically; concurrent writers wait their turn)."""
     from embedlab.data.documents import load_documents
-    from embedlab.index import DocumentIndex, add_to_index, model_source
+    from embedlab.index import add_to_index, check_addition, model_source, read_manifest
     from embedlab.runtime.encoder import load_encoder
 
-    current = DocumentIndex.load(directory)  # fail on a bad index or clashing ids before encoding
     docs = load_documents(documents, id_field, text_field)
-    encoder = load_encoder(model or model_source(current.manifest), backend)
-    current.check_model(encoder.identity, encoder.dim, directory)
-    known = {d["id"] for d in current.documents}
-    clashes = [d["id"] for d in docs if d["id"] in known]
-    if clashes:
-        raise EmbedlabError(f"{documents}: {len(clashes)} ids are already in the index, e.g. {clashes[0]!r}")
+    encoder = load_encoder(model or model_source(read_manifest(directory)), backend)
+    check_addition(directory, docs, model=encoder.identity, dim=encoder.dim)  # before the encoding
     vectors = encoder.encode([d["text"] for d in docs], batch_size=64)
     index = add_to_index(directory, vectors, docs, model=encoder.identity, lock_timeout=lock_timeout)
     console.print(f"{directory}: {index.manifest['count']:,} documents")

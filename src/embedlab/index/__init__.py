@@ -2,12 +2,13 @@
 
 from embedlab.index.faiss_index import DocumentIndex, Hit
 from embedlab.index.manifest import check_target, model_source, read_manifest
-from embedlab.index.store import add_to_index, create_index
+from embedlab.index.store import add_to_index, check_addition, create_index
 
 __all__ = [
     "DocumentIndex",
     "Hit",
     "add_to_index",
+    "check_addition",
     "check_target",
     "create_index",
     "model_source",

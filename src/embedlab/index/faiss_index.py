@@ -169,6 +169,13 @@ class DocumentIndex:
         """Raise unless vectors of this model (identity and width) belong in this index."""
         check_model(self.manifest, identity, dim, where or "in use")
 
+    def check_new_ids(self, documents: list[dict]) -> None:
+        """Raise if any document's id is already in the index."""
+        known = {d["id"] for d in self.documents}
+        clashes = [d["id"] for d in documents if d["id"] in known]
+        if clashes:
+            raise EmbedlabError(f"{len(clashes)} ids are already in the index, e.g. {clashes[0]!r}")
+
     def add(self, vectors: np.ndarray, documents: list[dict]) -> None:
         """Append documents and their vectors; ids must be new."""
         _check_rows(vectors, documents)
@@ -176,10 +183,7 @@ class DocumentIndex:
             raise EmbedlabError(
                 f"{vectors.shape[1]}-dimensional vectors for a {self.manifest['dim']}-d index"
             )
-        known = {d["id"] for d in self.documents}
-        clashes = [d["id"] for d in documents if d["id"] in known]
-        if clashes:
-            raise EmbedlabError(f"{len(clashes)} ids are already in the index, e.g. {clashes[0]!r}")
+        self.check_new_ids(documents)
         self.index.add(l2_normalise(vectors))
         self.documents.extend(documents)
         self.manifest["count"] = len(self.documents)

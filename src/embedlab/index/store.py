@@ -70,3 +70,16 @@ def add_to_index(
         index.add(vectors, documents)
         index.save(directory)
     return index
+
+
+def check_addition(directory: str | Path, documents: list[dict], *, model: dict | None, dim: int) -> None:
+    """Everything `add_to_index` would refuse, checked before the documents are encoded: a missing or broken
+    index, another model, ids already in the index.
+
+    Example::
+
+        check_addition("my-index", docs, model=encoder.identity, dim=encoder.dim)
+    """
+    current = DocumentIndex.load(directory)
+    current.check_model(model, dim, directory)
+    current.check_new_ids(documents)
