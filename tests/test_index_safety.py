@@ -216,3 +216,18 @@ def test_an_unknown_model_name_fails_in_seconds_when_the_hub_is_unreachable(monk
     with pytest.raises(ModelError, match="HF_HUB_OFFLINE"):
         resolve("acme/no-such-model")
     assert time.monotonic() - started < 10
+
+
+def test_added_vectors_of_another_precision_are_recorded(tmp_path):
+    import numpy as np
+
+    from embedlab.index import add_to_index, create_index, model_backend, read_manifest
+
+    rng = np.random.default_rng(0)
+    model = {"name": "m", "path": "/m", "fingerprint": "f" * 64, "pooling": "mean", "normalize": True}
+    docs = [{"id": f"d{i}", "text": "t"} for i in range(4)]
+    create_index(tmp_path / "idx", rng.standard_normal((4, 8)), docs, model={**model, "precision": "int8"})
+    assert model_backend(read_manifest(tmp_path / "idx")) == "onnx-int8"  # add/search default to it
+    more = [{"id": "e1", "text": "t"}]
+    add_to_index(tmp_path / "idx", rng.standard_normal((1, 8)), more, model={**model, "precision": "fp32"})
+    assert read_manifest(tmp_path / "idx")["model"]["precision"] == "int8+fp32"

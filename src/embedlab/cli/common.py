@@ -34,6 +34,10 @@ Backend = Annotated[
     BackendName,
     typer.Option(help="Encoder: torch, torch-bf16, onnx or onnx-int8 (after `embedlab export onnx`)."),
 ]
+IndexBackend = Annotated[
+    BackendName | None,
+    typer.Option(help="Encoder backend.", show_default="the precision the index was built with"),
+]
 IndexKind = Literal["flat", "ivf", "hnsw"]
 LockTimeout = Annotated[
     float, typer.Option(min=0, help="Seconds to wait for another process writing the index.")

@@ -11,6 +11,7 @@ from embedlab.cli.common import (
     Backend,
     BackendName,
     IdField,
+    IndexBackend,
     IndexKind,
     LockTimeout,
     ManifestModel,
@@ -115,16 +116,17 @@ def index_add(
     id_field: IdField = "id",
     text_field: TextField = "text",
     model: ManifestModel = None,
-    backend: Backend = "torch",
+    backend: IndexBackend = None,
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
     """Add documents to an index and save it again (atomically; concurrent writers wait their turn)."""
     from embedlab.data.documents import load_documents
-    from embedlab.index import add_to_index, check_addition, model_source, read_manifest
+    from embedlab.index import add_to_index, check_addition, model_backend, model_source, read_manifest
     from embedlab.runtime.encoder import load_encoder
 
     docs = load_documents(documents, id_field, text_field)
-    encoder = load_encoder(model or model_source(read_manifest(directory)), backend)
+    manifest = read_manifest(directory)
+    encoder = load_encoder(model or model_source(manifest), backend or model_backend(manifest))
     check_addition(directory, docs, model=encoder.identity, dim=encoder.dim)  # before the encoding
     vectors = encoder.encode([d["text"] for d in docs], batch_size=64)
     index = add_to_index(directory, vectors, docs, model=encoder.identity, lock_timeout=lock_timeout)
@@ -138,16 +140,16 @@ def index_search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", min=1, help="Number of results.")] = 10,
     model: ManifestModel = None,
-    backend: Backend = "torch",
+    backend: IndexBackend = None,
 ) -> None:
     """The k documents most similar to the query (cosine)."""
-    from embedlab.index import DocumentIndex, model_source
+    from embedlab.index import DocumentIndex, model_backend, model_source
     from embedlab.runtime.encoder import load_encoder
 
     if not query.strip():
         raise EmbedlabError("the query is empty: give some text to look for")
     index = DocumentIndex.load(directory)
-    encoder = load_encoder(model or model_source(index.manifest), backend)
+    encoder = load_encoder(model or model_source(index.manifest), backend or model_backend(index.manifest))
     index.check_model(encoder.identity, encoder.dim, directory)
     (hits,) = index.search(encoder.encode([query]), k)
     rows = [

@@ -1,7 +1,7 @@
 """FAISS indexes of embedded documents: versioned folders, a model identity, one writer at a time."""
 
 from embedlab.index.faiss_index import DocumentIndex, Hit
-from embedlab.index.manifest import check_target, model_source, read_manifest
+from embedlab.index.manifest import check_target, model_backend, model_source, read_manifest
 from embedlab.index.store import add_to_index, check_addition, create_index
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "check_addition",
     "check_target",
     "create_index",
+    "model_backend",
     "model_source",
     "read_manifest",
 ]

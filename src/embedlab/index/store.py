@@ -68,6 +68,7 @@ def add_to_index(
         index = DocumentIndex.load(directory)
         index.check_model(model, int(vectors.shape[1]), directory)
         index.add(vectors, documents)
+        _record_precision(index.manifest, model)
         index.save(directory)
     return index
 
@@ -83,3 +84,12 @@ def check_addition(directory: str | Path, documents: list[dict], *, model: dict 
     current = DocumentIndex.load(directory)
     current.check_model(model, dim, directory)
     current.check_new_ids(documents)
+
+
+def _record_precision(manifest: dict, model: dict | None) -> None:
+    """Vectors of another precision of the same model were added: say so in the manifest (e.g. int8+fp32)."""
+    recorded = manifest["model"]
+    if not (isinstance(recorded, dict) and model and model.get("precision")):
+        return
+    if model["precision"] not in str(recorded.get("precision")).split("+"):
+        recorded["precision"] = f"{recorded.get('precision')}+{model['precision']}"
