@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -68,6 +68,9 @@ LOSSES: dict[str, LossSpec] = {
 }
 IN_BATCH_NEGATIVES = frozenset(name for name, spec in LOSSES.items() if spec.in_batch_negatives)
 LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 class Strict(BaseModel):
@@ -285,9 +288,25 @@ def read_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
     return raw
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+def validate_config(model: type[ConfigT], path: str | Path, overrides: list[str] | None = None) -> ConfigT:
+    """Read a YAML config (with `--set` overrides) into `model`; a problem is one ConfigError naming the key.
+
+    Example::
+
+        config = validate_config(RunConfig, "configs/stsb-minilm.yaml", ["training.epochs=2"])
+    """
     raw = read_config(path, overrides)
     try:
-        return RunConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(format_validation_error(str(path), error)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """A training run's config (`embedlab train CONFIG.yaml`), validated.
+
+    Example::
+
+        config = load_config("configs/stsb-minilm.yaml", ["loss.name=angle"])
+    """
+    return validate_config(RunConfig, path, overrides)

@@ -5,17 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from embedlab.config import (
     LossConfig,
     RunFolder,
     Strict,
     TrainingConfig,
-    format_validation_error,
-    read_config,
+    validate_config,
 )
-from embedlab.errors import ConfigError
 from embedlab.evaluate.arxiv import ArxivEvalConfig, TextField
 
 
@@ -63,8 +61,10 @@ class PipelineConfig(RunFolder):
 
 
 def load_pipeline_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
-    raw = read_config(path, overrides)
-    try:
-        return PipelineConfig.model_validate(raw)
-    except ValidationError as error:
-        raise ConfigError(format_validation_error(str(path), error)) from None
+    """The arXiv pipeline's config (`embedlab pipeline CONFIG.yaml`), validated.
+
+    Example::
+
+        config = load_pipeline_config("configs/arxiv-minilm.yaml", ["pairs.train_pairs=5000"])
+    """
+    return validate_config(PipelineConfig, path, overrides)
