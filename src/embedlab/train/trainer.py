@@ -147,7 +147,9 @@ def local_trackers(config: RunConfig, run_dir: Path) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def build_model(config: RunConfig, projection_dim: int | None = None) -> SentenceTransformer:
+def build_model(
+    config: RunConfig, projection_dim: int | None = None, log=lambda line: None
+) -> SentenceTransformer:
     """The starting model: a known or local one, or a random RoBERTa-style encoder for `model: scratch`."""
     if config.scratch is None:
         return load_model(config.model)
@@ -171,27 +173,12 @@ def build_model(config: RunConfig, projection_dim: int | None = None) -> Sentenc
         token_vectors=token_vectors,
         seed=config.seed,
     )
-    print(f"scratch encoder: {parameter_count(model) / 1e6:.1f}M parameters")
+    log(f"scratch encoder: {parameter_count(model) / 1e6:.1f}M parameters")
     return model
 
 
-def train(
-    config: RunConfig,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    callbacks: list[TrainerCallback] | None = None,
-    train_dataset: Dataset | None = None,
-    evaluator=None,
-    best_metric: str | None = None,
-    log=lambda line: None,
-) -> RunResult:
-    """Train as the config says. Callers with their own data (the arXiv pipeline) pass `train_dataset` (in the
-    loss's shape) and an `evaluator` whose `best_metric` picks the checkpoint kept; otherwise both come from
-    the config's train and dev sources."""
-    from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
-    from transformers import set_seed
-
+def check_before_training(config: RunConfig) -> None:
+    """What can be checked before a run folder exists: evaluation task names, a scratch model's tokenizer."""
     if config.eval.tasks:
         parse_tasks(config.eval.tasks)  # a bad task name fails now, not after hours of training
     if config.scratch is not None and not (Path(config.scratch.tokenizer) / "tokenizer.json").is_file():
@@ -199,7 +186,10 @@ def train(
             f"scratch.tokenizer: no tokenizer in {config.scratch.tokenizer}; train one first: "
             f"embedlab tokenizer train CORPUS... --out {config.scratch.tokenizer}"
         )
-    run_dir = prepare_run_dir(config, resume, overwrite)
+
+
+def resume_point(run_dir: Path, resume: bool, log) -> str | None:
+    """The checkpoint to continue from (None for a fresh run); `--resume` without one is an error."""
     checkpoints = run_dir / "checkpoints"
     resume_from = last_checkpoint(checkpoints) if resume else None
     if resume and resume_from is None:
@@ -208,18 +198,30 @@ def train(
         )
     if resume_from is not None:
         log(f"resuming from {Path(resume_from).name}")
+    return resume_from
 
-    set_seed(config.seed)
+
+def prepare_student(
+    config: RunConfig, train_dataset: Dataset | None, log=lambda line: None
+) -> tuple[SentenceTransformer, Dataset | None]:
+    """The model to train and, for distillation, the (sentence, teacher vector) dataset.
+
+    Scratch encoders carry a projection to the teacher's width and static models get one, aligned by least
+    squares; another student (a pretrained encoder) is distilled as it is, at its own width.
+    """
     teacher_dim = None
     if config.distill is not None and train_dataset is None:
         from embedlab.train.distill import distillation_dataset
 
         train_dataset, teacher_dim = distillation_dataset(config.distill, config.seed)
-    model = build_model(config, teacher_dim if config.distill and config.distill.projection else None)
-    # scratch encoders carry a projection to the teacher's width, static models get one; another student
-    # (a pretrained encoder) is distilled as it is, at its own width
+    model = build_model(config, teacher_dim if config.distill and config.distill.projection else None, log)
     has_projection = config.scratch is not None or is_static(model)
-    if config.distill is not None and config.distill.projection and has_projection:
+    if (
+        config.distill is not None
+        and config.distill.projection
+        and has_projection
+        and train_dataset is not None
+    ):
         from embedlab.train.distill import ALIGNMENT_SENTENCES, with_aligned_projection
 
         sample = train_dataset.select(range(min(len(train_dataset), ALIGNMENT_SENTENCES)))
@@ -235,54 +237,119 @@ def train(
         )
     if config.training.max_seq_length:
         model.max_seq_length = config.training.max_seq_length
-    if train_dataset is None:
-        train_pairs, score_range = load_source(config.train, config.seed)
-        train_data = prepare_dataset(train_pairs, config.loss, score_range)
-    else:
-        train_data = prepare_dataset(train_dataset, config.loss, (0.0, 1.0))
-    loss = build_loss(model, config.loss)
-    if evaluator is None:
-        evaluator = build_dev_evaluator(config)
-    before = evaluate_before(config, model, run_dir)
+    return model, train_dataset
 
-    bf16 = resolve_bf16(config.training.bf16)
-    args = training_arguments(
-        config,
-        checkpoints,
-        has_dev=evaluator is not None,
-        bf16=bf16,
-        **({"best_metric": best_metric} if best_metric else {}),
-    )
+
+def fit(
+    model: SentenceTransformer,
+    data: Dataset,
+    loss,
+    evaluator,
+    args,
+    *,
+    config: RunConfig,
+    run_dir: Path,
+    resume_from: str | None = None,
+    callbacks: list[TrainerCallback] | None = None,
+):
+    """Run sentence-transformers' Trainer with embedlab's metrics log, progress bar and local trackers.
+
+    Returns the Trainer (its state holds the best dev metric) and the metrics log (the training time).
+
+    Example::
+
+        trainer, log = fit(model, data, build_loss(model, config.loss), evaluator, args, config=config,
+                           run_dir=config.run_dir)
+    """
+    from sentence_transformers.sentence_transformer import SentenceTransformerTrainer
+
     metrics_log = MetricsLog(run_dir / "metrics.jsonl", resume_from)
     with local_trackers(config, run_dir):  # trackers read their location when the Trainer is made
         trainer = SentenceTransformerTrainer(
             model=model,
             args=args,
-            train_dataset=train_data,
+            train_dataset=data,
             loss=loss,
             evaluator=evaluator,
             callbacks=[metrics_log, *(callbacks or [])],
         )
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(CleanProgress())
-        output = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = metrics_log.train_seconds
-    best_dev = trainer.state.best_metric
+        trainer.train(resume_from_checkpoint=resume_from)
+    return trainer, metrics_log
+
+
+def train_from_config(
+    config: RunConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
+    train_dataset: Dataset | None = None,
+    evaluator=None,
+    best_metric: str | None = None,
+    log=lambda line: None,
+) -> RunResult:
+    """Train as the config says, into `runs/NAME/`. Callers with their own data (the arXiv pipeline) pass
+    `train_dataset` (in the loss's shape) and an `evaluator` whose `best_metric` picks the checkpoint kept;
+    otherwise both come from the config's train and dev sources.
+
+    Example::
+
+        result = train_from_config(load_config("configs/stsb-minilm.yaml"), log=print)
+        result.model_dir  # loads with SentenceTransformer(result.model_dir)
+    """
+    from transformers import set_seed
+
+    check_before_training(config)
+    run_dir = prepare_run_dir(config, resume, overwrite)
+    resume_from = resume_point(run_dir, resume, log)
+    set_seed(config.seed)
+    model, train_dataset = prepare_student(config, train_dataset, log)
+    if train_dataset is None:
+        train_pairs, score_range = load_source(config.train, config.seed)  # type: ignore[arg-type]
+        train_data = prepare_dataset(train_pairs, config.loss, score_range)
+    else:
+        train_data = prepare_dataset(train_dataset, config.loss, (0.0, 1.0))
+    loss = build_loss(model, config.loss)
+    evaluator = evaluator if evaluator is not None else build_dev_evaluator(config)
+    before = evaluate_before(config, model, run_dir)
+    bf16 = resolve_bf16(config.training.bf16)
+    args = training_arguments(
+        config,
+        run_dir / "checkpoints",
+        has_dev=evaluator is not None,
+        bf16=bf16,
+        **({"best_metric": best_metric} if best_metric else {}),
+    )
+    trainer, metrics_log = fit(
+        model,
+        train_data,
+        loss,
+        evaluator,
+        args,
+        config=config,
+        run_dir=run_dir,
+        resume_from=resume_from,
+        callbacks=callbacks,
+    )
     if is_static(model):
         model = fold_projection(model)
-
-    after = (
-        evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size) if config.eval.tasks else []
-    )
+    best_dev = trainer.state.best_metric
     result = RunResult(
         run_dir=run_dir,
         model_dir=run_dir / "model",
         before=before,
-        after=after,
+        after=evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
+        if config.eval.tasks
+        else [],
         best_dev_spearman=best_dev * 100 if best_dev is not None else None,
-        global_step=output.global_step,
-        train_seconds=train_seconds,
+        global_step=trainer.state.global_step,
+        train_seconds=metrics_log.train_seconds,
         bf16=bf16,
     )
     write_outputs(config, model, result, train_examples=len(train_data), resumed=resume_from is not None)
     return result
+
+
+train = train_from_config  # the short name the README and the arXiv app use
