@@ -25,6 +25,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy src
 
 docs: setup
 	$(VENV)/bin/mkdocs build --strict --quiet

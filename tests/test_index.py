@@ -53,6 +53,13 @@ def test_load_documents_keeps_metadata_and_checks_ids(fixtures, tmp_path):
         load_documents(empty)
 
 
+def test_documents_without_an_id_field_are_numbered_by_line(tmp_path):
+    corpus = tmp_path / "corpus.csv"
+    corpus.write_text("text\nfirst sentence\nsecond sentence\n")
+    docs = load_documents(corpus, id_field=None)
+    assert [(d["id"], d["text"]) for d in docs] == [("2", "first sentence"), ("3", "second sentence")]
+
+
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
 def test_every_kind_finds_each_document_by_its_own_text(kind):
     encoder = HashEncoder()

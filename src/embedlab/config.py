@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -67,7 +67,8 @@ LOSSES: dict[str, LossSpec] = {
     ),
 }
 IN_BATCH_NEGATIVES = frozenset(name for name, spec in LOSSES.items() if spec.in_batch_negatives)
-LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
+LossName = Literal["cosent", "angle", "cosine", "mnrl", "cached-mnrl", "contrastive", "mse"]
+assert set(get_args(LossName)) == set(LOSSES), "LossName must list exactly the LOSSES table's names"
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -164,7 +165,7 @@ class TrainingConfig(Strict):
     bf16: Literal["auto"] | bool = "auto"  # auto: only on CPUs with AMX (or CUDA GPUs with bf16)
     # experiment trackers, local and offline by default: they write under runs/NAME/tracking/
     report_to: list[Literal["none", "tensorboard", "mlflow", "trackio"]] = Field(
-        default_factory=lambda: ["none"]
+        default_factory=lambda: ["none"]  # type: ignore[arg-type]
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -58,7 +58,9 @@ def evaluate(
             help="Prepared arXiv splits (`embedlab data arxiv`).", show_default="prepared once, cached"
         ),
     ] = None,
-    query_field: Annotated[str, typer.Option(help="arxiv-retrieval queries: title or abstract.")] = "title",
+    query_field: Annotated[
+        Literal["title", "abstract"], typer.Option(help="arxiv-retrieval queries: title or abstract.")
+    ] = "title",
     test_size: Annotated[int | None, typer.Option(help="arXiv: evaluate on a stratified sample.")] = None,
     out: Annotated[
         Path | None, typer.Option(help="JSON file for the records.", show_default="results/MODEL.json")

@@ -189,7 +189,10 @@ def serve(
     """Run the embedding service (FastAPI + uvicorn). Other settings: EMBEDLAB_* variables, e.g.
     EMBEDLAB_API_KEY, EMBEDLAB_MAX_INPUTS, EMBEDLAB_MAX_CHARS, EMBEDLAB_TOO_LONG=reject."""
     import uvicorn
+    from pydantic import ValidationError
 
+    from embedlab.config import format_validation_error
+    from embedlab.errors import ConfigError
     from embedlab.serve import ServeSettings, create_app
     from embedlab.serve.app import load_service_models
 
@@ -203,7 +206,12 @@ def serve(
         "max_queue_texts": max_queue_texts,
         "request_timeout_s": request_timeout,
     }
-    settings = ServeSettings(**{key: value for key, value in given.items() if value is not None})
+    try:
+        settings = ServeSettings.model_validate(
+            {key: value for key, value in given.items() if value is not None}
+        )
+    except ValidationError as error:  # an EMBEDLAB_* variable with a bad value
+        raise ConfigError(format_validation_error("the service settings", error)) from None
     encoder, loaded_index = load_service_models(settings)  # a bad model or index: one line, before listening
     uvicorn.run(
         create_app(settings, encoder=encoder, index=loaded_index),

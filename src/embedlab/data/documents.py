@@ -10,20 +10,28 @@ from embedlab.data.records import iter_jsonl, read_text
 from embedlab.errors import DataError
 
 
-def load_documents(path: str | Path, id_field: str = "id", text_field: str = "text") -> list[dict]:
-    """Each document as a dict with `id` (str), `text` and its other fields; ids must be unique."""
+def load_documents(path: str | Path, id_field: str | None = "id", text_field: str = "text") -> list[dict]:
+    """Each document as a dict with `id` (str), `text` and its other fields; ids must be unique.
+
+    With `id_field=None` the id is the line (or row) number.
+
+    Example::
+
+        docs = load_documents("docs.jsonl", id_field="id", text_field="text")
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path=path)
     file_format = detect_format(path)
     where = "row" if file_format == "parquet" else "line"
-    documents, seen = [], {}
+    documents: list[dict] = []
+    seen: dict[str, int] = {}
     for number, record in _records(path, file_format):
-        for name in (id_field, text_field):
+        for name in (id_field, text_field) if id_field is not None else (text_field,):
             value = record.get(name)
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise DataError("missing or empty", path=path, line=number, field=name, where=where)
-        doc_id = str(record[id_field])
+        doc_id = str(record[id_field]) if id_field is not None else str(number)
         if doc_id in seen:
             raise DataError(
                 f"duplicate id {doc_id!r} (first at {where} {seen[doc_id]})",

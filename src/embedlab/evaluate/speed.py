@@ -65,7 +65,7 @@ def bench_speed(
     repeats: int = 3,
     threads: int = 2,
 ) -> list[SpeedRow]:
-    from embedlab.runtime.encoder import load_encoder
+    from embedlab.runtime.encoder import TorchEncoder, load_encoder
 
     model_dir = Path(model_dir)
     sample = sts_sentences("stsb", "test", limit=sentences)
@@ -73,7 +73,9 @@ def bench_speed(
     for backend in backends:
         encoder = load_encoder(model_dir, backend, threads=threads)
         parameters = (
-            sum(p.numel() for p in encoder.model.parameters()) / 1e6 if backend.startswith("torch") else None
+            sum(p.numel() for p in encoder.model.parameters()) / 1e6
+            if isinstance(encoder, TorchEncoder)
+            else None
         )
         spearman = stsb_spearman(encoder)
         for batch_size in batch_sizes:

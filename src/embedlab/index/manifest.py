@@ -29,7 +29,13 @@ LOCK = ".lock"
 FORMAT = 2
 STAGING_PREFIX = ".staging-"
 LOCK_TIMEOUT = 60.0
-_REQUIRED = {"model": (dict, str), "dim": int, "kind": str, "count": int, "data": str}
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "model": (dict, str),
+    "dim": int,
+    "kind": str,
+    "count": int,
+    "data": str,
+}
 _VERSION = re.compile(r"^v(\d+)$")
 
 

@@ -62,9 +62,11 @@ def train_tokenizer(
     tokenizer.train_from_iterator(counted(), trainer)
     if counts["texts"] == 0:
         raise ConfigError("the tokenizer corpus is empty")
+    sep, cls = tokenizer.token_to_id("</s>"), tokenizer.token_to_id("<s>")
+    assert sep is not None and cls is not None  # both are in the trainer's special tokens
     tokenizer.post_processor = processors.RobertaProcessing(
-        ("</s>", tokenizer.token_to_id("</s>")),  # sep
-        ("<s>", tokenizer.token_to_id("<s>")),  # cls
+        ("</s>", sep),
+        ("<s>", cls),
         trim_offsets=True,
         add_prefix_space=False,
     )

@@ -190,7 +190,7 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
     app = FastAPI(title="embedlab embedding service", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.metrics = settings, metrics
     app.state.encoder, app.state.index, app.state.batcher = encoder, index, None
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.include_router(router)
     app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics, state=app.state)
     return app

@@ -186,17 +186,18 @@ class MicroBatcher:
 
     async def _encode_in_chunks(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort([len(text) for text in texts], kind="stable")  # chunks of like lengths pad little
-        vectors = counts = None
+        parts = []
         for start in range(0, len(texts), self.encode_batch_size):
             chosen = order[start : start + self.encode_batch_size]
-            chunk_vectors, chunk_counts = self.encoder.encode_counted(
-                [texts[i] for i in chosen], self.encode_batch_size
+            parts.append(
+                (chosen, *self.encoder.encode_counted([texts[i] for i in chosen], self.encode_batch_size))
             )
-            if vectors is None:
-                vectors = np.empty((len(texts), chunk_vectors.shape[1]), dtype=chunk_vectors.dtype)
-                counts = np.empty(len(texts), dtype=np.int64)
-            vectors[chosen], counts[chosen] = chunk_vectors, chunk_counts
             # Let the loop accept, refuse and answer requests between chunks: a millisecond lets a handler's
             # chain of steps (parse, queue or refuse, respond) run to its end, not one step per chunk.
             await asyncio.sleep(0.001)
+        first = parts[0][1]
+        vectors = np.empty((len(texts), first.shape[1]), dtype=first.dtype)
+        counts = np.empty(len(texts), dtype=np.int64)
+        for chosen, chunk_vectors, chunk_counts in parts:
+            vectors[chosen], counts[chosen] = chunk_vectors, chunk_counts
         return vectors, counts

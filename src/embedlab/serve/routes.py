@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from typing import Any
 
 import numpy as np
 import orjson
@@ -28,7 +29,7 @@ from embedlab.serve.schemas import (
 )
 from embedlab.serve.settings import ServeSettings
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Empty input, or a value out of range"},
     401: {"description": "Missing or wrong API key (when one is configured)"},
     413: {"description": "Too many inputs, an input too long (reject mode), or a body over the limit"},

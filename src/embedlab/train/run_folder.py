@@ -149,11 +149,11 @@ def write_outputs(
     config: RunConfig, model: SentenceTransformer, result: RunResult, *, train_examples: int, resumed: bool
 ) -> None:
     """model/ with its card, results.json and report.md, each written atomically."""
-    loss = config.loss.name
+    loss: str = config.loss.name
     if config.loss.matryoshka_dims:
         loss += f" + matryoshka {config.loss.matryoshka_dims}"
     best_dev = result.best_dev_spearman
-    summary = {
+    summary: dict[str, object] = {
         "base model": config.model,
         "training data": (
             f"{config.train.describe()} ({train_examples:,} examples)"

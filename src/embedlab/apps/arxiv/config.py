@@ -27,7 +27,7 @@ class ArxivDataConfig(Strict):
 
 class PairsConfig(Strict):
     kinds: list[Literal["same-label", "title-abstract"]] = Field(
-        default_factory=lambda: ["same-label", "title-abstract"]
+        default_factory=lambda: ["same-label", "title-abstract"]  # type: ignore[arg-type]
     )
     anchor_field: TextField = "title"
     positive_field: TextField = "abstract"

@@ -7,6 +7,7 @@ and, through the keys, everything downstream. An interrupted training stage resu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -135,7 +136,7 @@ def run_pipeline(
         stages.run(
             f"evaluate-{system}",
             key,
-            lambda system=system: _evaluate(config, system, data_dir, train_dir, eval_dir),
+            functools.partial(_evaluate, config, system, data_dir, train_dir, eval_dir),
         )
 
     from embedlab.apps.arxiv.report import write_report

@@ -47,7 +47,8 @@ def comparison_table(results: dict[str, dict]) -> str:
         tuned = values.get("finetuned")
         for other in ("base", "tfidf"):
             if other in values and "finetuned" in values:
-                row.append("–" if tuned is None or values[other] is None else f"{tuned - values[other]:+.2f}")
+                base = values[other]
+                row.append("–" if tuned is None or base is None else f"{tuned - base:+.2f}")
         rows.append(row)
     return markdown_table(headers, rows)
 
