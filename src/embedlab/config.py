@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from embedlab.data.files import PairColumns
 from embedlab.data.sts import STS_SUITE
-from embedlab.errors import ConfigError
+from embedlab.errors import ConfigError, format_validation_error
 
 
 @dataclass(frozen=True)
@@ -253,21 +253,6 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
             raise ConfigError(f"--set {key}: '{part}' is not a section")
         node = child
     node[parts[-1]] = value
-
-
-def format_validation_error(source: str, error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        if item["type"] == "extra_forbidden":
-            problems.append(f"{location}: unknown key")
-        elif item["type"] == "missing":
-            problems.append(f"{location}: required key missing")
-        else:
-            given = item.get("input")
-            shown = f" (got {given!r})" if not isinstance(given, dict) else ""
-            problems.append(f"{location}: {item['msg']}{shown}")
-    return f"{source}: " + "; ".join(problems)
 
 
 def read_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:

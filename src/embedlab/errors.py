@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class EmbedlabError(Exception):
@@ -41,3 +45,24 @@ class ConfigError(EmbedlabError):
 
 class ModelError(EmbedlabError):
     """A model name that cannot be resolved, or a packaged model whose package is missing."""
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    """One line naming every bad key of a pydantic validation error: `source: key: problem; ...`.
+
+    Example::
+
+        raise ConfigError(format_validation_error("configs/x.yaml", error)) from None
+    """
+    problems = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{location}: unknown key")
+        elif item["type"] == "missing":
+            problems.append(f"{location}: required key missing")
+        else:
+            given = item.get("input")
+            shown = f" (got {given!r})" if not isinstance(given, dict) else ""
+            problems.append(f"{location}: {item['msg']}{shown}")
+    return f"{source}: " + "; ".join(problems)

@@ -191,8 +191,7 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
-    from embedlab.config import format_validation_error
-    from embedlab.errors import ConfigError
+    from embedlab.errors import ConfigError, format_validation_error
     from embedlab.serve import ServeSettings, create_app
     from embedlab.serve.app import load_service_models
 
