@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +38,41 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         staging.replace(path)
     except BaseException:
         staging.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(path: str | Path, *, replaces: Callable[[Path], bool]) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside `path`; on success it takes `path`'s place, on error it goes.
+
+    An existing, non-empty `path` is replaced only if `replaces(path)` says it is the kind of folder being
+    written (a model folder, a prepared dataset): a folder of the user's is refused, never deleted.
+
+    Example::
+
+        with atomic_dir("runs/x/model", replaces=lambda p: (p / "modules.json").is_file()) as staging:
+            model.save(str(staging))
+    """
+    from embedlab.errors import EmbedlabError
+
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not replaces(path))):
+        raise EmbedlabError(
+            f"{path} exists and is not what this command writes; choose a new or empty folder"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield staging
+        previous = path.with_name(f".{path.name}.previous") if path.exists() else None
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+            path.rename(previous)  # a crash from here on leaves the new folder or the old one, never neither
+        staging.rename(path)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

@@ -11,7 +11,6 @@ import gzip
 import hashlib
 import json
 import re
-import shutil
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from embedlab.errors import DataError
+from embedlab.io import atomic_dir, sha256_file
 from embedlab.paths import data_dir
 
 SPLITS = ("train", "eval", "test")
@@ -171,18 +171,13 @@ def stratified_split(labels: list[str], settings: ArxivSettings) -> dict[str, li
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The source file's SHA-256 (recorded in the manifest, and part of the pipeline's stage keys)."""
+    return sha256_file(path)
 
 
 def prepare_arxiv(path: str | Path, out: str | Path, settings: ArxivSettings | None = None) -> dict:
     """Clean, label, filter and split; write the splits as Parquet plus a manifest, atomically.
     Returns the manifest."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     settings = settings or ArxivSettings()
     path, out = Path(path), Path(out)
@@ -205,10 +200,15 @@ def prepare_arxiv(path: str | Path, out: str | Path, settings: ArxivSettings | N
         )
     splits = stratified_split([p["label"] for p in papers], settings)
 
-    staging = out.with_name(f".{out.name}.tmp")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    prepared = lambda folder: (folder / "manifest.json").is_file() and (folder / "train.parquet").is_file()  # noqa: E731
+    with atomic_dir(out, replaces=prepared) as staging:
+        return _write_splits(staging, papers, labels, splits, path, settings, set_aside)
+
+
+def _write_splits(staging: Path, papers, labels, splits, path: Path, settings, set_aside) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     per_label: dict[str, dict[str, int]] = {label: dict.fromkeys(SPLITS, 0) for label in labels}
     for split, positions in splits.items():
         rows = [papers[i] for i in positions]
@@ -229,9 +229,6 @@ def prepare_arxiv(path: str | Path, out: str | Path, settings: ArxivSettings | N
         "set_aside_examples": dict(set_aside.examples),
     }
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
     return manifest
 
 

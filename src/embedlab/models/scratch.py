@@ -3,7 +3,6 @@ RoBERTa-style encoder wrapped as a SentenceTransformer with mean pooling."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embedlab.errors import ConfigError
+from embedlab.io import atomic_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -81,13 +81,8 @@ def train_tokenizer(
         mask_token="<mask>",
         model_max_length=max_length,
     )
-    out = Path(out)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
-    wrapped.save_pretrained(str(staging))
-    if out.exists():
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(staging), out)
+    with atomic_dir(out, replaces=lambda folder: (folder / "tokenizer.json").is_file()) as staging:
+        wrapped.save_pretrained(str(staging))
     return CorpusStats(**counts)
 
 

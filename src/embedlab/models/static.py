@@ -7,14 +7,13 @@ Normalize), so the saved model loads with `SentenceTransformer(path)` and with
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embedlab.errors import ModelError
+from embedlab.io import atomic_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -47,13 +46,9 @@ def distill_static(
     started = time.perf_counter()
     model = distill(model_name=resolve(teacher), pca_dims=pca_dims)
     seconds = time.perf_counter() - started
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    model.save_pretrained(staging)
-    (staging / "1_Normalize").mkdir(exist_ok=True)  # named by modules.json; Normalize has no weights
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    with atomic_dir(out, replaces=lambda folder: (folder / "modules.json").is_file()) as staging:
+        model.save_pretrained(staging)
+        (staging / "1_Normalize").mkdir(exist_ok=True)  # named by modules.json; Normalize has no weights
     vocabulary, dim = model.embedding.shape
     return StaticResult(out, int(vocabulary), int(dim), seconds)
 

@@ -19,7 +19,7 @@ from embedlab.evaluate.records import EvalRecord, records_from_json
 from embedlab.evaluate.report import markdown_table, model_card, table_rows
 from embedlab.evaluate.sts import evaluate_sts
 from embedlab.hardware import machine_summary
-from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.io import atomic_dir, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -197,12 +197,12 @@ def write_outputs(
 
 def save_model(model: SentenceTransformer, final: Path, card: str) -> Path:
     """Save to a temp folder with the card, then rename into place: `model/` is never half-written."""
-    staging = final.with_name(f".{final.name}.tmp")
-    if staging.exists():
-        shutil.rmtree(staging)
-    model.save(str(staging), create_model_card=False)
-    (staging / "README.md").write_text(card, encoding="utf-8")
-    if final.exists():
-        shutil.rmtree(final)
-    staging.rename(final)
+    with atomic_dir(final, replaces=is_model_folder) as staging:
+        model.save(str(staging), create_model_card=False)
+        (staging / "README.md").write_text(card, encoding="utf-8")
     return final
+
+
+def is_model_folder(path: Path) -> bool:
+    """A sentence-transformers folder (what a run's `model/` holds)."""
+    return (path / "modules.json").is_file()
