@@ -83,6 +83,28 @@ def _folder_identity(folder: str, modules_mtime: int) -> dict:
     return {"path": folder, "fingerprint": digest.hexdigest(), "pooling": pooling, "normalize": normalize}
 
 
+LEGACY_POOLING = {  # older Pooling configs (all-MiniLM-L6-v2's among them) set one boolean per mode
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+
+
+def pooling_mode_of(config: dict) -> str | None:
+    """The pooling mode a Pooling config.json names (new or legacy form); None if it combines several.
+
+    Example::
+
+        pooling_mode_of({"pooling_mode_mean_tokens": True})  # 'mean'
+    """
+    if config.get("pooling_mode"):
+        return str(config["pooling_mode"])
+    chosen = [mode for key, mode in LEGACY_POOLING.items() if config.get(key)]
+    return chosen[0] if len(chosen) == 1 else None
+
+
 def _pooling_and_normalisation(root: Path) -> tuple[str | None, bool | None]:
     modules_path = root / "modules.json"
     if not modules_path.is_file():
@@ -100,14 +122,7 @@ def _pooling_and_normalisation(root: Path) -> tuple[str | None, bool | None]:
                 config = json.loads(config_path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 config = {}
-            pooling = config.get("pooling_mode") or next(
-                (
-                    key.removeprefix("pooling_mode_")
-                    for key, on in config.items()
-                    if key.startswith("pooling_mode_") and on is True
-                ),
-                "mean",
-            )
+            pooling = pooling_mode_of(config) or "mixed"
         elif kind.endswith("StaticEmbedding"):
             pooling = "static mean"
         elif kind.endswith("Normalize"):

@@ -17,6 +17,7 @@ import numpy as np
 
 from embedlab.errors import ModelError
 from embedlab.io import l2_normalise
+from embedlab.models.identity import pooling_mode_of
 
 
 @runtime_checkable
@@ -109,7 +110,12 @@ def read_model_layout(model_dir: Path) -> tuple[str, bool, int]:
         kind = module.get("type", "")
         if kind.endswith("Pooling"):
             config = json.loads((model_dir / module["path"] / "config.json").read_text())
-            pooling_mode = config.get("pooling_mode") or _legacy_pooling_mode(config)
+            mode = pooling_mode_of(config)
+            if mode is None:
+                raise ModelError(
+                    f"pooling config {config} combines modes; the ONNX encoder supports exactly one"
+                )
+            pooling_mode = mode
         elif kind.endswith("Normalize"):
             normalize = True
         elif not kind.endswith("Transformer"):
@@ -129,21 +135,6 @@ def read_max_length(model_dir: Path) -> int:
         if isinstance(value, int) and 0 < value < 100_000:  # tokenizers write 1e30 for "no limit"
             return value
     return 512
-
-
-def _legacy_pooling_mode(config: dict) -> str:
-    """Older Pooling configs (all-MiniLM-L6-v2's among them) set one boolean per mode."""
-    legacy = {
-        "pooling_mode_cls_token": "cls",
-        "pooling_mode_mean_tokens": "mean",
-        "pooling_mode_max_tokens": "max",
-        "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-        "pooling_mode_lasttoken": "lasttoken",
-    }
-    chosen = [mode for key, mode in legacy.items() if config.get(key)]
-    if len(chosen) != 1:
-        raise ModelError(f"pooling config {config} combines modes; the ONNX encoder supports exactly one")
-    return chosen[0]
 
 
 class OnnxEncoder:

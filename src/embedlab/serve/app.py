@@ -10,7 +10,6 @@ middleware (Starlette's BaseHTTPMiddleware costs more per request than the encod
 from __future__ import annotations
 
 import hmac
-import math
 import time
 from contextlib import asynccontextmanager
 
@@ -19,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from embedlab.serve.batching import MicroBatcher
-from embedlab.serve.routes import json_response, router
+from embedlab.serve.routes import busy_message, json_response, router
 from embedlab.serve.settings import ServeSettings
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -117,16 +116,11 @@ class ServiceMiddleware:
         """Refuse before the body is read or validated while the queue is full: under a storm of requests,
         each refusal must cost next to nothing."""
         batcher = self.state.batcher
-        if (
-            batcher is None
-            or scope["path"] not in ENCODING_PATHS
-            or batcher.queued_texts < batcher.max_queue_texts
-        ):
+        if batcher is None or scope["path"] not in ENCODING_PATHS or not batcher.full:
             return None
         self.metrics.shed.labels("queue full").inc()
-        retry = max(1, math.ceil(batcher.queued_texts / batcher.texts_per_second))
-        detail = f"server busy: {batcher.queued_texts} texts waiting; retry in {retry} s"
-        return json_response({"detail": detail}, 503, {"Retry-After": str(retry)})
+        retry = batcher.retry_after()
+        return json_response({"detail": busy_message(batcher, retry)}, 503, {"Retry-After": str(retry)})
 
     def _limited(self, receive):
         received = 0

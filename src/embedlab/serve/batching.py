@@ -81,6 +81,14 @@ class MicroBatcher:
     def running(self) -> bool:
         return self._worker is not None and not self._worker.done() and not self.closing
 
+    @property
+    def full(self) -> bool:
+        return self.queued_texts >= self.max_queue_texts
+
+    def retry_after(self) -> int:
+        """Seconds the queued texts should take at the recent encode rate (at least 1): the Retry-After."""
+        return max(1, math.ceil(self.queued_texts / self.texts_per_second))
+
     def start(self) -> None:
         self._worker = asyncio.create_task(self._run())
 
@@ -110,7 +118,7 @@ class MicroBatcher:
         if self.closing:
             raise ShuttingDown
         if self.queued_texts and self.queued_texts + len(texts) > self.max_queue_texts:
-            raise Overloaded(max(1, math.ceil(self.queued_texts / self.texts_per_second)))
+            raise Overloaded(self.retry_after())
         loop = asyncio.get_running_loop()
         job = _Job(texts, loop.create_future(), time.monotonic() + timeout)
         self.pending.append(job)

@@ -91,7 +91,7 @@ async def embed(request: Request, texts: list[str]) -> tuple[np.ndarray, np.ndar
         state.metrics.shed.labels("queue full").inc()
         raise HTTPException(
             503,
-            f"server busy: {state.batcher.queued_texts} texts waiting; retry in {error.retry_after} s",
+            busy_message(state.batcher, error.retry_after),
             headers={"Retry-After": str(error.retry_after)},
         ) from None
     except DeadlineExceeded:
@@ -103,6 +103,11 @@ async def embed(request: Request, texts: list[str]) -> tuple[np.ndarray, np.ndar
         raise HTTPException(503, "shutting down", headers={"Retry-After": "5"}) from None
     finally:
         watch.cancel()
+
+
+def busy_message(batcher, retry_after: int) -> str:
+    """What a 503 for a full queue says (from the route, or from the middleware before the body is read)."""
+    return f"server busy: {batcher.queued_texts} texts waiting; retry in {retry_after} s"
 
 
 def json_response(payload: object, status: int = 200, headers: dict | None = None) -> Response:
