@@ -1,3 +1,5 @@
+"""Run configs: typed defaults and overrides, unknown keys and bad values named, shipped configs valid."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""Machine facts: bf16 choice and the one-line machine summary, from mocked CPU facts."""
+
 from __future__ import annotations
 
 from embedlab import hardware

@@ -25,7 +25,13 @@ def _table(model: type[BaseModel], prefix: str, seen: set) -> list[str]:
     rows, nested = [], []
     for name, field in model.model_fields.items():
         value = None if field.is_required() else field.get_default(call_default_factory=True)
-        default = "required" if field.is_required() else "see below" if isinstance(value, BaseModel) else repr(value)
+        default = (
+            "required"
+            if field.is_required()
+            else "see below"
+            if isinstance(value, BaseModel)
+            else repr(value)
+        )
         rows.append(f"| `{prefix}{name}` | `{_type_name(field.annotation)}` | `{default}` |")
         for candidate in (field.annotation, *typing.get_args(field.annotation)):
             if isinstance(candidate, type) and issubclass(candidate, BaseModel) and candidate not in seen:
@@ -33,7 +39,7 @@ def _table(model: type[BaseModel], prefix: str, seen: set) -> list[str]:
                 nested.append((candidate, f"{prefix}{name}."))
     lines = ["| key | type | default |", "|---|---|---|", *rows]
     for candidate, sub in nested:
-        summary = ((candidate.__doc__ or '').strip().splitlines() or [''])[0]
+        summary = ((candidate.__doc__ or "").strip().splitlines() or [""])[0]
         lines += ["", f"**`{sub.rstrip('.')}`** {summary}", ""]
         lines += _table(candidate, sub, seen)
     return lines
@@ -53,4 +59,6 @@ def losses_table() -> str:
     from embedlab.config import LOSSES
 
     rows = [f"| `{name}` | `{spec.cls}` | {spec.paper} | {spec.needs} |" for name, spec in LOSSES.items()]
-    return "\n".join(["| `loss.name` | sentence-transformers class | from | needs |", "|---|---|---|---|", *rows])
+    return "\n".join(
+        ["| `loss.name` | sentence-transformers class | from | needs |", "|---|---|---|---|", *rows]
+    )

@@ -75,6 +75,8 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 class Strict(BaseModel):
+    """A config section that rejects unknown keys (a typo is an error, not a silent default)."""
+
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
@@ -86,9 +88,11 @@ class RunFolder(Strict):
 
     @property
     def run_dir(self) -> Path:
+        """The run's folder: `output_dir/name`."""
         return Path(self.output_dir) / self.name
 
     def to_yaml(self) -> str:
+        """The config as YAML, as saved beside the run (`RUN/config.yaml`)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
@@ -96,7 +100,8 @@ class DataSource(Strict):
     """A benchmark split (`task` + `split`), the user's own pair file (`path`), or unlabelled `sentences`
     (named sources or files, see embedlab.data.sentences) for unsupervised SimCSE: each sentence is its own
     positive, the two copies differing only by dropout; or `nli` sources (snli:dev, snli:train-sample,
-    mnli:train-sample), whose entailment pairs are anchor/positive pairs for in-batch-negatives training."""
+    mnli:train-sample), whose entailment pairs are anchor/positive pairs for in-batch-negatives training.
+    """
 
     task: str | None = None
     split: str | None = None
@@ -123,6 +128,7 @@ class DataSource(Strict):
         return self.task is not None or self.path is not None
 
     def describe(self) -> str:
+        """A short description of the data source for logs and model cards."""
         if self.sentences is not None:
             return "sentences of " + ", ".join(self.sentences)
         if self.nli is not None:
@@ -131,6 +137,13 @@ class DataSource(Strict):
 
 
 class LossConfig(Strict):
+    """The loss and its settings; `name` is one of `LOSSES`.
+
+    Example::
+
+        LossConfig(name="mnrl", scale=20.0)
+    """
+
     name: LossName = "cosent"
     scale: float | None = Field(default=None, gt=0)  # cosent/angle/mnrl; None = the library default
     margin: float = Field(default=0.5, ge=0)  # contrastive
@@ -151,6 +164,13 @@ class LossConfig(Strict):
 
 
 class TrainingConfig(Strict):
+    """Trainer settings: epochs or steps, batch size, learning rate, precision, checkpoints, tracking.
+
+    Example::
+
+        TrainingConfig(epochs=4, batch_size=16, learning_rate=2e-5, report_to=["tensorboard"])
+    """
+
     epochs: float = Field(default=1.0, gt=0)
     max_steps: int | None = Field(default=None, gt=0)  # overrides epochs when set
     batch_size: int = Field(default=32, gt=0)
@@ -170,6 +190,13 @@ class TrainingConfig(Strict):
 
 
 class EvalConfig(Strict):
+    """Which tasks to score after training (and before, for a before/after table).
+
+    Example::
+
+        EvalConfig(tasks=["stsb", "sickr"], before=False)
+    """
+
     tasks: list[str] = Field(default_factory=lambda: list(STS_SUITE))
     before: bool = True  # also evaluate the starting model, for a before/after table
     batch_size: int = Field(default=64, gt=0)
@@ -201,6 +228,14 @@ class DistillConfig(Strict):
 
 
 class RunConfig(RunFolder):
+    """One training run (`embedlab train CONFIG.yaml`): model, data, loss, training, evaluation.
+
+    Example::
+
+        config = load_config("configs/stsb-minilm.yaml", ["training.epochs=1"])
+        config.run_dir  # Path("runs/stsb-minilm")
+    """
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     model: str  # a name, folder or hub id; `scratch` builds one from the `scratch` section
     seed: int = 42
@@ -257,7 +292,8 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
 
 def read_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
     """A YAML config file as a dict with `--set` overrides applied; unreadable or malformed files are
-    ConfigErrors naming the file (and line)."""
+    ConfigErrors naming the file (and line).
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -10,6 +10,12 @@ from pathlib import Path
 
 @cache
 def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (from /proc/cpuinfo; empty where there is none).
+
+    Example::
+
+        "avx512_bf16" in cpu_flags()
+    """
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
@@ -21,6 +27,12 @@ def cpu_flags() -> frozenset[str]:
 
 @cache
 def cpu_name() -> str:
+    """The CPU's model name, or the platform's processor string.
+
+    Example::
+
+        cpu_name()  # "AMD EPYC 9R14"
+    """
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -54,6 +66,12 @@ def resolve_bf16(setting: bool | str) -> bool:
 
 
 def machine_summary() -> str:
+    """One line describing this machine for results tables: CPU, cores, AMX, GPU, library versions.
+
+    Example::
+
+        machine_summary()  # "AMD EPYC 9R14, 2 cores (no AMX), CPU only; ..."
+    """
     import torch
 
     device = f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "CPU only"

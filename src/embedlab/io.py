@@ -77,11 +77,11 @@ def atomic_dir(path: str | Path, *, replaces: Callable[[Path], bool]) -> Iterato
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write `text` (UTF-8) to `path` atomically.
+    r"""Write `text` (UTF-8) to `path` atomically.
 
     Example::
 
-        write_text_atomic("runs/demo/report.md", "# demo\\n")
+        write_text_atomic("runs/demo/report.md", "# demo\n")
     """
     with atomic_path(path) as staging:
         staging.write_text(text, encoding="utf-8")

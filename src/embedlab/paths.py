@@ -8,7 +8,8 @@ from pathlib import Path
 
 def data_dir() -> Path | None:
     """The benchmark data folder: `EMBEDLAB_DATA_DIR`, else `../shared/data` beside the working
-    directory or beside the source checkout, else None (loaders then fall back to the hub)."""
+    directory or beside the source checkout, else None (loaders then fall back to the hub).
+    """
     configured = os.environ.get("EMBEDLAB_DATA_DIR")
     if configured:
         return Path(configured).expanduser()

@@ -1,5 +1,6 @@
 """The `embedlab` command: one small function per command over the library; it parses and prints, and a
-user can do in Python everything it does. Commands live by stage in the modules beside this one."""
+user can do in Python everything it does. Commands live by stage in the modules beside this one.
+"""
 
 from __future__ import annotations
 
@@ -12,4 +13,5 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    """Console entry point (`embedlab`)."""
     sys.exit(app())

@@ -81,6 +81,12 @@ def user_errors(command):
 
 
 def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """Print a rich table; the first column left-aligned, the others right-aligned (numbers).
+
+    Example::
+
+        print_table("STS-B", ["split", "spearman"], [["test", "82.03"]])
+    """
     table = Table(title=title, title_justify="left")
     for index, header in enumerate(headers):
         table.add_column(header, justify="left" if index == 0 else "right")

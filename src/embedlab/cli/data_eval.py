@@ -97,7 +97,7 @@ def pipeline_command(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
     force: Annotated[bool, typer.Option(help="Rerun every stage, even unchanged ones.")] = False,
 ) -> None:
-    """preprocess → pairs → train → evaluate (base, fine-tuned, TF-IDF) → report; skips unchanged stages."""
+    """Preprocess → pairs → train → evaluate (base, fine-tuned, TF-IDF) → report; skips unchanged stages."""
     from embedlab.apps.arxiv.config import load_pipeline_config
     from embedlab.apps.arxiv.pipeline import run_pipeline
 

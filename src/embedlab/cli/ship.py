@@ -187,7 +187,8 @@ def serve(
     ] = None,
 ) -> None:
     """Run the embedding service (FastAPI + uvicorn). Other settings: EMBEDLAB_* variables, e.g.
-    EMBEDLAB_API_KEY, EMBEDLAB_MAX_INPUTS, EMBEDLAB_MAX_CHARS, EMBEDLAB_TOO_LONG=reject."""
+    EMBEDLAB_API_KEY, EMBEDLAB_MAX_INPUTS, EMBEDLAB_MAX_CHARS, EMBEDLAB_TOO_LONG=reject.
+    """
     import uvicorn
     from pydantic import ValidationError
 

@@ -29,6 +29,13 @@ EXAMPLES_PER_REASON = 5
 
 @dataclass(frozen=True)
 class ArxivSettings:
+    """How papers are labelled and split.
+
+    Example::
+
+        ArxivSettings(label_level="subject", min_papers=100, eval_fraction=0.05, test_fraction=0.10)
+    """
+
     label_level: LabelLevel = "subject"  # subject: archive such as `math`; category: such as `math.PR`
     min_papers: int = 100  # labels with fewer papers (after cleaning) are set aside
     eval_fraction: float = 0.05
@@ -52,12 +59,19 @@ class SetAside:
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, reason: str, where: str) -> None:
+        """Count one dropped paper under `reason`, keeping a few examples of where."""
         self.counts[reason] += 1
         if len(self.examples[reason]) < EXAMPLES_PER_REASON:
             self.examples[reason].append(where)
 
 
 def default_arxiv_path() -> Path:
+    """`$EMBEDLAB_DATA_DIR/arxiv/papers.jsonl.gz`; a clear error when no data folder is set.
+
+    Example::
+
+        path = default_arxiv_path()
+    """
     root = data_dir()
     if root is None:
         raise DataError("no data folder: set EMBEDLAB_DATA_DIR to the folder holding arxiv/papers.jsonl.gz")
@@ -177,8 +191,8 @@ def file_sha256(path: Path) -> str:
 
 def prepare_arxiv(path: str | Path, out: str | Path, settings: ArxivSettings | None = None) -> dict:
     """Clean, label, filter and split; write the splits as Parquet plus a manifest, atomically.
-    Returns the manifest."""
-
+    Returns the manifest.
+    """
     settings = settings or ArxivSettings()
     path, out = Path(path), Path(out)
     set_aside = SetAside()
@@ -249,6 +263,13 @@ def _schema():
 
 
 def load_split(directory: str | Path, split: str) -> list[dict]:
+    """The papers of one split (`train`, `eval` or `test`) of a split folder.
+
+    Example::
+
+        test = load_split("runs/arxiv-demo/data", "test")
+        test[0]["title"], test[0]["label"]
+    """
     import pyarrow.parquet as pq
 
     if split not in SPLITS:

@@ -30,10 +30,17 @@ class PairColumns(BaseModel):
     score: str = "score"
 
     def names(self) -> tuple[str, str, str]:
+        """The three column names, in order: sentence1, sentence2, score."""
         return (self.sentence1, self.sentence2, self.score)
 
 
 def detect_format(path: Path) -> str:
+    """The file format from the file's extension (`.csv`, `.jsonl`, `.parquet`, ...).
+
+    Example::
+
+        detect_format(Path("pairs.jsonl.gz"))  # "jsonl"
+    """
     try:
         return FORMATS[path.suffix.lower()]
     except KeyError:

@@ -31,7 +31,8 @@ def _by_label(papers: list[dict]) -> dict[str, list[int]]:
 def _anchor_order(papers: list[dict], wanted: int, balance: bool, rng: random.Random) -> list[int]:
     """`wanted` anchor positions. Unbalanced: every paper once (shuffled) before any repeats, so labels appear
     in proportion to their size. Balanced: each label equally often (its papers shuffled, cycled), so small
-    subjects weigh as much as large ones — what macro-averaged metrics reward."""
+    subjects weigh as much as large ones — what macro-averaged metrics reward.
+    """
     if not balance:
         order: list[int] = []
         while len(order) < wanted:
@@ -105,7 +106,8 @@ def mine_hard_negatives(
     batch_size: int = 64,
 ) -> list[int]:
     """For each pair, the paper of a *different* label most similar to its anchor (base-model cosine), from a
-    random pool of at most `pool` papers of the same split."""
+    random pool of at most `pool` papers of the same split.
+    """
     import faiss
     import numpy as np
 
@@ -140,6 +142,14 @@ def contrastive_dataset(
     positive_field: TextField,
     negatives: list[int] | None = None,
 ) -> Dataset:
+    """Anchor / positive (/ negative) columns for the contrastive losses, from paper index pairs.
+
+    Example::
+
+        dataset = contrastive_dataset(
+            papers, [(0, 1), (2, 3)], anchor_field="title", positive_field="abstract"
+        )
+    """
     columns = {
         "anchor": [papers[a][anchor_field] for a, _ in pairs],
         "positive": [papers[p][positive_field] for _, p in pairs],
@@ -158,7 +168,8 @@ def labelled_dataset(
     seed: int = 42,
 ) -> Dataset:
     """Balanced (sentence1, sentence2, score) pairs, score 1 for the same label and 0 for different labels:
-    the shape ContrastiveLoss trains on."""
+    the shape ContrastiveLoss trains on.
+    """
     positives = positive_pairs(
         papers,
         count - count // 2,

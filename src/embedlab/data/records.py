@@ -59,6 +59,7 @@ class PairBuilder:
         return number
 
     def dataset(self) -> Dataset:
+        """The scored pairs as a `datasets.Dataset` (sentence1, sentence2, score)."""
         if not self.score:
             raise DataError("no sentence pairs found", path=self.path)
         from datasets import Dataset

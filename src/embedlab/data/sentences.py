@@ -44,7 +44,8 @@ NLI_FILES = {
 
 def split_sentences(text: str, min_chars: int = 20) -> list[str]:
     """Sentences of an abstract: split after . ! ? before a capital, formula or bracket;
-    fragments shorter than `min_chars` are dropped."""
+    fragments shorter than `min_chars` are dropped.
+    """
     return [s.strip() for s in _SENTENCE_END.split(text) if len(s.strip()) >= min_chars]
 
 
@@ -135,7 +136,8 @@ def collect_sentences(
 
     Each source is shuffled on its own and the sources are taken in the order given, so under a limit the
     sources listed first are kept whole and the last ones are sampled. Returns the sentences and how many
-    evaluation sentences were removed."""
+    evaluation sentences were removed.
+    """
     held_out = evaluation_sentences()
     rng = random.Random(seed)
     seen: set[str] = set()
@@ -160,7 +162,8 @@ def entailment_pairs(
 ) -> tuple[list[tuple[str, str]], int]:
     """Distinct (premise, hypothesis) pairs labelled `entailment` in the named NLI sources, minus pairs with a
     sentence on an evaluation side (SICK and SNLI share image-caption sentences), at most `limit`, shuffled.
-    Returns the pairs and how many were removed as evaluation pairs."""
+    Returns the pairs and how many were removed as evaluation pairs.
+    """
     held_out = evaluation_sentences()
     pairs: dict[tuple[str, str], None] = {}
     removed = 0

@@ -19,6 +19,14 @@ from embedlab.paths import data_dir
 
 @dataclass(frozen=True)
 class StsTask:
+    """One STS benchmark: its folder under the data directory and its split files.
+
+    Example::
+
+        task = get_task("stsb")
+        task.splits  # ["train", "validation", "test"]
+    """
+
     name: str
     title: str
     folder: str
@@ -30,6 +38,7 @@ class StsTask:
 
     @property
     def splits(self) -> list[str]:
+        """The names of the splits this task has."""
         return list(self.files)
 
 
@@ -68,7 +77,8 @@ def _read_sick(folder: Path, file_name: str) -> Dataset:
 def _read_semeval(folder: Path, pattern: str) -> Dataset:
     """STS12–16: per sub-corpus an input file (s1 TAB s2 [TAB source...]) aligned line by line with a gold
     file; an empty gold line means the pair was not scored and is skipped. All sub-corpora are pooled,
-    as MTEB and SentEval's "all" figure do."""
+    as MTEB and SentEval's "all" figure do.
+    """
     inputs = sorted(folder.glob(pattern))
     if not inputs:
         raise DataError(f"no files matching {pattern}", path=folder)
@@ -162,6 +172,12 @@ STS_SUITE = ["stsb", "sickr", "sts12", "sts13", "sts14", "sts15", "sts16"]
 
 
 def get_task(name: str) -> StsTask:
+    """The STS task by name (case-insensitive); a clear error names the known ones.
+
+    Example::
+
+        get_task("SICK-R").title  # "SICK-R"
+    """
     try:
         return STS_TASKS[name.lower()]
     except KeyError:

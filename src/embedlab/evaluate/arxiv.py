@@ -1,10 +1,12 @@
 """arXiv retrieval and classification evaluation of one system (an embedding model or TF-IDF) on prepared
 splits (`embedlab data arxiv`): the code behind `embedlab eval --tasks arxiv-*` and the pipeline's evaluate
-stages."""
+stages.
+"""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +18,7 @@ from embedlab.data.arxiv import load_split
 from embedlab.evaluate.classification import TASK as CLASSIFICATION
 from embedlab.evaluate.classification import classify_embeddings
 from embedlab.evaluate.retrieval import TASK as RETRIEVAL
-from embedlab.evaluate.retrieval import evaluate_embeddings, retrieval_inputs
+from embedlab.evaluate.retrieval import RetrievalInputs, evaluate_embeddings, retrieval_inputs
 from embedlab.evaluate.tfidf import fit_vectorizer, tfidf_classification, tfidf_retrieval
 from embedlab.io import l2_normalise
 
@@ -42,6 +44,12 @@ class ArxivEvalConfig(Strict):
 
 
 def stratified_sample(papers: list[dict], size: int | None, seed: int) -> list[dict]:
+    """A label-stratified sample of `size` papers (all of them when `size` is None or larger).
+
+    Example::
+
+        sample = stratified_sample(test_papers, 2_000, seed=42)
+    """
     if size is None or size >= len(papers):
         return papers
     from sklearn.model_selection import train_test_split
@@ -63,6 +71,84 @@ def two_d_map(vectors: np.ndarray, seed: int) -> np.ndarray:
     return TSNE(n_components=2, init="pca", random_state=seed, perplexity=perplexity).fit_transform(reduced)
 
 
+@dataclass
+class _Papers:
+    """The test papers, the classifier's training papers and the retrieval inputs built from them."""
+
+    test: list[dict]
+    train: list[dict]
+    inputs: RetrievalInputs
+    settings: ArxivEvalConfig
+
+    def texts(self, papers: list[dict], name: str) -> list[str]:
+        return [p[name] for p in papers]
+
+    def labels(self, papers: list[dict]) -> list[str]:
+        return [p["label"] for p in papers]
+
+
+def _class_weight(settings: ArxivEvalConfig) -> str | None:
+    return None if settings.class_weight == "none" else settings.class_weight
+
+
+def _tfidf_results(papers: _Papers, tasks: tuple[str, ...]):
+    settings, train, field = papers.settings, papers.train, papers.settings.classification_field
+    vectorizer = fit_vectorizer(
+        papers.texts(train, settings.query_field) + papers.texts(train, settings.corpus_field)
+    )
+    retrieval = tfidf_retrieval(vectorizer, papers.inputs) if RETRIEVAL in tasks else None
+    classification = None
+    if CLASSIFICATION in tasks:
+        classification = tfidf_classification(
+            vectorizer,
+            papers.texts(train, field),
+            papers.labels(train),
+            papers.texts(papers.test, field),
+            papers.labels(papers.test),
+            class_weight=_class_weight(settings),
+        )
+    return retrieval, classification
+
+
+def _encoder_results(
+    model: str, papers: _Papers, tasks: tuple[str, ...], seed: int, payload: dict, with_map: bool
+):
+    from embedlab.runtime.encoder import TorchEncoder
+
+    settings, test = papers.settings, papers.test
+    encoder = TorchEncoder(model)
+    if settings.max_seq_length:
+        encoder.model.max_seq_length = settings.max_seq_length
+    vectors: dict[str, np.ndarray] = {}
+
+    def test_vectors(name: str) -> np.ndarray:  # each field of the test papers is encoded once
+        if name not in vectors:
+            vectors[name] = encoder.encode(papers.texts(test, name), batch_size=settings.batch_size)
+        return vectors[name]
+
+    retrieval = classification = None
+    if RETRIEVAL in tasks:
+        retrieval = evaluate_embeddings(
+            papers.inputs, test_vectors(settings.query_field), test_vectors(settings.corpus_field)
+        )
+    if CLASSIFICATION in tasks:
+        field = settings.classification_field
+        train_vectors = encoder.encode(papers.texts(papers.train, field), batch_size=settings.batch_size)
+        classification = classify_embeddings(
+            train_vectors,
+            papers.labels(papers.train),
+            test_vectors(field),
+            papers.labels(test),
+            seed,
+            class_weight=_class_weight(settings),
+        )
+    if with_map:
+        shown = sorted(random.Random(seed).sample(range(len(test)), min(settings.map_points, len(test))))
+        xy = two_d_map(test_vectors(settings.corpus_field)[shown], seed)
+        payload["map"] = {"labels": [test[i]["label"] for i in shown], "xy": xy.round(3).tolist()}
+    return retrieval, classification
+
+
 def evaluate_arxiv(
     model: str | None,
     data_dir: str | Path,
@@ -73,64 +159,26 @@ def evaluate_arxiv(
     with_map: bool = False,
 ) -> dict:
     """Evaluate `model` (a name or folder; None = the TF-IDF baseline). Returns records (×100) and per-label
-    figures; with `with_map`, 2-D t-SNE coordinates of a sample of test embeddings."""
+    figures; with `with_map`, 2-D t-SNE coordinates of a sample of test embeddings.
+
+    Example::
+
+        payload = evaluate_arxiv("all-MiniLM-L6-v2", "runs/arxiv-minilm/data")
+        lookup(records_from_json(payload["records"]), "arxiv-retrieval", "precision@10")
+    """
     settings = settings or ArxivEvalConfig()
-    class_weight = None if settings.class_weight == "none" else settings.class_weight
     test = stratified_sample(load_split(data_dir, "test"), settings.test_size, seed)
-    inputs = retrieval_inputs(test, settings.query_field, settings.corpus_field)
-    test_labels = [p["label"] for p in test]
-    field = settings.classification_field
-    classifier_train: list[dict] = []
+    train: list[dict] = []
     if CLASSIFICATION in tasks or model is None:
-        classifier_train = stratified_sample(
-            load_split(data_dir, "train"), settings.classification_train_size, seed
-        )
-    train_labels = [p["label"] for p in classifier_train]
-    retrieval = classification = None
-    payload: dict = {"test_papers": len(test), "corpus": len(inputs.corpus)}
+        train = stratified_sample(load_split(data_dir, "train"), settings.classification_train_size, seed)
+    papers = _Papers(
+        test, train, retrieval_inputs(test, settings.query_field, settings.corpus_field), settings
+    )
+    payload: dict = {"test_papers": len(test), "corpus": len(papers.inputs.corpus)}
     if model is None:
-        vectorizer = fit_vectorizer(
-            [p[settings.query_field] for p in classifier_train]
-            + [p[settings.corpus_field] for p in classifier_train]
-        )
-        if RETRIEVAL in tasks:
-            retrieval = tfidf_retrieval(vectorizer, inputs)
-        if CLASSIFICATION in tasks:
-            classification = tfidf_classification(
-                vectorizer,
-                [p[field] for p in classifier_train],
-                train_labels,
-                [p[field] for p in test],
-                test_labels,
-                class_weight=class_weight,
-            )
+        retrieval, classification = _tfidf_results(papers, tasks)
     else:
-        from embedlab.runtime.encoder import TorchEncoder
-
-        encoder = TorchEncoder(model)
-        if settings.max_seq_length:
-            encoder.model.max_seq_length = settings.max_seq_length
-        batch = settings.batch_size
-        vectors: dict[str, np.ndarray] = {}
-
-        def test_vectors(name: str) -> np.ndarray:
-            if name not in vectors:
-                vectors[name] = encoder.encode([p[name] for p in test], batch_size=batch)
-            return vectors[name]
-
-        if RETRIEVAL in tasks:
-            retrieval = evaluate_embeddings(
-                inputs, test_vectors(settings.query_field), test_vectors(settings.corpus_field)
-            )
-        if CLASSIFICATION in tasks:
-            train_vectors = encoder.encode([p[field] for p in classifier_train], batch_size=batch)
-            classification = classify_embeddings(
-                train_vectors, train_labels, test_vectors(field), test_labels, seed, class_weight=class_weight
-            )
-        if with_map:
-            shown = sorted(random.Random(seed).sample(range(len(test)), min(settings.map_points, len(test))))
-            xy = two_d_map(test_vectors(settings.corpus_field)[shown], seed)
-            payload["map"] = {"labels": [test_labels[i] for i in shown], "xy": xy.round(3).tolist()}
+        retrieval, classification = _encoder_results(model, papers, tasks, seed, payload, with_map)
     records = []
     if retrieval is not None:
         records += retrieval.records()

@@ -18,6 +18,14 @@ TASK = "arxiv-classification"
 
 @dataclass(frozen=True)
 class ClassificationResult:
+    """Accuracy and macro-F1 of a classifier on a test split, with F1 per label.
+
+    Example::
+
+        result = classify(train_x, train_y, test_x, test_y)
+        result.macro_f1
+    """
+
     accuracy: float
     macro_f1: float
     per_label_f1: dict[str, float]
@@ -25,6 +33,7 @@ class ClassificationResult:
     test_size: int
 
     def records(self, split: str = "test", task: str = TASK) -> list[EvalRecord]:
+        """The result as evaluation records (percentages), for the results file."""
         return [
             EvalRecord(task, split, "accuracy", round(100 * self.accuracy, 2), self.test_size),
             EvalRecord(task, split, "macro_f1", round(100 * self.macro_f1, 2), self.test_size),
@@ -41,7 +50,8 @@ def classify(
     class_weight: str | None = "balanced",
 ) -> ClassificationResult:
     """`class_weight="balanced"` weighs each label's examples by the inverse of its frequency, so rare labels
-    count as much as common ones — the premise of macro-F1."""
+    count as much as common ones — the premise of macro-F1.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
 

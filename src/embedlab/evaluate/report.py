@@ -44,6 +44,12 @@ def _fmt(value: float | None) -> str:
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table from headers and rows of strings.
+
+    Example::
+
+        markdown_table(["model", "STS-B"], [["MiniLM", "82.03"]])
+    """
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)

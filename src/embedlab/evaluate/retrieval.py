@@ -38,7 +38,8 @@ def retrieval_inputs(
     papers: list[dict], query_field: str = "title", corpus_field: str = "abstract"
 ) -> RetrievalInputs:
     """Each paper's `query_field` is a query; the corpus is every paper's `corpus_field`;
-    relevant = the papers of the same label."""
+    relevant = the papers of the same label.
+    """
     by_label: dict[str, set[str]] = defaultdict(set)
     for paper in papers:
         by_label[paper["label"]].add(paper["id"])
@@ -54,7 +55,8 @@ def ranked_hits(
     score_rows: Callable[[int, int], np.ndarray], n_queries: int, corpus_ids: list[str], depth: int = DEPTH
 ) -> list[list[str]]:
     """Top-`depth` corpus ids per query, best first, ties by ascending corpus id. `score_rows(start, stop)`
-    gives the score matrix rows of those queries, so the full matrix is never held at once."""
+    gives the score matrix rows of those queries, so the full matrix is never held at once.
+    """
     order_of_id = np.argsort(
         np.argsort(np.array(corpus_ids, dtype=object))
     )  # rank of each id in sorted order
@@ -78,6 +80,12 @@ def _dcg(relevances: list[int]) -> float:
 
 
 def query_metrics(hits: list[str], relevant: set[str]) -> dict[str, float]:
+    """Precision@k, recall@k, MRR@10, nDCG@10 and MAP of one ranked hit list against its relevant ids.
+
+    Example::
+
+        query_metrics(["d3", "d1", "d7"], {"d1"})["mrr@10"]  # 0.5
+    """
     metrics: dict[str, float] = {}
     is_relevant = [1 if h in relevant else 0 for h in hits]
     for k in PRECISION_AT:
@@ -99,12 +107,21 @@ def query_metrics(hits: list[str], relevant: set[str]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class RetrievalResult:
+    """Mean retrieval metrics over all queries and per label.
+
+    Example::
+
+        result = evaluate_encoder(encoder, inputs)
+        result.metrics["precision@10"]
+    """
+
     metrics: dict[str, float]  # fractions in [0, 1], as InformationRetrievalEvaluator returns them
     per_label: dict[str, dict[str, float]]  # label → metric → mean over that label's queries
     queries: int
     corpus: int
 
     def records(self, split: str = "test", task: str = TASK) -> list[EvalRecord]:
+        """The metrics as evaluation records (percentages), for the results file."""
         return [
             EvalRecord(task, split, name, round(100 * value, 2), self.queries)
             for name, value in self.metrics.items()
@@ -112,6 +129,12 @@ class RetrievalResult:
 
 
 def evaluate_rankings(inputs: RetrievalInputs, ranked: list[list[str]]) -> RetrievalResult:
+    """Score ranked corpus ids (one list per query, in query order).
+
+    Example::
+
+        result = evaluate_rankings(inputs, [["d1", "d3"], ["d2", "d9"]])
+    """
     per_query = [
         query_metrics(hits, inputs.relevant[q]) for q, hits in zip(inputs.queries, ranked, strict=True)
     ]
@@ -141,6 +164,12 @@ def evaluate_embeddings(
 
 
 def evaluate_encoder(encoder, inputs: RetrievalInputs, batch_size: int = 64) -> RetrievalResult:
+    """Encode queries and corpus with `encoder` and score exact cosine rankings.
+
+    Example::
+
+        result = evaluate_encoder(load_encoder("all-MiniLM-L6-v2"), inputs, batch_size=64)
+    """
     query_vectors = encoder.encode(list(inputs.queries.values()), batch_size=batch_size)
     corpus_vectors = encoder.encode(list(inputs.corpus.values()), batch_size=batch_size)
     return evaluate_embeddings(inputs, query_vectors, corpus_vectors)

@@ -1,6 +1,7 @@
 """Speed and size of one model under each backend, measured back to back in one process on real STS-B
 sentences: sentences/s and ms/sentence at several batch sizes, size on disk, STS-B test Spearman, and
-throughput relative to torch fp32."""
+throughput relative to torch fp32.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from embedlab.runtime.export import FP32_FILE, INT8_FILE
 
 @dataclass(frozen=True)
 class SpeedRow:
+    """One row of the speed table: a model on one backend at one batch size."""
+
     model: str
     backend: str
     size_mb: float
@@ -27,10 +30,17 @@ class SpeedRow:
     stsb_spearman: float
 
     def to_dict(self) -> dict:
+        """The row as a plain dict (for JSON)."""
         return asdict(self)
 
 
 def available_backends(model_dir: Path, include_bf16: bool) -> list[str]:
+    """The backends a model folder can be timed on: torch (and torch-bf16), plus its ONNX files.
+
+    Example::
+
+        available_backends(Path("runs/minilm"), include_bf16=True)  # ["torch", "torch-bf16", "onnx", ...]
+    """
     backends = ["torch"] + (["torch-bf16"] if include_bf16 else [])
     backends += [
         name for name, file in (("onnx", FP32_FILE), ("onnx-int8", INT8_FILE)) if (model_dir / file).is_file()
@@ -39,6 +49,7 @@ def available_backends(model_dir: Path, include_bf16: bool) -> list[str]:
 
 
 def size_on_disk(model_dir: Path, backend: str) -> float:
+    """Size in MB of what a backend loads: the ONNX file, or the torch weights."""
     if backend == "onnx":
         return (model_dir / FP32_FILE).stat().st_size / 1e6
     if backend == "onnx-int8":
@@ -65,6 +76,13 @@ def bench_speed(
     repeats: int = 3,
     threads: int = 2,
 ) -> list[SpeedRow]:
+    """Sentences per second of a model on each backend and batch size, on STS-B test sentences.
+
+    Example::
+
+        rows = bench_speed("runs/minilm", ["torch", "onnx-int8"], batch_sizes=(1, 32))
+        print(speed_markdown(rows))
+    """
     from embedlab.runtime.encoder import TorchEncoder, load_encoder
 
     model_dir = Path(model_dir)
@@ -104,6 +122,7 @@ def bench_speed(
 
 
 def speed_markdown(rows: list[SpeedRow]) -> str:
+    """The speed rows as a Markdown table, with the speed-up over torch fp32."""
     from embedlab.evaluate.report import markdown_table
 
     headers = [
@@ -133,6 +152,12 @@ def speed_markdown(rows: list[SpeedRow]) -> str:
 
 
 def speed_chart(rows: list[SpeedRow], path: Path) -> Path:
+    """A bar chart of sentences per second per backend and batch size, saved as a PNG.
+
+    Example::
+
+        speed_chart(rows, Path("docs/images/speed.png"))
+    """
     import matplotlib
 
     matplotlib.use("Agg")

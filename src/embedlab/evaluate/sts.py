@@ -26,7 +26,8 @@ PEARSON = "pearson_cosine"
 
 def parse_tasks(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:
     """'stsb,sickr:test,sts12' → [(task, split)], defaulting to each task's evaluation split.
-    None or 'sts' means the 7-task suite."""
+    None or 'sts' means the 7-task suite.
+    """
     if spec is None or spec == "sts" or spec == ["sts"]:
         items = list(STS_SUITE)
     elif isinstance(spec, str):
@@ -45,6 +46,12 @@ def parse_tasks(spec: str | Sequence[str] | None) -> list[tuple[str, str]]:
 
 
 def correlation_records(task: str, split: str, cosine: np.ndarray, gold: Sequence[float]) -> list[EvalRecord]:
+    """Spearman and Pearson (×100) of cosine scores against gold scores, as records.
+
+    Example::
+
+        correlation_records("stsb", "test", cosine, gold)
+    """
     gold_array = np.asarray(gold, dtype=np.float64)
     n = len(gold_array)
     spearman = float(spearmanr(cosine, gold_array).statistic) * 100
@@ -53,6 +60,12 @@ def correlation_records(task: str, split: str, cosine: np.ndarray, gold: Sequenc
 
 
 def cosine_of_pairs(embeddings: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Cosine of each pair (rows `left[i]`, `right[i]` of the embeddings), in float64.
+
+    Example::
+
+        cosine_of_pairs(vectors, np.array([0, 2]), np.array([1, 3]))
+    """
     a = l2_normalise(embeddings[left], np.float64)
     b = l2_normalise(embeddings[right], np.float64)
     return (a * b).sum(axis=1)

@@ -1,5 +1,6 @@
 """One evaluation call for any mix of tasks: STS tasks through `evaluate_sts`, arXiv tasks through
-`evaluate_arxiv`; the code behind `embedlab eval`."""
+`evaluate_arxiv`; the code behind `embedlab eval`.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class SuiteResult:
 
     @property
     def records(self) -> list[EvalRecord]:
+        """Every record of the run: STS tasks then arXiv."""
         return [*self.sts, *self.arxiv]
 
 

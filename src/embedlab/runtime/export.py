@@ -1,6 +1,7 @@
 """ONNX export of a sentence-transformers folder: fp32 with dynamic batch and sequence axes, optional int8
 dynamic quantization (per-channel, symmetric weights: per-tensor defaults lose accuracy, mean cosine 0.964
-vs 0.993), written where sentence-transformers' ONNX backend looks. Parity: `embedlab.evaluate.parity`."""
+vs 0.993), written where sentence-transformers' ONNX backend looks. Parity: `embedlab.evaluate.parity`.
+"""
 
 from __future__ import annotations
 
@@ -66,6 +67,12 @@ def export_onnx(
 
 
 def quantize_int8(source: Path, target: Path) -> Path:
+    """Dynamic int8 quantization of an ONNX file (weights int8, activations quantized at run time).
+
+    Example::
+
+        quantize_int8(Path("runs/minilm/onnx/model.onnx"), Path("runs/minilm/onnx/model_int8.onnx"))
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with atomic_path(target) as staging:

@@ -60,6 +60,7 @@ class Metrics:
         )
 
     def observe_batch(self, texts: int, requests: int, seconds: float) -> None:
+        """Record one encoded batch: seconds, texts, requests."""
         self.encode_seconds.observe(seconds)
         self.batch_texts.observe(texts)
         self.batch_requests.observe(requests)
@@ -77,6 +78,7 @@ class ServiceMiddleware:
         self.open_paths = OPEN_PATHS | (DOC_PATHS if settings.public_docs else frozenset())
 
     async def __call__(self, scope, receive, send):
+        """The ASGI entry: body limit, API key, early 503 while the queue is full, metrics."""
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started = time.perf_counter()
@@ -114,7 +116,8 @@ class ServiceMiddleware:
 
     def _shed(self, scope) -> Response | None:
         """Refuse before the body is read or validated while the queue is full: under a storm of requests,
-        each refusal must cost next to nothing."""
+        each refusal must cost next to nothing.
+        """
         batcher = self.state.batcher
         if batcher is None or scope["path"] not in ENCODING_PATHS or not batcher.full:
             return None

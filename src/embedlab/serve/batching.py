@@ -79,10 +79,12 @@ class MicroBatcher:
 
     @property
     def running(self) -> bool:
+        """True while the batcher takes work (started and not shutting down)."""
         return self._worker is not None and not self._worker.done() and not self.closing
 
     @property
     def full(self) -> bool:
+        """True when the queue holds its maximum of texts."""
         return self.queued_texts >= self.max_queue_texts
 
     def retry_after(self) -> int:
@@ -90,6 +92,7 @@ class MicroBatcher:
         return max(1, math.ceil(self.queued_texts / self.texts_per_second))
 
     def start(self) -> None:
+        """Start the batching loop on the running event loop."""
         self._worker = asyncio.create_task(self._run())
 
     def close(self) -> None:

@@ -122,11 +122,13 @@ def json_response(payload: object, status: int = 200, headers: dict | None = Non
 
 @router.get("/health")
 async def health() -> dict:
+    """Liveness: the process answers."""
     return {"status": "ok"}
 
 
 @router.get("/ready", responses={503: {"description": "Starting or shutting down"}})
 async def ready(request: Request):
+    """Readiness: the model is loaded and the batcher takes work (503 while starting or stopping)."""
     state = request.app.state
     batcher = state.batcher
     if batcher is None or not batcher.running:
@@ -142,6 +144,7 @@ async def ready(request: Request):
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def prometheus(request: Request) -> PlainTextResponse:
+    """Prometheus metrics: requests, latency, batch sizes, encode seconds, refused requests."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     registry = request.app.state.metrics.registry
@@ -150,6 +153,7 @@ async def prometheus(request: Request) -> PlainTextResponse:
 
 @router.post("/embed", responses=ERRORS, response_model=EmbedResponse)
 async def embed_route(body: EmbedRequest, request: Request) -> Response:
+    """Embeddings of one text or a list of texts (L2-normalised unless `normalize` is false)."""
     vectors, _ = await embed(request, prepare_texts(body.inputs, request.app.state.settings))
     if body.normalize:
         vectors = l2_normalise(vectors)
@@ -159,6 +163,7 @@ async def embed_route(body: EmbedRequest, request: Request) -> Response:
 
 @router.post("/similarity", responses=ERRORS, response_model=SimilarityResponse)
 async def similarity(body: SimilarityRequest, request: Request) -> Response:
+    """Cosine similarity of `source` to each of `targets`."""
     texts = prepare_texts([body.source, *body.targets], request.app.state.settings)
     vectors = l2_normalise((await embed(request, texts))[0])
     return json_response({"model": request.app.state.settings.model, "scores": vectors[1:] @ vectors[0]})
@@ -168,6 +173,7 @@ async def similarity(body: SimilarityRequest, request: Request) -> Response:
     "/search", responses={**ERRORS, 404: {"description": "No index loaded"}}, response_model=SearchResponse
 )
 async def search(body: SearchRequest, request: Request) -> Response:
+    """The `k` documents of the loaded index nearest to `query`."""
     state = request.app.state
     if state.index is None:
         raise HTTPException(404, "no index loaded; start the service with --index DIR")
@@ -182,6 +188,7 @@ async def search(body: SearchRequest, request: Request) -> Response:
 
 @router.post("/v1/embeddings", responses=ERRORS, response_model=OpenAIEmbeddingResponse)
 async def openai_embeddings(body: OpenAIEmbeddingRequest, request: Request) -> Response:
+    """OpenAI-compatible embeddings (`POST /v1/embeddings`), float or base64."""
     state = request.app.state
     texts = prepare_texts(body.input, state.settings)
     vectors, counts = await embed(request, texts)

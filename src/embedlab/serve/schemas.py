@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 
 def _encodable(text: str) -> str:
-    """A JSON string may hold a lone surrogate (`"\\ud800"`): no tokenizer takes it, no response echoes it."""
+    r"""A JSON string may hold a lone surrogate (`"\ud800"`): no tokenizer takes it, no reply may echo it."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -23,42 +23,58 @@ Texts = Annotated[list[Text], Field(min_length=1)]
 
 
 class Strict(BaseModel):
+    """A request body that rejects unknown fields."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 class EmbedRequest(Strict):
+    """`POST /embed`: one text or a list, and whether to L2-normalise."""
+
     inputs: Text | Texts
     normalize: StrictBool = True
 
 
 class EmbedResponse(BaseModel):
+    """The embeddings of `POST /embed`, in input order."""
+
     model: str
     dim: int
     embeddings: list[list[float]]
 
 
 class SimilarityRequest(Strict):
+    """`POST /similarity`: one source text and the texts to compare it with."""
+
     source: Text
     targets: Texts
 
 
 class SimilarityResponse(BaseModel):
+    """The cosine scores of `POST /similarity`, in target order."""
+
     model: str
     scores: list[float]  # cosine similarity of the source to each target, in order
 
 
 class SearchRequest(Strict):
+    """`POST /search`: a query and how many documents to return."""
+
     query: Text
     k: int = Field(default=10, gt=0)
 
 
 class SearchHit(BaseModel):
+    """One document found by `POST /search`, with its cosine score."""
+
     id: str
     score: float
     document: dict
 
 
 class SearchResponse(BaseModel):
+    """The hits of `POST /search`, best first."""
+
     model: str
     hits: list[SearchHit]
 
@@ -74,17 +90,23 @@ class OpenAIEmbeddingRequest(BaseModel):
 
 
 class OpenAIEmbedding(BaseModel):
+    """One embedding of the OpenAI-compatible response."""
+
     object: Literal["embedding"] = "embedding"
     index: int
     embedding: list[float] | str
 
 
 class OpenAIUsage(BaseModel):
+    """Token usage of the OpenAI-compatible response."""
+
     prompt_tokens: int
     total_tokens: int
 
 
 class OpenAIEmbeddingResponse(BaseModel):
+    """The OpenAI-compatible `POST /v1/embeddings` response."""
+
     object: Literal["list"] = "list"
     data: list[OpenAIEmbedding]
     model: str

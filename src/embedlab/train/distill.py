@@ -45,7 +45,8 @@ def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path)
 def teacher_token_vectors(config: DistillConfig, tokenizer_dir: str | Path) -> np.ndarray:
     """The teacher's embedding of every token of the student's vocabulary, read as text ("Ġgraph" is
     " graph"): the vocabulary distillation model2vec does for the teacher's own tokenizer, done for the
-    student's, to start its token embeddings (`distill.init_embeddings`)."""
+    student's, to start its token embeddings (`distill.init_embeddings`).
+    """
     from transformers import AutoTokenizer
 
     from embedlab.paths import cache_dir
@@ -76,7 +77,8 @@ def with_aligned_projection(
     table (a PCA basis of the teacher's *token* outputs), carry the teacher's knowledge in another basis;
     against a random projection, MSE training first scrambles them (here: STS-B dev 59 → 22 in 375 steps
     for the warm-started encoder, 7-task average 67.6 → 49.1 for the static model). Solved in closed form,
-    the map starts right and training only has to learn what a linear map cannot."""
+    the map starts right and training only has to learn what a linear map cannot.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense
@@ -111,7 +113,8 @@ def ridge_map(
     feature variance. Plain least squares is not enough: a warm-started encoder's pooled vectors span only
     the teacher's 384 of its 480 dimensions (the rest is position-embedding noise), and the exact solution
     puts huge weights on those noise directions — gradients through them blew training up (loss 838 at
-    step 50). The ridge term leaves them near zero."""
+    step 50). The ridge term leaves them near zero.
+    """
     mean_in, mean_out = features.mean(axis=0), targets.mean(axis=0)
     centred = features - mean_in
     gram = centred.T @ centred

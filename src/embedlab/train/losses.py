@@ -43,7 +43,8 @@ def build_loss(model: SentenceTransformer, config: LossConfig) -> nn.Module:
 
 def prepare_dataset(dataset: Dataset, config: LossConfig, score_range: tuple[float, float]) -> Dataset:
     """Turn a pair dataset (sentence1, sentence2, score) into the columns the loss expects.
-    Contrastive datasets (anchor, positive[, negative]) pass through to the in-batch-negatives losses."""
+    Contrastive datasets (anchor, positive[, negative]) pass through to the in-batch-negatives losses.
+    """
     columns = set(dataset.column_names)
     if config.name == "mse":  # (sentence, label = teacher embedding) rows from embedlab.train.distill
         return dataset
@@ -53,6 +54,11 @@ def prepare_dataset(dataset: Dataset, config: LossConfig, score_range: tuple[flo
                 f"loss '{config.name}' needs scored pairs; anchor/positive data suits mnrl/cached-mnrl"
             )
         return dataset
+    return _from_scores(dataset, config, score_range)
+
+
+def _from_scores(dataset: Dataset, config: LossConfig, score_range: tuple[float, float]) -> Dataset:
+    """Scores rescaled to 0–1 for cosine, 0/1 labels for contrastive, positive pairs for in-batch losses."""
     low, high = score_range
     if high <= low:
         raise ConfigError(f"score_range {score_range} is empty; set train.score_range to [min, max]")

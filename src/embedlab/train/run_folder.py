@@ -1,5 +1,6 @@
 """The run folder `runs/NAME/`: its creation and resumption, the metrics log, and the outputs written at the
-end (model/ with its card, results.json, report.md), each written atomically."""
+end (model/ with its card, results.json, report.md), each written atomically.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class RunResult:
+    """What a training run produced: folders, before/after records, time.
+
+    Example::
+
+        result = train_from_config(load_config("configs/stsb-minilm.yaml"))
+        result.model_dir, result.after
+    """
+
     run_dir: Path
     model_dir: Path
     before: list[EvalRecord] | None
@@ -64,6 +73,7 @@ class MetricsLog(TrainerCallback):
 
     @property
     def train_seconds(self) -> float:
+        """Training seconds so far, including the time before a resume."""
         return self.seconds_before + time.perf_counter() - self.started
 
     def _drop_entries_after(self, step: int) -> None:
@@ -77,15 +87,18 @@ class MetricsLog(TrainerCallback):
         write_text_atomic(self.path, "".join(kept))
 
     def on_train_begin(self, args, state, control, **kwargs):
+        """Start the clock."""
         self.started = time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        """Append the Trainer's log entry to `metrics.jsonl` (rank 0 only)."""
         if logs and state.is_world_process_zero:
             entry = {"step": state.global_step, "epoch": state.epoch, **logs}
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
 
     def on_save(self, args, state, control, **kwargs):
+        """Keep the cumulative training time beside the checkpoint, for an honest total after resume."""
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if state.is_world_process_zero and folder.is_dir():
             write_json_atomic(folder / self.TIME_FILE, {"train_seconds": round(self.train_seconds, 1)})
@@ -99,6 +112,14 @@ def _checkpoint_step(checkpoint: str) -> int:
 
 
 def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
+    """Create (or, with `resume`, check) the run folder and save the config into it.
+
+    Refuses an existing run unless `resume` or `overwrite`; resuming needs the same config.
+
+    Example::
+
+        run_dir = prepare_run_dir(config, resume=False, overwrite=False)
+    """
     run_dir = config.run_dir
     saved = run_dir / "config.yaml"
     if resume:
@@ -128,6 +149,12 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
 
 
 def last_checkpoint(checkpoints: Path) -> str | None:
+    """The newest `checkpoint-N` folder name under `checkpoints`, or None.
+
+    Example::
+
+        last_checkpoint(Path("runs/stsb-minilm/checkpoints"))  # ".../checkpoint-360"
+    """
     from transformers.trainer_utils import get_last_checkpoint
 
     return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None

@@ -11,6 +11,12 @@ from embedlab.errors import DataError
 
 
 def load_source(source: DataSource, seed: int = 42) -> tuple[Dataset, tuple[float, float]]:
+    """The training dataset a config's data source names, and its score range.
+
+    Example::
+
+        dataset, (low, high) = load_source(config.data, seed=config.seed)
+    """
     if source.sentences is not None:  # unsupervised SimCSE: each sentence is its own positive
         from embedlab.data.sentences import collect_sentences
 

@@ -18,6 +18,13 @@ from embedlab.evaluate.arxiv import ArxivEvalConfig, TextField
 
 
 class ArxivDataConfig(Strict):
+    """Where the papers come from and how they are split.
+
+    Example::
+
+        ArxivDataConfig(label_level="category", min_papers=200)
+    """
+
     path: str | None = None  # default: $EMBEDLAB_DATA_DIR/arxiv/papers.jsonl.gz
     label_level: Literal["subject", "category"] = "subject"
     min_papers: int = Field(default=100, gt=0)
@@ -26,6 +33,13 @@ class ArxivDataConfig(Strict):
 
 
 class PairsConfig(Strict):
+    """Which training pairs are drawn from the training papers, and how many.
+
+    Example::
+
+        PairsConfig(kinds=["title-abstract"], train_pairs=5_000, hard_negatives=True)
+    """
+
     kinds: list[Literal["same-label", "title-abstract"]] = Field(
         default_factory=lambda: ["same-label", "title-abstract"]  # type: ignore[arg-type]
     )
@@ -39,6 +53,14 @@ class PairsConfig(Strict):
 
 
 class PipelineConfig(RunFolder):
+    """The whole arXiv pipeline: data, pairs, loss, training and evaluation (`configs/arxiv-*.yaml`).
+
+    Example::
+
+        config = PipelineConfig(name="arxiv-demo", pairs=PairsConfig(train_pairs=2_000))
+        config.run_dir  # Path("runs/arxiv-demo")
+    """
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     model: str = "all-MiniLM-L6-v2"
     seed: int = 42

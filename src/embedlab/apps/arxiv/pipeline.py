@@ -29,6 +29,12 @@ SYSTEMS = ("base", "finetuned", "tfidf")
 
 
 def stage_key(*parts: object) -> str:
+    """A short, stable hash of a stage's inputs: a stage reruns only when its key changes.
+
+    Example::
+
+        stage_key("pairs", config.pairs.model_dump(), config.seed)  # "3f1c0a..."
+    """
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -41,6 +47,14 @@ class StageLog:
 
 
 class Stages:
+    """The pipeline's stages, each recorded under `RUN/.stages/NAME.json` so an unchanged one is skipped.
+
+    Example::
+
+        stages = Stages(Path("runs/arxiv-demo"), log=print)
+        stages.run("split", stage_key(settings), lambda: split_papers(...))
+    """
+
     def __init__(self, run_dir: Path, log: Callable[[str], None], force: bool = False) -> None:
         self.directory = run_dir / ".stages"
         self.log = log
@@ -51,10 +65,12 @@ class Stages:
         return self.directory / f"{name}.json"
 
     def state(self, name: str) -> dict | None:
+        """The stage's record (key, finished, seconds), or None if it never started."""
         path = self._path(name)
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def run(self, name: str, key: str, work: Callable[[], object]) -> None:
+        """Run `work` unless the stage already finished with the same key (or `force` is set)."""
         state = self.state(name)
         if not self.force and state and state.get("key") == key and state.get("finished"):
             self.log(f"[bold]{name}[/bold]: unchanged, skipped (key {key})")
@@ -89,6 +105,16 @@ def _read_dataset(path: Path):
 def run_pipeline(
     config: PipelineConfig, *, log: Callable[[str], None] = print, force: bool = False
 ) -> StageLog:
+    """Run the arXiv pipeline: split, pairs, train, evaluate base / fine-tuned / TF-IDF, report.
+
+    Each stage is skipped when its inputs are unchanged; an interrupted training resumes.
+
+    Example::
+
+        config = load_pipeline_config("configs/arxiv-minilm.yaml")
+        record = run_pipeline(config)
+        record.ran  # {"split": 12.0, "pairs": 3.1, ...}
+    """
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
@@ -202,7 +228,8 @@ def _build_pairs(config: PipelineConfig, data_dir: Path, out: Path, log: Callabl
 
 def training_evaluator(config: PipelineConfig, data_dir: Path):
     """InformationRetrievalEvaluator on a stratified sample of the eval split (queries and corpus from the
-    same sampled papers), used to pick the checkpoint kept."""
+    same sampled papers), used to pick the checkpoint kept.
+    """
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
     papers = stratified_sample(load_split(data_dir, "eval"), config.eval.training_eval_queries, config.seed)
@@ -219,7 +246,8 @@ def training_evaluator(config: PipelineConfig, data_dir: Path):
 
 
 def _train(config: PipelineConfig, data_dir: Path, pairs_dir: Path, run_dir: Path, resume: bool) -> None:
-    from embedlab.train.trainer import train
+    """Fine-tune on the mined pairs, keeping the checkpoint best at arXiv retrieval on the eval split."""
+    from embedlab.train import build_loss, finish_run, fit, prepare_dataset, prepare_student, start_run
 
     run_config = RunConfig(
         name="train",
@@ -232,14 +260,12 @@ def _train(config: PipelineConfig, data_dir: Path, pairs_dir: Path, run_dir: Pat
         training=config.training,
         eval=EvalConfig(tasks=[], before=False, batch_size=config.eval.batch_size),
     )
-    train(
-        run_config,
-        resume=resume,
-        overwrite=not resume,
-        train_dataset=_read_dataset(pairs_dir / "train.parquet"),
-        evaluator=training_evaluator(config, data_dir),
-        best_metric=BEST_METRIC,
-    )
+    run = start_run(run_config, resume=resume, overwrite=not resume)
+    model, _ = prepare_student(run_config)
+    data = prepare_dataset(_read_dataset(pairs_dir / "train.parquet"), config.loss, (0.0, 1.0))
+    evaluator = training_evaluator(config, data_dir)
+    trainer, log = fit(model, data, build_loss(model, config.loss), evaluator, run, best_metric=BEST_METRIC)
+    finish_run(run, model, trainer, log, train_examples=len(data), before=None)
 
 
 def _evaluate(config: PipelineConfig, system: str, data_dir: Path, train_dir: Path, eval_dir: Path) -> None:

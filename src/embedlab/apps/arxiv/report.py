@@ -1,5 +1,6 @@
 """The pipeline's comparison report: base model vs fine-tuned model vs TF-IDF, as markdown, JSON and plots,
-and the fine-tuned model's card rewritten with the same table."""
+and the fine-tuned model's card rewritten with the same table.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def _value(result: dict, task: str, metric: str) -> float | None:
 
 
 def comparison_table(results: dict[str, dict]) -> str:
+    """Markdown table of every metric for each system (base, fine-tuned, TF-IDF), with Δ vs base.
+
+    Example::
+
+        print(comparison_table({"base": base_json, "finetuned": tuned_json}))
+    """
     systems = [s for s in SYSTEM_TITLES if s in results]
     headers = ["task", "metric", *(SYSTEM_TITLES[s] for s in systems)]
     if {"base", "finetuned"} <= results.keys():
@@ -54,6 +61,12 @@ def comparison_table(results: dict[str, dict]) -> str:
 
 
 def per_label_chart(results: dict[str, dict], path: Path) -> None:
+    """Bar chart of per-subject precision@10 for each system, saved as a PNG.
+
+    Example::
+
+        per_label_chart(results, Path("runs/arxiv-demo/per_subject.png"))
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,6 +89,12 @@ def per_label_chart(results: dict[str, dict], path: Path) -> None:
 
 
 def embedding_map(results: dict[str, dict], path: Path) -> None:
+    """2-D map (t-SNE) of test-paper embeddings coloured by subject, base beside fine-tuned, as a PNG.
+
+    Example::
+
+        embedding_map(results, Path("runs/arxiv-demo/map.png"))
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,6 +133,12 @@ def _save_figure(figure, path: Path) -> None:
 
 
 def write_report(config: PipelineConfig, eval_dir: Path, run_dir: Path, stage_log) -> dict:
+    """Write `RUN/report.md`, `RUN/report.json`, the charts and the model card from the evaluation files.
+
+    Example::
+
+        results = write_report(config, run_dir / "eval", run_dir, record)
+    """
     results = {
         system: json.loads((eval_dir / f"{system}.json").read_text(encoding="utf-8"))
         for system in SYSTEM_TITLES

@@ -231,3 +231,29 @@ def test_added_vectors_of_another_precision_are_recorded(tmp_path):
     more = [{"id": "e1", "text": "t"}]
     add_to_index(tmp_path / "idx", rng.standard_normal((1, 8)), more, model={**model, "precision": "fp32"})
     assert read_manifest(tmp_path / "idx")["model"]["precision"] == "int8+fp32"
+
+
+def test_cli_build_search_add(tiny_model_dir, fixtures, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "idx"
+    built = runner.invoke(
+        app, ["index", "build", str(tiny_model_dir), str(fixtures / "docs.jsonl"), "--out", str(out)]
+    )
+    assert built.exit_code == 0, built.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (
+        manifest["model"]["path"] == str(tiny_model_dir.resolve())
+        and len(manifest["model"]["fingerprint"]) == 64
+    )
+    assert manifest["count"] == 4 and manifest["kind"] == "flat" and manifest["model"]["precision"] == "fp32"
+    found = runner.invoke(
+        app, ["index", "search", str(out), "A man is playing a guitar on the street.", "-k", "2"]
+    )
+    assert found.exit_code == 0, found.output
+    assert "d1" in found.output and "1.000" in found.output
+    more = tmp_path / "more.jsonl"
+    more.write_text('{"id": "d5", "text": "A cat sits on the mat."}\n')
+    added = runner.invoke(app, ["index", "add", str(out), str(more)])
+    assert added.exit_code == 0 and "5 documents" in added.output
+    missing = runner.invoke(app, ["index", "search", str(tmp_path / "nothing"), "q"])
+    assert missing.exit_code == 2 and "holds no index" in missing.stderr

@@ -9,6 +9,7 @@ from embedlab.data.sts import STS_SUITE, load_sts
 from embedlab.errors import DataError
 
 
+@pytest.mark.integration  # counts of the real releases
 @pytest.mark.parametrize(
     ("task", "split", "count", "low", "high"),
     [
@@ -33,6 +34,7 @@ def test_benchmark_counts_match_the_releases(task, split, count, low, high):
     assert all(s.strip() for s in pairs["sentence1"]) and all(s.strip() for s in pairs["sentence2"])
 
 
+@pytest.mark.integration  # the real STS-B file
 def test_stsb_sentences_with_quotes_are_not_mangled():
     # The files have unbalanced '"' characters; a quote-honouring CSV reader would merge lines.
     pairs = load_sts("stsb", "train")

@@ -1,3 +1,5 @@
+"""The user's pair files (CSV, TSV, JSONL, Parquet): columns, blank lines, bad rows named by line."""
+
 from __future__ import annotations
 
 import math

@@ -1,16 +1,14 @@
+"""The FAISS document index: every kind finds documents, tuned effort, save/load, crash safety."""
+
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from embedlab.cli import app
-from embedlab.data.documents import load_documents
-from embedlab.errors import DataError, EmbedlabError
+from embedlab.errors import EmbedlabError
 from embedlab.index import DocumentIndex
 from embedlab.index.faiss_index import _new_faiss_index, build_tuned, tune_search
 from embedlab.io import l2_normalise as _normalised
@@ -37,27 +35,6 @@ def synthetic_docs(n: int, start: int = 0) -> list[dict]:
 def build(encoder, docs, **options) -> DocumentIndex:
     vectors = encoder.encode([d["text"] for d in docs])
     return DocumentIndex.build(vectors, docs, model={"name": "hash", "path": "hash"}, **options)
-
-
-def test_load_documents_keeps_metadata_and_checks_ids(fixtures, tmp_path):
-    docs = load_documents(fixtures / "docs.jsonl")
-    assert [d["id"] for d in docs] == ["d1", "d2", "d3", "d4"] and docs[1]["source"] == "news"
-    duplicate = tmp_path / "dup.jsonl"
-    duplicate.write_text('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n')
-    with pytest.raises(DataError, match="duplicate id '1' \\(first at line 1\\)") as caught:
-        load_documents(duplicate)
-    assert caught.value.line == 2 and caught.value.field == "id"
-    empty = tmp_path / "empty.csv"
-    empty.write_text("id,text\nx,hello\ny,\n")
-    with pytest.raises(DataError, match="line 3, field 'text'"):
-        load_documents(empty)
-
-
-def test_documents_without_an_id_field_are_numbered_by_line(tmp_path):
-    corpus = tmp_path / "corpus.csv"
-    corpus.write_text("text\nfirst sentence\nsecond sentence\n")
-    docs = load_documents(corpus, id_field=None)
-    assert [(d["id"], d["text"]) for d in docs] == [("2", "first sentence"), ("3", "second sentence")]
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
@@ -168,29 +145,3 @@ def test_searching_with_vectors_of_another_dimension_is_a_clear_error():
         index.check_model(None, 8)
     with pytest.raises(EmbedlabError, match="for a 16-d index"):
         index.search(HashEncoder(8).encode(["query"]))
-
-
-def test_cli_build_search_add(tiny_model_dir, fixtures, tmp_path):
-    runner = CliRunner()
-    out = tmp_path / "idx"
-    built = runner.invoke(
-        app, ["index", "build", str(tiny_model_dir), str(fixtures / "docs.jsonl"), "--out", str(out)]
-    )
-    assert built.exit_code == 0, built.output
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert (
-        manifest["model"]["path"] == str(tiny_model_dir.resolve())
-        and len(manifest["model"]["fingerprint"]) == 64
-    )
-    assert manifest["count"] == 4 and manifest["kind"] == "flat" and manifest["model"]["precision"] == "fp32"
-    found = runner.invoke(
-        app, ["index", "search", str(out), "A man is playing a guitar on the street.", "-k", "2"]
-    )
-    assert found.exit_code == 0, found.output
-    assert "d1" in found.output and "1.000" in found.output
-    more = tmp_path / "more.jsonl"
-    more.write_text('{"id": "d5", "text": "A cat sits on the mat."}\n')
-    added = runner.invoke(app, ["index", "add", str(out), str(more)])
-    assert added.exit_code == 0 and "5 documents" in added.output
-    missing = runner.invoke(app, ["index", "search", str(tmp_path / "nothing"), "q"])
-    assert missing.exit_code == 2 and "holds no index" in missing.stderr

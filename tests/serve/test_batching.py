@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from embedlab.cli import app
 from embedlab.runtime.encoder import TorchEncoder
 from embedlab.serve import ServeSettings, create_app
-from tests.test_serve import LiveServer
+from tests.serve.test_routes import LiveServer
 
 
 class SlowEncoder:

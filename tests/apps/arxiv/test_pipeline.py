@@ -1,0 +1,64 @@
+"""The arXiv pipeline end to end, and its stage cache (unchanged stages are skipped)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _pipeline_config(arxiv_corpus: Path, model_dir: Path, out: Path, **overrides):
+    from embedlab.apps.arxiv.config import PipelineConfig
+
+    raw = {
+        "name": "tiny",
+        "model": str(model_dir),
+        "output_dir": str(out),
+        "data": {"path": str(arxiv_corpus), "min_papers": 10, "eval_fraction": 0.2, "test_fraction": 0.25},
+        "pairs": {"train_pairs": 16, "eval_pairs": 8},
+        "training": {"max_steps": 2, "batch_size": 8, "logging_steps": 1, "eval_steps": 1},
+        "eval": {
+            "classification_train_size": 24,
+            "training_eval_queries": 12,
+            "map_points": 20,
+            "max_seq_length": 32,
+        },
+    }
+    for dotted, value in overrides.items():
+        section, key = dotted.split("__")
+        raw[section][key] = value
+    return PipelineConfig.model_validate(raw)
+
+
+def test_pipeline_runs_end_to_end_then_skips_unchanged_stages_and_reruns_changed_ones(
+    arxiv_corpus, tiny_model_dir, tmp_path
+):
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab.apps.arxiv.pipeline import run_pipeline
+
+    first = run_pipeline(_pipeline_config(arxiv_corpus, tiny_model_dir, tmp_path), log=lambda line: None)
+    assert set(first.ran) == {
+        "preprocess",
+        "pairs",
+        "train",
+        "evaluate-base",
+        "evaluate-finetuned",
+        "evaluate-tfidf",
+    }
+    run = tmp_path / "tiny"
+    report = json.loads((run / "report.json").read_text())
+    assert set(report["results"]) == {"base", "finetuned", "tfidf"}
+    assert (run / "precision_per_subject.png").stat().st_size > 0 and (run / "embedding_map.png").is_file()
+    assert "| retrieval | precision@10 |" in (run / "report.md").read_text()
+    card = (run / "train" / "model" / "README.md").read_text()
+    assert "precision@10" in card and "train_pairs: 16" in card
+    assert SentenceTransformer(str(run / "train" / "model")).encode(["a dog"]).shape == (1, 32)
+
+    again = run_pipeline(_pipeline_config(arxiv_corpus, tiny_model_dir, tmp_path), log=lambda line: None)
+    assert again.ran == {} and len(again.skipped) == 6
+
+    changed = run_pipeline(
+        _pipeline_config(arxiv_corpus, tiny_model_dir, tmp_path, pairs__train_pairs=24), log=lambda line: None
+    )
+    assert set(changed.ran) == {"pairs", "train", "evaluate-finetuned"}
+    assert set(changed.skipped) == {"preprocess", "evaluate-base", "evaluate-tfidf"}

@@ -1,0 +1,26 @@
+"""ONNX export: fp32 and int8 files where sentence-transformers looks, never overwritten silently."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedlab.errors import EmbedlabError
+from embedlab.runtime.export import FP32_FILE, INT8_FILE, export_onnx
+
+SENTENCES = [
+    "a man plays guitar",
+    "the sun is shining today",
+    "a dog runs in the park",
+    "two men are fighting",
+]
+
+
+def test_export_writes_fp32_and_int8_where_sentence_transformers_looks(exported_tiny):
+    assert (exported_tiny / FP32_FILE).is_file() and (exported_tiny / INT8_FILE).is_file()
+    assert not [p for p in (exported_tiny / "onnx").iterdir() if p.name.startswith(".")]
+
+
+def test_refuses_to_overwrite_without_force(exported_tiny):
+    with pytest.raises(EmbedlabError, match="--force"):
+        export_onnx(exported_tiny)
+    export_onnx(exported_tiny, force=True)
