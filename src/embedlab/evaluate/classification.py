@@ -40,24 +40,32 @@ class ClassificationResult:
         ]
 
 
-def classify(
-    train_features,
-    train_labels: list[str],
-    test_features,
-    test_labels: list[str],
-    *,
-    seed: int = 42,
-    class_weight: str | None = "balanced",
-) -> ClassificationResult:
-    """`class_weight="balanced"` weighs each label's examples by the inverse of its frequency, so rare labels
+def fit_classifier(features, labels: list[str], *, seed: int = 42, class_weight: str | None = "balanced"):
+    """The logistic regression every classification in embedlab uses (evaluation and `embedlab classify`).
+
+    `class_weight="balanced"` weighs each label's examples by the inverse of its frequency, so rare labels
     count as much as common ones — the premise of macro-F1.
+
+    Example::
+
+        classifier = fit_classifier(train_vectors, train_labels)
+        classifier.predict(test_vectors)
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
 
     classifier = LogisticRegression(max_iter=2000, C=1.0, class_weight=class_weight, random_state=seed)
-    classifier.fit(train_features, train_labels)
-    predicted = classifier.predict(test_features)
+    return classifier.fit(features, labels)
+
+
+def score_predictions(test_labels: list[str], predicted, train_labels: list[str]) -> ClassificationResult:
+    """Accuracy, macro-F1 and F1 per label of predictions against the true labels.
+
+    Example::
+
+        score_predictions(["a", "b"], ["a", "a"], train_labels=["a", "b"]).accuracy  # 0.5
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
     labels = sorted(set(train_labels) | set(test_labels))
     per_label = f1_score(test_labels, predicted, labels=labels, average=None, zero_division=0)
     return ClassificationResult(
@@ -67,6 +75,25 @@ def classify(
         train_size=len(train_labels),
         test_size=len(test_labels),
     )
+
+
+def classify(
+    train_features,
+    train_labels: list[str],
+    test_features,
+    test_labels: list[str],
+    *,
+    seed: int = 42,
+    class_weight: str | None = "balanced",
+) -> ClassificationResult:
+    """Fit the classifier on the training features and score it on the test features.
+
+    Example::
+
+        classify(train_x, train_y, test_x, test_y).macro_f1
+    """
+    classifier = fit_classifier(train_features, train_labels, seed=seed, class_weight=class_weight)
+    return score_predictions(test_labels, classifier.predict(test_features), train_labels)
 
 
 def classify_embeddings(

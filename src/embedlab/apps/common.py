@@ -1,0 +1,95 @@
+"""What the apps share: documents in, vectors with a progress bar, results out (JSONL or Parquet plus a
+report, all written into a staged folder that takes its place only when complete).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from embedlab.errors import EmbedlabError
+from embedlab.io import atomic_dir, l2_normalise
+
+OUTPUT_FORMATS = ("jsonl", "parquet")
+REPORT = "report.md"
+
+
+def check_threshold(value: float, option: str = "--threshold") -> float:
+    """A cosine threshold must lie in [-1, 1]; the error names the option.
+
+    Example::
+
+        check_threshold(0.92)  # 0.92
+    """
+    if not -1.0 <= value <= 1.0:
+        raise EmbedlabError(f"{option} {value}: a cosine threshold lies between -1 and 1")
+    return value
+
+
+def encode_texts(
+    encoder, texts: list[str], label: str, batch_size: int = 64, show: bool = True
+) -> np.ndarray:
+    """Unit vectors of `texts` under one labelled progress bar (counting texts).
+
+    Example::
+
+        vectors = encode_texts(load_encoder("all-MiniLM-L6-v2"), texts, "dedup")
+    """
+    from tqdm.auto import tqdm
+
+    if not texts:
+        return np.empty((0, encoder.dim), dtype=np.float32)
+    chunk = max(batch_size * 16, 1024)  # large enough to keep batches full, small enough to move the bar
+    parts = []
+    with tqdm(total=len(texts), desc=f"{label}: encoding", unit=" texts", disable=not show) as bar:
+        for start in range(0, len(texts), chunk):
+            piece = texts[start : start + chunk]
+            parts.append(encoder.encode(piece, batch_size=batch_size))
+            bar.update(len(piece))
+    return l2_normalise(np.concatenate(parts))
+
+
+def is_app_output(path: Path) -> bool:
+    """A folder an app wrote (it holds a report.md and nothing but data files): safe to replace."""
+    names = {p.name for p in path.iterdir()}
+    return REPORT in names and all(n.endswith((".jsonl", ".parquet", ".md", ".png", ".json")) for n in names)
+
+
+@contextmanager
+def output_folder(out: str | Path, *, force: bool = False) -> Iterator[Path]:
+    """A staged folder that becomes `out` only when everything in it is written (an interrupted run leaves
+    no partial output); an existing output is replaced only with `force`, a folder of the user's never.
+
+    Example::
+
+        with output_folder("dedup-out") as staging:
+            write_rows(staging / "kept.jsonl", kept)
+    """
+    out = Path(out)
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not force and is_app_output(out):
+        raise EmbedlabError(f"{out} holds an earlier result; pass --force to replace it")
+    with atomic_dir(out, replaces=is_app_output) as staging:
+        yield staging
+
+
+def write_rows(path: Path, rows: list[dict], fmt: str | None = None) -> Path:
+    """Rows as JSONL or Parquet (`fmt`, else by the file's extension).
+
+    Example::
+
+        write_rows(Path("out/kept.parquet"), [{"id": "a", "text": "..."}])
+    """
+    if (fmt or path.suffix.lstrip(".")) == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        with path.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path

@@ -1,0 +1,226 @@
+"""Commands that use the embeddings: `dedup`, `cluster`, `match`, `classify train|predict`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from embedlab.cli.common import Backend, IdField, TextField, app, console, print_table, user_errors
+from embedlab.errors import EmbedlabError
+
+classify_app = typer.Typer(
+    help="Classify texts with a linear model on their embeddings.", no_args_is_help=True
+)
+app.add_typer(classify_app, name="classify")
+
+Model = Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")]
+Documents = Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with an id and a text field.")]
+Out = Annotated[Path, typer.Option(help="New folder for the results (written whole, or not at all).")]
+Force = Annotated[bool, typer.Option(help="Replace the results of an earlier run in --out.")]
+Format = Annotated[Literal["jsonl", "parquet"], typer.Option("--format", help="Format of the row files.")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Texts per encoding batch.")]
+
+
+def _load(documents: Path, id_field: str, text_field: str, model: str, backend: str):
+    from embedlab.data.documents import load_documents
+    from embedlab.runtime.encoder import load_encoder
+
+    docs = load_documents(documents, id_field, text_field)  # bad input fails before the model loads
+    return docs, load_encoder(model, backend)
+
+
+@app.command("dedup")
+@user_errors
+def dedup(
+    documents: Documents,
+    model: Model,
+    threshold: Annotated[
+        float, typer.Option(help="Cosine at or above which two texts are duplicates.")
+    ] = 0.9,
+    out: Annotated[Path | None, typer.Option(help="Folder for kept/removed rows and report.md.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the counts; write nothing.")] = False,
+    k: Annotated[int, typer.Option("-k", min=2, help="Neighbours checked per text.")] = 20,
+    fmt: Format = "jsonl",
+    force: Force = False,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    backend: Backend = "torch",
+    batch_size: BatchSize = 64,
+) -> None:
+    """Remove exact and near-duplicate texts: one kept per group; each removed row names what it copies."""
+    from embedlab.apps.common import check_threshold
+    from embedlab.apps.dedup import deduplicate, write_dedup
+
+    check_threshold(threshold)
+    if out is None and not dry_run:
+        raise EmbedlabError("give --out DIR for the results, or --dry-run for the counts only")
+    docs, encoder = _load(documents, id_field, text_field, model, backend)
+    result = deduplicate([d["text"] for d in docs], encoder, threshold=threshold, k=k, batch_size=batch_size)
+    near = len(result.removed) - result.exact
+    console.print(
+        f"{len(docs):,} texts: keep {len(result.kept):,}, remove {len(result.removed):,} "
+        f"({result.exact:,} exact copies, {near:,} near duplicates at cosine ≥ {threshold})"
+    )
+    if not dry_run and out is not None:
+        write_dedup(out, result, docs, str(documents), fmt=fmt, force=force)
+        console.print(f"written: {out}/kept.{fmt}, removed.{fmt}, report.md")
+
+
+@app.command("cluster")
+@user_errors
+def cluster(
+    documents: Documents,
+    model: Model,
+    out: Out,
+    k: Annotated[int | None, typer.Option("--k", min=1, help="k-means with this many clusters.")] = None,
+    min_cluster_size: Annotated[
+        int | None, typer.Option(min=2, help="HDBSCAN with this smallest cluster (finds how many itself).")
+    ] = None,
+    fmt: Format = "jsonl",
+    force: Force = False,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    backend: Backend = "torch",
+    batch_size: BatchSize = 64,
+) -> None:
+    """Group documents by meaning: clusters with keywords, central documents and a 2-D map."""
+    from embedlab.apps.cluster import cluster_vectors, write_clustering
+    from embedlab.apps.common import encode_texts
+
+    if (k is None) == (min_cluster_size is None):
+        raise EmbedlabError("choose one of --k (k-means) and --min-cluster-size (HDBSCAN)")
+    docs, encoder = _load(documents, id_field, text_field, model, backend)
+    if k is not None and k > len(docs):
+        raise EmbedlabError(f"--k {k}: {documents} holds only {len(docs):,} documents")
+    texts = [d["text"] for d in docs]
+    vectors = encode_texts(encoder, texts, "cluster", batch_size)
+    result = cluster_vectors(vectors, texts, k=k, min_cluster_size=min_cluster_size)
+    write_clustering(out, result, docs, vectors, str(documents), fmt=fmt, force=force)
+    rows = [[str(c.label), f"{c.size:,}", ", ".join(c.keywords[:6])] for c in result.clusters[:20]]
+    print_table(
+        f"{len(result.clusters)} clusters ({result.method}) → {out}", ["cluster", "size", "keywords"], rows
+    )
+
+
+@app.command("match")
+@user_errors
+def match(
+    queries: Annotated[Path, typer.Argument(help="Queries: JSONL, CSV or Parquet.")],
+    candidates: Annotated[Path | None, typer.Argument(help="Candidates; leave out with --self.")] = None,
+    model: Model = "all-MiniLM-L6-v2",
+    k: Annotated[int, typer.Option("-k", min=1, help="Candidates per query.")] = 1,
+    min_score: Annotated[float, typer.Option(help="Below this cosine: no match.")] = 0.5,
+    self_: Annotated[bool, typer.Option("--self", help="Paraphrase mining inside QUERIES.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Folder for matches.jsonl and report.md.")] = None,
+    force: Force = False,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    backend: Backend = "torch",
+) -> None:
+    """Best candidates per query above a score (FAQ answering, record linkage), or pairs within one file."""
+    from embedlab.apps.common import check_threshold, encode_texts
+    from embedlab.apps.match import match_rows, write_matches
+
+    check_threshold(min_score, "--min-score")
+    if self_ == (candidates is not None):
+        raise EmbedlabError("give CANDIDATES, or --self to find pairs inside QUERIES")
+    docs, encoder = _load(queries, id_field, text_field, model, backend)
+    others = docs
+    if candidates is not None:
+        from embedlab.data.documents import load_documents
+
+        others = load_documents(candidates, id_field, text_field)
+    if not self_ and k > len(others):
+        raise EmbedlabError(f"-k {k}: {candidates} holds only {len(others):,} candidates")
+    query_vectors = encode_texts(encoder, [d["text"] for d in docs], "queries")
+    other_vectors = (
+        query_vectors if self_ else encode_texts(encoder, [d["text"] for d in others], "candidates")
+    )
+    rows = match_rows(docs, others, query_vectors, other_vectors, k=k, min_score=min_score, self_=self_)
+    matched = len({r["query"] for r in rows if r["candidate"] is not None})
+    console.print(
+        f"{matched:,} of {len(docs):,} queries matched at cosine ≥ {min_score}"
+        if not self_
+        else f"{len(rows):,} pairs at cosine ≥ {min_score}"
+    )
+    if out is not None:
+        write_matches(out, rows, force=force)
+        console.print(f"written: {out}/matches.jsonl, report.md")
+    else:
+        shown = [
+            [r["query"], str(r["candidate"]), f"{r['score']:.3f}" if r["score"] is not None else "—"]
+            for r in rows[:20]
+        ]
+        print_table("matches", ["query", "candidate", "cosine"], shown)
+
+
+@classify_app.command("train")
+@user_errors
+def classify_train(
+    documents: Documents,
+    label_field: Annotated[str, typer.Option(help="Field holding each document's label.")],
+    model: Model,
+    out: Out,
+    test_fraction: Annotated[float, typer.Option(min=0.05, max=0.5, help="Held out to measure.")] = 0.2,
+    force: Force = False,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    backend: Backend = "torch",
+) -> None:
+    """Train a classifier on frozen embeddings; print accuracy and macro-F1 on a held-out split."""
+    from embedlab.apps.classify import labels_of, train_classifier
+    from embedlab.apps.common import encode_texts
+
+    docs, encoder = _load(documents, id_field, text_field, model, backend)
+    labels = labels_of(docs, label_field, documents)
+    if (out / "classifier.json").is_file() and not force:
+        raise EmbedlabError(f"{out} holds a classifier; pass --force to replace it")
+    vectors = encode_texts(encoder, [d["text"] for d in docs], "classify")
+    classifier, result = train_classifier(
+        vectors, labels, model=encoder.identity, test_fraction=test_fraction
+    )
+    classifier.save(out)
+    console.print(
+        f"{len(classifier.labels)} labels; held-out {result.test_size:,} documents: accuracy "
+        f"{100 * result.accuracy:.2f}, macro-F1 {100 * result.macro_f1:.2f} → {out}"
+    )
+
+
+@classify_app.command("predict")
+@user_errors
+def classify_predict(
+    classifier_dir: Annotated[Path, typer.Argument(help="Folder written by `classify train`.")],
+    documents: Documents,
+    out: Annotated[Path | None, typer.Option(help="File for the predictions (.jsonl or .parquet).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model.", show_default="the one it was trained with")
+    ] = None,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    backend: Backend = "torch",
+) -> None:
+    """Label documents with a trained classifier (and its confidence)."""
+    from embedlab.apps.classify import Classifier, check_classifier_model
+    from embedlab.apps.common import encode_texts, write_rows
+    from embedlab.io import atomic_path
+
+    classifier = Classifier.load(classifier_dir)
+    docs, encoder = _load(documents, id_field, text_field, model or classifier.model["path"], backend)
+    check_classifier_model(classifier, encoder.identity, encoder.dim, classifier_dir)
+    labels, confidence = classifier.predict(encode_texts(encoder, [d["text"] for d in docs], "classify"))
+    rows = [
+        {"id": d["id"], "label": label, "confidence": round(float(c), 4)}
+        for d, label, c in zip(docs, labels, confidence, strict=True)
+    ]
+    if out is not None:
+        with atomic_path(out) as staging:
+            write_rows(staging, rows, fmt="parquet" if out.suffix == ".parquet" else "jsonl")
+        console.print(f"{len(rows):,} predictions → {out}")
+    else:
+        print_table(
+            "predictions",
+            ["id", "label", "confidence"],
+            [[r["id"], r["label"], f"{r['confidence']:.3f}"] for r in rows[:50]],
+        )
