@@ -151,3 +151,98 @@ def write_data_folder(root: Path, seed: int = 0) -> Path:
         with gzip.open(nli / f"{name}.jsonl.gz", "wt", encoding="utf-8") as handle:
             handle.write("\n".join(rows) + "\n")
     return root
+
+
+class BagOfWordsEncoder:
+    """Counts of words longer than three letters, hashed into 256 dimensions: texts sharing most words are
+    close, others far apart.
+    A stand-in encoder whose right answers are known (no model needed)."""
+
+    dim = 256
+    max_seq_length = 512
+
+    def encode(self, texts, batch_size: int = 32) -> np.ndarray:
+        import zlib
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().replace(".", " ").split():
+                if len(word) <= 3:  # short function words ("the", "and") would make everything similar
+                    continue
+                out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
+        return out
+
+
+TOPIC_WORDS = {
+    "space": [
+        "rocket",
+        "orbit",
+        "planet",
+        "telescope",
+        "galaxy",
+        "astronaut",
+        "satellite",
+        "comet",
+        "moon",
+        "star",
+        "launch",
+        "probe",
+    ],
+    "cooking": [
+        "onion",
+        "butter",
+        "oven",
+        "bread",
+        "flour",
+        "sugar",
+        "sauce",
+        "simmer",
+        "bake",
+        "whisk",
+        "pepper",
+        "garlic",
+    ],
+    "sport": [
+        "goal",
+        "match",
+        "striker",
+        "tennis",
+        "marathon",
+        "referee",
+        "stadium",
+        "coach",
+        "league",
+        "score",
+        "team",
+        "ball",
+    ],
+}
+
+
+def topic_texts(per_topic: int = 20, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Texts of three planted topics (eight words of the topic's own vocabulary each) and their topics."""
+    rng = random.Random(seed)
+    texts, topics = [], []
+    for topic, words in TOPIC_WORDS.items():
+        for _ in range(per_topic):
+            texts.append(" ".join(rng.sample(words, 8)))
+            topics.append(topic)
+    return texts, topics
+
+
+def planted_duplicates(seed: int = 0) -> tuple[list[str], dict[int, int]]:
+    """Distinct texts plus planted copies: exact ones (case and spacing changed) and paraphrases (one word
+    dropped). Returns the texts and {copy row: original row}."""
+    rng = random.Random(seed)
+    vocabulary = [w for words in TOPIC_WORDS.values() for w in words] + [f"word{i}" for i in range(200)]
+    texts = [" ".join(rng.sample(vocabulary, 12)) for _ in range(60)]
+    copies: dict[int, int] = {}
+    for original in rng.sample(range(60), 10):
+        copies[len(texts)] = original
+        texts.append("  " + texts[original].upper() + " ")
+    for original in rng.sample(range(60), 10):
+        words = texts[original].split()
+        del words[rng.randrange(len(words))]
+        copies[len(texts)] = original
+        texts.append(" ".join(words))
+    return texts, copies

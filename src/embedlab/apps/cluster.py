@@ -54,9 +54,17 @@ def kmeans(vectors: np.ndarray, k: int, seed: int = 42) -> np.ndarray:
 
     if not 1 <= k <= len(vectors):
         raise EmbedlabError(f"--k {k}: choose between 1 and the number of documents ({len(vectors):,})")
+    # nredo=5: one run often stops in a poor local optimum, so the best of five starts is kept;
     # min_points_per_centroid=1: small collections are clustered without a warning
     model = faiss.Kmeans(
-        vectors.shape[1], k, niter=25, seed=seed, spherical=True, verbose=False, min_points_per_centroid=1
+        vectors.shape[1],
+        k,
+        niter=25,
+        nredo=5,
+        seed=seed,
+        spherical=True,
+        verbose=False,
+        min_points_per_centroid=1,
     )
     model.train(np.ascontiguousarray(vectors, dtype=np.float32))
     return model.index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)[1][:, 0]
