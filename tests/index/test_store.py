@@ -247,7 +247,17 @@ def test_cli_build_search_add(tiny_model_dir, fixtures, tmp_path):
     )
     assert manifest["count"] == 4 and manifest["kind"] == "flat" and manifest["model"]["precision"] == "fp32"
     found = runner.invoke(
-        app, ["index", "search", str(out), "A man is playing a guitar on the street.", "-k", "2"]
+        app,
+        [
+            "index",
+            "search",
+            str(out),
+            "A man is playing a guitar on the street.",
+            "-k",
+            "2",
+            "--mode",
+            "dense",
+        ],
     )
     assert found.exit_code == 0, found.output
     assert "d1" in found.output and "1.000" in found.output

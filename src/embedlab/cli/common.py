@@ -39,6 +39,7 @@ IndexBackend = Annotated[
     typer.Option(help="Encoder backend.", show_default="the precision the index was built with"),
 ]
 IndexKind = Literal["flat", "ivf", "hnsw"]
+SearchMode = Literal["dense", "bm25", "hybrid"]
 LockTimeout = Annotated[
     float, typer.Option(min=0, help="Seconds to wait for another process writing the index.")
 ]

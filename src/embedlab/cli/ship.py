@@ -15,6 +15,7 @@ from embedlab.cli.common import (
     IndexKind,
     LockTimeout,
     ManifestModel,
+    SearchMode,
     TextField,
     app,
     bench_app,
@@ -78,12 +79,20 @@ def index_build(
         ),
     ] = 0.95,
     force: Annotated[bool, typer.Option(help="Replace the index already in --out.")] = False,
+    bm25: Annotated[bool, typer.Option(help="Keep a BM25 index beside the vectors (hybrid search).")] = True,
+    chunk_tokens: Annotated[
+        int | None,
+        typer.Option(min=8, help="Chunk window in the model's tokens.", show_default="what the model reads"),
+    ] = None,
+    chunk_overlap: Annotated[int, typer.Option(min=0, help="Tokens shared by consecutive chunks.")] = 32,
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
-    """Embed documents and save a FAISS index with them and a manifest (atomically)."""
+    """Embed documents (long ones in token-aware chunks); save a FAISS index, a BM25 index and a manifest."""
+    from embedlab.apps.common import encode_texts
+    from embedlab.data.chunks import chunk_documents, chunking_for
     from embedlab.data.documents import load_documents
     from embedlab.index import check_target, create_index
     from embedlab.runtime.encoder import load_encoder
@@ -91,21 +100,28 @@ def index_build(
     check_target(out, force=force)  # before any encoding: a wrong --out costs nothing
     docs = load_documents(documents, id_field, text_field)
     encoder = load_encoder(model, backend)
-    vectors = encoder.encode([d["text"] for d in docs], batch_size=64)
+    chunking = chunking_for(encoder.max_seq_length, chunk_tokens, chunk_overlap)
+    rows = chunk_documents(docs, encoder.token_offsets, **chunking) if chunking else docs
+    vectors = encode_texts(encoder, [r["text"] for r in rows], "index")
     index = create_index(
         out,
         vectors,
-        docs,
+        rows,
         model=encoder.identity,
         kind=kind,
         target_recall=target_recall,
         force=force,
         lock_timeout=lock_timeout,
+        bm25=bm25,
+        extra={"chunking": chunking},
     )
     tuned = {
         k: index.manifest[k] for k in ("nprobe", "ef_search", "tuned_recall_at_10") if k in index.manifest
     }
-    console.print(f"{out}: {len(docs):,} documents, {index.manifest['dim']}-d, {kind} index {tuned or ''}")
+    console.print(
+        f"{out}: {len(docs):,} documents in {len(rows):,} chunks, {index.manifest['dim']}-d, {kind} index"
+        f"{' + BM25' if bm25 else ''} {tuned or ''}"
+    )
 
 
 @index_app.command("add")
@@ -120,6 +136,8 @@ def index_add(
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
     """Add documents to an index and save it again (atomically; concurrent writers wait their turn)."""
+    from embedlab.apps.common import encode_texts
+    from embedlab.data.chunks import chunk_documents
     from embedlab.data.documents import load_documents
     from embedlab.index import add_to_index, check_addition, model_backend, model_source, read_manifest
     from embedlab.runtime.encoder import load_encoder
@@ -127,36 +145,55 @@ def index_add(
     docs = load_documents(documents, id_field, text_field)
     manifest = read_manifest(directory)
     encoder = load_encoder(model or model_source(manifest), backend or model_backend(manifest))
-    check_addition(directory, docs, model=encoder.identity, dim=encoder.dim)  # before the encoding
-    vectors = encoder.encode([d["text"] for d in docs], batch_size=64)
-    index = add_to_index(directory, vectors, docs, model=encoder.identity, lock_timeout=lock_timeout)
-    console.print(f"{directory}: {index.manifest['count']:,} documents")
+    chunking = manifest.get("chunking")  # the same windows as the documents already in the index
+    rows = chunk_documents(docs, encoder.token_offsets, **chunking) if chunking else docs
+    check_addition(directory, rows, model=encoder.identity, dim=encoder.dim)  # before the encoding
+    vectors = encode_texts(encoder, [r["text"] for r in rows], "index")
+    index = add_to_index(directory, vectors, rows, model=encoder.identity, lock_timeout=lock_timeout)
+    console.print(
+        f"{directory}: {index.manifest['documents']:,} documents ({index.manifest['count']:,} chunks)"
+    )
 
 
 @index_app.command("search")
 @user_errors
 def index_search(
     directory: Annotated[Path, typer.Argument(help="Index folder.")],
-    query: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int, typer.Option("-k", min=1, help="Number of results.")] = 10,
+    query: Annotated[str | None, typer.Argument(help="What to look for (leave out with --like).")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="Number of documents.")] = 10,
+    mode: Annotated[SearchMode, typer.Option(help="dense, bm25 or hybrid (both, rank-fused).")] = "hybrid",
+    where: Annotated[
+        list[str] | None, typer.Option(help="Only documents with field=value (repeatable).")
+    ] = None,
+    like: Annotated[str | None, typer.Option(help="Documents similar to this indexed document id.")] = None,
     model: ManifestModel = None,
     backend: IndexBackend = None,
 ) -> None:
-    """The k documents most similar to the query (cosine)."""
+    """The k documents best matching the query (or like a document), each with its best passage."""
+    from embedlab.apps.search import effective_mode, more_like_this, search
     from embedlab.index import DocumentIndex, model_backend, model_source
     from embedlab.runtime.encoder import load_encoder
 
-    if not query.strip():
-        raise EmbedlabError("the query is empty: give some text to look for")
+    if (query is None) == (like is None):
+        raise EmbedlabError("give a QUERY, or --like DOC_ID for documents similar to an indexed one")
     index = DocumentIndex.load(directory)
-    encoder = load_encoder(model or model_source(index.manifest), backend or model_backend(index.manifest))
-    index.check_model(encoder.identity, encoder.dim, directory)
-    (hits,) = index.search(encoder.encode([query]), k)
+    if like is not None:
+        hits = more_like_this(index, like, k=k, where=where)
+        title = f"like {like!r} in {directory}"
+    else:
+        used = effective_mode(index, mode)
+        encoder = None
+        if used != "bm25":
+            encoder = load_encoder(
+                model or model_source(index.manifest), backend or model_backend(index.manifest)
+            )
+            index.check_model(encoder.identity, encoder.dim, directory)
+        hits = search(index, encoder, query or "", k=k, mode=used, where=where)
+        title = f"{query!r} in {directory} ({used})"
     rows = [
-        [str(rank), hit.document["id"], f"{hit.score:.3f}", hit.document["text"][:90]]
-        for rank, hit in enumerate(hits, start=1)
+        [str(rank), hit.id, f"{hit.score:.3f}", hit.highlight[:90]] for rank, hit in enumerate(hits, start=1)
     ]
-    print_table(f"{query!r} in {directory}", ["#", "id", "cosine", "text"], rows)
+    print_table(title, ["#", "id", "score", "best passage"], rows)
 
 
 @app.command("serve")

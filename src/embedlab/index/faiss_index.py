@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import EmbedlabError
+from embedlab.index.lexical import LexicalIndex
 from embedlab.index.manifest import check_model, read_manifest, write_version
 from embedlab.io import l2_normalise
 
@@ -30,6 +31,7 @@ class Hit:
 
     score: float
     document: dict
+    row: int = -1  # position in the index (for fusion with the BM25 side)
 
 
 def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
@@ -134,10 +136,13 @@ class DocumentIndex:
         (hits,) = index.search(encoder.encode(["guitar music"]), k=1)  # hits[0].document["id"] == "a"
     """
 
-    def __init__(self, index, documents: list[dict], manifest: dict) -> None:
+    def __init__(
+        self, index, documents: list[dict], manifest: dict, lexical: LexicalIndex | None = None
+    ) -> None:
         self.index = index
         self.documents = documents
         self.manifest = manifest
+        self.lexical = lexical  # the BM25 side, when the index was built with one
 
     @classmethod
     def build(
@@ -148,8 +153,12 @@ class DocumentIndex:
         model: dict | str,
         kind: str = "flat",
         target_recall: float = TARGET_RECALL,
+        bm25: bool = False,
+        extra: dict | None = None,
     ) -> DocumentIndex:
-        """An index of `documents` from their `vectors` (row i embeds documents[i]) made by `model`."""
+        """An index of `documents` from their `vectors` (row i embeds documents[i]) made by `model`; with
+        `bm25`, a BM25 index of their texts beside it (hybrid search). `extra` goes into the manifest.
+        """
         _check_rows(vectors, documents)
         if not 0 < target_recall <= 1:
             raise EmbedlabError(f"--target-recall is {target_recall:g}; it must be in (0, 1]")
@@ -161,9 +170,15 @@ class DocumentIndex:
             "metric": "cosine (inner product of normalised vectors)",
             "kind": kind,
             "count": len(documents),
+            "documents": _distinct_documents(documents),
+            "bm25": bm25,
             **parameters,
+            **(extra or {}),
         }
-        return cls(index, [documents[i] for i in order], manifest)
+        ordered = [documents[i] for i in order]
+        return cls(
+            index, ordered, manifest, LexicalIndex.build([d["text"] for d in ordered]) if bm25 else None
+        )
 
     def check_model(self, identity: dict | None, dim: int, where: str | Path = "") -> None:
         """Raise unless vectors of this model (identity and width) belong in this index."""
@@ -187,6 +202,9 @@ class DocumentIndex:
         self.index.add(l2_normalise(vectors))
         self.documents.extend(documents)
         self.manifest["count"] = len(self.documents)
+        self.manifest["documents"] = _distinct_documents(self.documents)
+        if self.lexical is not None:
+            self.lexical = LexicalIndex.build([d["text"] for d in self.documents])
 
     def search(self, vectors: np.ndarray, k: int = 10) -> list[list[Hit]]:
         """The `k` nearest documents to each query vector, best first."""
@@ -201,12 +219,25 @@ class DocumentIndex:
         scores, positions = self.index.search(l2_normalise(vectors), min(k, len(self.documents)))
         return [
             [
-                Hit(float(s), self.documents[p])
+                Hit(float(s), self.documents[p], int(p))
                 for s, p in zip(row_scores, row_positions, strict=True)
                 if p >= 0
             ]
             for row_scores, row_positions in zip(scores, positions, strict=True)
         ]
+
+    def vectors_of(self, rows: list[int]) -> np.ndarray:
+        """The stored (unit) vectors of these rows, read back from FAISS.
+
+        Example::
+
+            index.vectors_of([0, 1]).shape  # (2, dim)
+        """
+        import faiss
+
+        if self.manifest.get("kind") == "ivf":
+            faiss.extract_index_ivf(self.index).make_direct_map()  # IVF lists need a map to read rows back
+        return np.stack([self.index.reconstruct(int(row)) for row in rows])
 
     def save(self, directory: str | Path) -> Path:
         """Write a new version into `directory` (the caller holds its writer lock; see `index.store`)."""
@@ -214,6 +245,8 @@ class DocumentIndex:
 
         def write_data(folder: Path) -> None:
             faiss.write_index(self.index, str(folder / "index.faiss"))
+            if self.lexical is not None:
+                self.lexical.save(folder)
             with (folder / "documents.jsonl").open("w", encoding="utf-8") as handle:
                 for document in self.documents:
                     handle.write(json.dumps(document, ensure_ascii=False) + "\n")
@@ -239,7 +272,13 @@ class DocumentIndex:
             )
         if manifest.get("kind") in ("ivf", "hnsw"):
             _set_search_effort(index, manifest["kind"], manifest.get("nprobe", manifest.get("ef_search", 64)))
-        return cls(index, documents, manifest)
+        lexical = LexicalIndex.load(data, len(documents)) if manifest.get("bm25") else None
+        return cls(index, documents, manifest, lexical)
+
+
+def _distinct_documents(rows: list[dict]) -> int:
+    """Rows are chunks of documents (`doc_id`) or whole documents."""
+    return len({row.get("doc_id", row["id"]) for row in rows})
 
 
 def _check_rows(vectors: np.ndarray, documents: list[dict]) -> None:

@@ -24,6 +24,8 @@ def create_index(
     target_recall: float = TARGET_RECALL,
     force: bool = False,
     lock_timeout: float = LOCK_TIMEOUT,
+    bm25: bool = False,
+    extra: dict | None = None,
 ) -> DocumentIndex:
     """Build an index in `directory`: a new or empty folder, or (with `force`) one holding an index.
 
@@ -38,7 +40,9 @@ def create_index(
         create_index("my-index", encoder.encode([d["text"] for d in docs]), docs, model=encoder.identity)
     """
     check_target(directory, force=force)
-    index = DocumentIndex.build(vectors, documents, model=model, kind=kind, target_recall=target_recall)
+    index = DocumentIndex.build(
+        vectors, documents, model=model, kind=kind, target_recall=target_recall, bm25=bm25, extra=extra
+    )
     with writer_lock(directory, lock_timeout):
         check_target(directory, force=force)  # another process may have built one meanwhile
         index.save(directory)

@@ -45,6 +45,10 @@ class Encoder(Protocol):
         """The number of tokens the model sees for `texts` (after truncation)."""
         ...
 
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the model's tokens of `text`, without special tokens or truncation."""
+        ...
+
     @property
     def identity(self) -> dict:
         """The model's identity (see `embedlab.models.identity`): what an index checks vectors against."""
@@ -107,6 +111,16 @@ class TorchEncoder:
     def count_tokens(self, texts: list[str]) -> int:
         """The total token count of `texts`."""
         return int(self.token_counts(texts).sum())
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the model's tokens of `text` (no special tokens, no truncation), to chunk."""
+        from tokenizers import Tokenizer
+
+        tokenizer = self.model.tokenizer
+        if isinstance(tokenizer, Tokenizer):
+            return list(tokenizer.encode(text, add_special_tokens=False).offsets)
+        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        return [tuple(span) for span in encoded["offset_mapping"]]
 
     @cached_property
     def identity(self) -> dict:
@@ -210,6 +224,19 @@ class OnnxEncoder:
     def count_tokens(self, texts: list[str]) -> int:
         """The total token count of `texts` (after truncation)."""
         return sum(sum(e.attention_mask) for e in self.tokenizer.encode_batch(list(texts)))
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the model's tokens of `text` (no special tokens, no truncation), to chunk."""
+        return list(self._untruncated.encode(text, add_special_tokens=False).offsets)
+
+    @cached_property
+    def _untruncated(self):
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_str(self.tokenizer.to_str())
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
 
     @cached_property
     def identity(self) -> dict:

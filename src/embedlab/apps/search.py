@@ -1,0 +1,197 @@
+"""Search for real documents: dense, BM25 or hybrid (reciprocal-rank fusion), metadata filters, results per
+document (the best chunk as the highlight), and "more like this" by document id.
+
+Library use mirrors `embedlab index search DIR QUERY --mode hybrid --where field=value` and `POST /search`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from embedlab.errors import EmbedlabError
+
+MODES = ("dense", "bm25", "hybrid")
+RRF_K = 60  # the constant of Cormack et al. (2009): ranks below ~60 weigh little
+CHUNKS_PER_DOCUMENT = 4  # candidates fetched per wanted document, so chunks of one document don't crowd out
+
+
+@dataclass(frozen=True)
+class DocumentHit:
+    """One document found: its id, score (cosine, BM25 or fused), best chunk as the highlight, metadata.
+
+    Example::
+
+        (hit, *_) = search(index, encoder, "graph colouring", k=5)
+        hit.id, hit.score, hit.highlight, hit.metadata.get("year")
+    """
+
+    id: str
+    score: float
+    highlight: str
+    start: int | None
+    end: int | None
+    metadata: dict
+
+    def to_dict(self) -> dict:
+        """The hit as JSON for the CLI and the service."""
+        return {
+            "id": self.id,
+            "score": round(self.score, 6),
+            "highlight": self.highlight,
+            "start": self.start,
+            "end": self.end,
+            "metadata": self.metadata,
+        }
+
+
+def parse_where(conditions: list[str] | dict | None) -> dict[str, str]:
+    """`["field=value", ...]` (or a dict) as {field: value}; a condition without `=` is an error naming it.
+
+    Example::
+
+        parse_where(["subject=math", "year=2019"])  # {"subject": "math", "year": "2019"}
+    """
+    if not conditions:
+        return {}
+    if isinstance(conditions, dict):
+        return {str(k): str(v) for k, v in conditions.items()}
+    parsed = {}
+    for condition in conditions:
+        field, sep, value = condition.partition("=")
+        if not sep or not field.strip():
+            raise EmbedlabError(f"--where {condition!r}: write it as field=value")
+        parsed[field.strip()] = value.strip()
+    return parsed
+
+
+def _document_id(row: dict) -> str:
+    return str(row.get("doc_id", row["id"]))
+
+
+def _allowed(row: dict, where: dict[str, str], exclude: str | None) -> bool:
+    if exclude is not None and _document_id(row) == exclude:
+        return False
+    return all(str(row.get(field)) == value for field, value in where.items())
+
+
+def _ranked(index, side: str, vector: np.ndarray | None, text: str, depth: int) -> list[tuple[int, float]]:
+    """(row, score) best first for one side: dense cosine or BM25."""
+    if side == "dense":
+        assert vector is not None
+        (hits,) = index.search(vector[None, :], depth)
+        return [(hit.row, hit.score) for hit in hits]
+    rows, scores = index.lexical.search(text, depth)
+    return list(zip(rows.tolist(), scores.tolist(), strict=True))
+
+
+def fuse(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion: each item scores Σ 1/(k + rank) over the rankings it appears in.
+
+    Example::
+
+        fuse([[3, 1, 2], [1, 4]])[0]  # (1, 1/62 + 1/61): found by both sides, ranked first
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def _candidates(index, vector, text: str, mode: str, depth: int, keep) -> list[tuple[int, float]]:
+    """Rows that pass the filters, best first: one side's scores, or both fused."""
+    sides = ["dense", "bm25"] if mode == "hybrid" else [mode]
+    ranked = {
+        side: [(r, s) for r, s in _ranked(index, side, vector, text, depth) if keep(r)] for side in sides
+    }
+    if mode == "hybrid":
+        return fuse([[r for r, _ in ranked[side]] for side in sides])
+    return ranked[mode]
+
+
+def _per_document(index, rows: list[tuple[int, float]]) -> dict[str, DocumentHit]:
+    """The best row of each document, in order: a document's best chunk is its highlight."""
+    hits: dict[str, DocumentHit] = {}
+    for row, score in rows:
+        document = index.documents[row]
+        doc_id = _document_id(document)
+        if doc_id not in hits:
+            metadata = {
+                f: v for f, v in document.items() if f not in ("id", "doc_id", "text", "start", "end")
+            }
+            start, end = document.get("start"), document.get("end")
+            hits[doc_id] = DocumentHit(doc_id, float(score), document["text"], start, end, metadata)
+    return hits
+
+
+def search_rows(
+    index, *, vector: np.ndarray | None, text: str, k: int, mode: str, where: dict, exclude: str | None
+) -> list[DocumentHit]:
+    """The `k` best documents for one query (its vector for dense, its text for BM25), filtered.
+
+    Example::
+
+        search_rows(index, vector=v, text="graph colouring", k=5, mode="hybrid", where={}, exclude=None)
+    """
+    if mode not in MODES:
+        raise EmbedlabError(f"--mode {mode}: choose one of {', '.join(MODES)}")
+    if mode != "dense" and index.lexical is None:
+        raise EmbedlabError("this index has no BM25 side; rebuild it with `embedlab index build --bm25`")
+    size = len(index.documents)
+    depth = min(size, k * CHUNKS_PER_DOCUMENT * (8 if where or exclude else 1))
+    while True:
+        rows = _candidates(
+            index, vector, text, mode, depth, lambda r: _allowed(index.documents[r], where, exclude)
+        )
+        hits = _per_document(index, rows)
+        if len(hits) >= k or depth >= size:
+            return list(hits.values())[:k]
+        depth = min(size, depth * 4)  # filters or long documents left too few: look deeper
+
+
+def effective_mode(index, mode: str) -> str:
+    """`hybrid` on an index without a BM25 side (built with --no-bm25, or before there was one) is `dense`.
+
+    Example::
+
+        effective_mode(DocumentIndex.load("old-index"), "hybrid")  # "dense"
+    """
+    return "dense" if mode == "hybrid" and index.lexical is None else mode
+
+
+def search(index, encoder, query: str, *, k: int = 10, mode: str = "hybrid", where=None) -> list[DocumentHit]:
+    """The `k` best documents for `query`: dense, BM25 or hybrid, with `where` filters (field=value).
+
+    Example::
+
+        index = DocumentIndex.load("papers-index")
+        hits = search(index, load_encoder("all-MiniLM-L6-v2"), "graph colouring", mode="hybrid",
+                      where=["subject=math"])
+    """
+    if not query.strip():
+        raise EmbedlabError("the query is empty: give some text to look for")
+    mode = effective_mode(index, mode)
+    vector = encoder.encode([query])[0] if mode != "bm25" else None
+    return search_rows(
+        index, vector=vector, text=query, k=k, mode=mode, where=parse_where(where), exclude=None
+    )
+
+
+def more_like_this(index, doc_id: str, *, k: int = 10, where=None) -> list[DocumentHit]:
+    """Documents similar to the indexed document `doc_id` (the mean of its chunks' vectors), not itself.
+
+    Example::
+
+        more_like_this(index, "2101.00001", k=5)
+    """
+    rows = [row for row, d in enumerate(index.documents) if _document_id(d) == doc_id]
+    if not rows:
+        raise EmbedlabError(f"--like {doc_id!r}: no document with this id in the index")
+    from embedlab.io import l2_normalise
+
+    vector = l2_normalise(index.vectors_of(rows).mean(axis=0, keepdims=True))[0]
+    return search_rows(
+        index, vector=vector, text="", k=k, mode="dense", where=parse_where(where), exclude=doc_id
+    )
