@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from embedlab.apps.classify import Classifier, check_classifier_model, labels_of, train_classifier
+from embedlab.apps.classify import labels_of, train_classifier
 from embedlab.cli import app
 from embedlab.errors import DataError, EmbedlabError
+from embedlab.models.classifier import Classifier, check_classifier_model
 from tests.corpora import BagOfWordsEncoder, topic_texts
 
 

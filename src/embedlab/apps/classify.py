@@ -7,85 +7,14 @@ and checked against the model that will embed new texts.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from embedlab.errors import EmbedlabError
 from embedlab.evaluate.classification import ClassificationResult, fit_classifier, score_predictions
-from embedlab.io import atomic_dir, l2_normalise, write_json_atomic
-
-WEIGHTS = "classifier.npz"
-CONFIG = "classifier.json"
-
-
-@dataclass
-class Classifier:
-    """A linear classifier over unit embeddings: weights (classes × dim), bias, labels, the model's identity.
-
-    Example::
-
-        classifier = Classifier.load("runs/subject-classifier")
-        labels, confidence = classifier.predict(encoder.encode(texts))
-    """
-
-    weights: np.ndarray
-    bias: np.ndarray
-    labels: list[str]
-    model: dict
-    metrics: dict
-
-    @property
-    def dim(self) -> int:
-        """The embedding width the classifier was trained on."""
-        return int(self.weights.shape[1])
-
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """Class probabilities (rows sum to 1), as scikit-learn's logistic regression gives them."""
-        if vectors.shape[1] != self.dim:
-            raise EmbedlabError(
-                f"the classifier was trained on {self.dim}-d vectors of {self.model.get('name')}; "
-                f"these are {vectors.shape[1]}-d: use the same model"
-            )
-        z = l2_normalise(vectors) @ self.weights.T + self.bias
-        if len(self.labels) == 2 and z.shape[1] == 1:  # binary: one logit for the second label
-            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
-            return np.stack([1.0 - p, p], axis=1)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
-
-    def predict(self, vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """The most likely label of each vector and its probability."""
-        probabilities = self.probabilities(vectors)
-        best = probabilities.argmax(axis=1)
-        return [self.labels[i] for i in best], probabilities[np.arange(len(best)), best]
-
-    def save(self, directory: str | Path) -> Path:
-        """Write `classifier.npz` (arrays) and `classifier.json` (labels, model, metrics) atomically."""
-        with atomic_dir(directory, replaces=lambda p: (p / CONFIG).is_file()) as staging:
-            np.savez(staging / WEIGHTS, weights=self.weights, bias=self.bias)
-            write_json_atomic(
-                staging / CONFIG,
-                {"labels": self.labels, "model": self.model, "dim": self.dim, **self.metrics},
-            )
-        return Path(directory)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> Classifier:
-        """Read a classifier folder; a missing or broken one is a one-line error."""
-        directory = Path(directory)
-        try:
-            config = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
-            with np.load(directory / WEIGHTS, allow_pickle=False) as arrays:
-                weights, bias = arrays["weights"], arrays["bias"]
-            labels, model = list(config["labels"]), dict(config["model"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise EmbedlabError(f"{directory}: not a classifier folder ({error})") from None
-        metrics = {k: v for k, v in config.items() if k not in ("labels", "model", "dim")}
-        return cls(weights, bias, labels, model, metrics)
+from embedlab.io import l2_normalise
+from embedlab.models.classifier import Classifier
 
 
 def train_classifier(
@@ -153,24 +82,3 @@ def labels_of(documents: list[dict], field: str, source: str | Path = "") -> lis
                 "missing or empty label", path=source or None, line=number, field=field, where="record"
             )
     return [str(d[field]) for d in documents]
-
-
-def check_classifier_model(classifier: Classifier, identity: dict, dim: int, where: str | Path = "") -> None:
-    """Refuse vectors of another model: another width, or other weights than the classifier was trained on.
-
-    Example::
-
-        check_classifier_model(Classifier.load(folder), encoder.identity, encoder.dim, folder)
-    """
-    from embedlab.models.identity import describe, same_model
-
-    if dim != classifier.dim:
-        raise EmbedlabError(
-            f"{where}: the classifier takes {classifier.dim}-d vectors of {describe(classifier.model)}; "
-            f"this model gives {dim}-d: use --model with the model it was trained with"
-        )
-    if not same_model(classifier.model, identity):
-        raise EmbedlabError(
-            f"{where}: the classifier was trained on vectors of {describe(classifier.model)}, not of "
-            f"{describe(identity)}"
-        )

@@ -202,9 +202,9 @@ def classify_predict(
     backend: Backend = "torch",
 ) -> None:
     """Label documents with a trained classifier (and its confidence)."""
-    from embedlab.apps.classify import Classifier, check_classifier_model
     from embedlab.apps.common import encode_texts, write_rows
     from embedlab.io import atomic_path
+    from embedlab.models.classifier import Classifier, check_classifier_model
 
     classifier = Classifier.load(classifier_dir)
     docs, encoder = _load(documents, id_field, text_field, model or classifier.model["path"], backend)

@@ -170,8 +170,8 @@ def index_search(
     backend: IndexBackend = None,
 ) -> None:
     """The k documents best matching the query (or like a document), each with its best passage."""
-    from embedlab.apps.search import effective_mode, more_like_this, search
     from embedlab.index import DocumentIndex, model_backend, model_source
+    from embedlab.index.search import effective_mode, more_like_this, search
     from embedlab.runtime.encoder import load_encoder
 
     if (query is None) == (like is None):

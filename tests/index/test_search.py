@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from embedlab.apps.search import fuse, more_like_this, parse_where, search
 from embedlab.cli import app
 from embedlab.errors import EmbedlabError
 from embedlab.index import DocumentIndex
+from embedlab.index.search import fuse, more_like_this, parse_where, search
 from embedlab.index.store import add_to_index, create_index
 from tests.corpora import BagOfWordsEncoder
 

@@ -1,5 +1,7 @@
-"""Search for real documents: dense, BM25 or hybrid (reciprocal-rank fusion), metadata filters, results per
-document (the best chunk as the highlight), and "more like this" by document id.
+"""Querying an index for real documents: dense, BM25 or hybrid (reciprocal-rank fusion), metadata filters,
+results per document (the best chunk as the highlight), and "more like this" by document id.
+
+It lives in `index/` (not `apps/`) because the service's `POST /search` uses it, and serve sits below apps.
 
 Library use mirrors `embedlab index search DIR QUERY --mode hybrid --where field=value` and `POST /search`.
 """
