@@ -160,6 +160,10 @@ class BagOfWordsEncoder:
 
     dim = 256
     max_seq_length = 512
+    identity = {"name": "bag-of-words", "path": "bag-of-words", "precision": "fp32"}  # noqa: RUF012
+
+    def encode_counted(self, texts, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        return self.encode(texts, batch_size), np.array([len(t.split()) for t in texts])
 
     def encode(self, texts, batch_size: int = 32) -> np.ndarray:
         import zlib

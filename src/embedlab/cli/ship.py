@@ -202,7 +202,12 @@ def serve(
     model: Annotated[
         str, typer.Argument(help="Model name or folder (exported with `embedlab export onnx` for onnx).")
     ],
-    index: Annotated[Path | None, typer.Option(help="Index folder to serve POST /search from.")] = None,
+    index: Annotated[
+        Path | None, typer.Option(help="Index folder for POST /search and the page at /.")
+    ] = None,
+    classifier: Annotated[
+        Path | None, typer.Option(help="`classify train` folder for POST /classify.")
+    ] = None,
     backend: Annotated[
         BackendName | None, typer.Option(help="Encoder backend.", show_default="torch")
     ] = None,
@@ -236,6 +241,7 @@ def serve(
     given = {
         "model": model,
         "index_dir": str(index) if index else None,
+        "classifier_dir": str(classifier) if classifier else None,
         "backend": backend,
         "threads": threads,
         "max_batch_size": max_batch_size,
@@ -249,9 +255,10 @@ def serve(
         )
     except ValidationError as error:  # an EMBEDLAB_* variable with a bad value
         raise ConfigError(format_validation_error("the service settings", error)) from None
-    encoder, loaded_index = load_service_models(settings)  # a bad model or index: one line, before listening
+    # a bad model, index or classifier: one line, before listening
+    encoder, loaded_index, classifier_head = load_service_models(settings)
     uvicorn.run(
-        create_app(settings, encoder=encoder, index=loaded_index),
+        create_app(settings, encoder=encoder, index=loaded_index, classifier=classifier_head),
         host=host,
         port=port,
         log_level="info",

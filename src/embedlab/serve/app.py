@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from embedlab.serve.batching import MicroBatcher
 from embedlab.serve.routes import busy_message, json_response, router
+from embedlab.serve.search_routes import router as search_router
 from embedlab.serve.settings import ServeSettings
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -155,8 +156,8 @@ async def _validation_error(request, error: RequestValidationError) -> Response:
     return json_response({"detail": detail}, 422)
 
 
-def create_app(settings: ServeSettings | None = None, encoder=None, index=None) -> FastAPI:
-    """The service app. Pass a loaded `encoder` / `index`, or let it load them from `settings`.
+def create_app(settings: ServeSettings | None = None, encoder=None, index=None, classifier=None) -> FastAPI:
+    """The service app. Pass a loaded `encoder` / `index` / `classifier`, or let it load them from `settings`.
 
     Example::
 
@@ -171,7 +172,7 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
     async def lifespan(app: FastAPI):
         state = app.state
         if state.encoder is None:
-            state.encoder, state.index = load_service_models(settings)
+            state.encoder, state.index, state.classifier = load_service_models(settings)
         state.batcher = MicroBatcher(
             state.encoder,
             settings.max_batch_size,
@@ -187,14 +188,16 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None) 
     app = FastAPI(title="embedlab embedding service", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.metrics = settings, metrics
     app.state.encoder, app.state.index, app.state.batcher = encoder, index, None
+    app.state.classifier = classifier
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.include_router(router)
+    app.include_router(search_router)
     app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics, state=app.state)
     return app
 
 
 def load_service_models(settings: ServeSettings):
-    """The encoder and (if `settings.index_dir`) the index, checked to belong together.
+    """The encoder, and (if set) the index and the classifier, checked to belong together.
 
     Raises `EmbedlabError` with one clear line for a missing model or ONNX file, a bad index or a model
     that is not the index's, so `embedlab serve` can say so before it listens.
@@ -208,4 +211,10 @@ def load_service_models(settings: ServeSettings):
 
         index = DocumentIndex.load(settings.index_dir)
         index.check_model(encoder.identity, encoder.dim, settings.index_dir)
-    return encoder, index
+    classifier = None
+    if settings.classifier_dir:
+        from embedlab.models.classifier import Classifier, check_classifier_model
+
+        classifier = Classifier.load(settings.classifier_dir)
+        check_classifier_model(classifier, encoder.identity, encoder.dim, settings.classifier_dir)
+    return encoder, index, classifier

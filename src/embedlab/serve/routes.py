@@ -22,8 +22,6 @@ from embedlab.serve.schemas import (
     EmbedResponse,
     OpenAIEmbeddingRequest,
     OpenAIEmbeddingResponse,
-    SearchRequest,
-    SearchResponse,
     SimilarityRequest,
     SimilarityResponse,
 )
@@ -167,23 +165,6 @@ async def similarity(body: SimilarityRequest, request: Request) -> Response:
     texts = prepare_texts([body.source, *body.targets], request.app.state.settings)
     vectors = l2_normalise((await embed(request, texts))[0])
     return json_response({"model": request.app.state.settings.model, "scores": vectors[1:] @ vectors[0]})
-
-
-@router.post(
-    "/search", responses={**ERRORS, 404: {"description": "No index loaded"}}, response_model=SearchResponse
-)
-async def search(body: SearchRequest, request: Request) -> Response:
-    """The `k` documents of the loaded index nearest to `query`."""
-    state = request.app.state
-    if state.index is None:
-        raise HTTPException(404, "no index loaded; start the service with --index DIR")
-    if body.k > state.settings.max_k:
-        raise HTTPException(400, f"k is {body.k}; at most {state.settings.max_k}")
-    (query,) = prepare_texts(body.query, state.settings)
-    vectors, _ = await embed(request, [query])
-    (hits,) = state.index.search(vectors, body.k)
-    hits_out = [{"id": h.document["id"], "score": h.score, "document": h.document} for h in hits]
-    return json_response({"model": state.settings.model, "hits": hits_out})
 
 
 @router.post("/v1/embeddings", responses=ERRORS, response_model=OpenAIEmbeddingResponse)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 
 def _encodable(text: str) -> str:
@@ -58,18 +66,30 @@ class SimilarityResponse(BaseModel):
 
 
 class SearchRequest(Strict):
-    """`POST /search`: a query and how many documents to return."""
+    """`POST /search`: a query (or `like`, an indexed document id), how many documents, the mode, filters."""
 
-    query: Text
+    query: Text | None = None
+    like: Str | None = None
     k: int = Field(default=10, gt=0)
+    mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
+    where: dict[Str, Str | int | float | bool] | None = None  # metadata field → required value
+
+    @model_validator(mode="after")
+    def _one_of_query_or_like(self) -> SearchRequest:
+        if (self.query is None) == (self.like is None):
+            raise ValueError("give `query` (text to look for) or `like` (an indexed document id), not both")
+        return self
 
 
 class SearchHit(BaseModel):
-    """One document found by `POST /search`, with its cosine score."""
+    """One document found by `POST /search`: its score, best passage (with offsets) and metadata."""
 
     id: str
     score: float
-    document: dict
+    highlight: str
+    start: int | None = None
+    end: int | None = None
+    metadata: dict
 
 
 class SearchResponse(BaseModel):
@@ -111,3 +131,46 @@ class OpenAIEmbeddingResponse(BaseModel):
     data: list[OpenAIEmbedding]
     model: str
     usage: OpenAIUsage
+
+
+class MatchRequest(Strict):
+    """`POST /match`: for each query, the best of `candidates` (up to `k`) with cosine ≥ `min_score`."""
+
+    queries: Texts
+    candidates: Texts
+    k: int = Field(default=1, gt=0)
+    min_score: float = Field(default=0.5, ge=-1, le=1)
+
+
+class MatchFound(BaseModel):
+    """One candidate for a query: its position in `candidates`, the cosine."""
+
+    candidate: int
+    score: float
+
+
+class MatchResponse(BaseModel):
+    """Per query (in order), its matches, best first; an empty list means no match above `min_score`."""
+
+    model: str
+    matches: list[list[MatchFound]]
+
+
+class ClassifyRequest(Strict):
+    """`POST /classify`: one text or a list, labelled by the loaded classifier."""
+
+    inputs: Text | Texts
+
+
+class Prediction(BaseModel):
+    """A label and the classifier's probability for it."""
+
+    label: str
+    confidence: float
+
+
+class ClassifyResponse(BaseModel):
+    """The label of each input, in order."""
+
+    model: str
+    predictions: list[Prediction]

@@ -22,6 +22,7 @@ class ServeSettings(BaseSettings):
     model: str = "all-MiniLM-L6-v2"
     backend: Literal["torch", "torch-bf16", "onnx", "onnx-int8"] = "torch"
     index_dir: str | None = None
+    classifier_dir: str | None = None  # a `classify train` folder: enables POST /classify
     api_key: str | None = None  # when set, every route but /health, /ready and /metrics needs it
     public_docs: bool = False  # with an API key: also leave /docs, /redoc and /openapi.json open
     threads: int = Field(default=2, gt=0)

@@ -1,0 +1,102 @@
+"""Routes that use the vectors: `POST /search` (dense, BM25 or hybrid; filters; more like a document),
+`POST /match`, `POST /classify` (when a classifier is loaded) and the search page at `GET /`.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from embedlab.errors import EmbedlabError
+from embedlab.io import l2_normalise
+from embedlab.serve.routes import ERRORS, embed, json_response, prepare_texts
+from embedlab.serve.schemas import (
+    ClassifyRequest,
+    ClassifyResponse,
+    MatchRequest,
+    MatchResponse,
+    SearchRequest,
+    SearchResponse,
+)
+
+router = APIRouter()
+NOT_LOADED: dict[int | str, dict[str, Any]] = {404: {"description": "No index (or classifier) loaded"}}
+
+
+@router.post("/search", responses={**ERRORS, **NOT_LOADED}, response_model=SearchResponse)
+async def search(body: SearchRequest, request: Request) -> Response:
+    """The `k` best documents for `query` (or like the document `like`), filtered by `where`."""
+    from embedlab.index.search import effective_mode, more_like_this, search_rows
+
+    state = request.app.state
+    if state.index is None:
+        raise HTTPException(404, "no index loaded; start the service with --index DIR")
+    if body.k > state.settings.max_k:
+        raise HTTPException(400, f"k is {body.k}; at most {state.settings.max_k}")
+    where = {field: str(value) for field, value in (body.where or {}).items()}
+    try:
+        if body.like is not None:
+            hits = more_like_this(state.index, body.like, k=body.k, where=where)
+        else:
+            (query,) = prepare_texts(body.query or "", state.settings)
+            mode = effective_mode(state.index, body.mode)
+            vector = (await embed(request, [query]))[0][0] if mode != "bm25" else None
+            hits = search_rows(
+                state.index, vector=vector, text=query, k=body.k, mode=mode, where=where, exclude=None
+            )
+    except EmbedlabError as error:
+        raise HTTPException(400, str(error)) from None
+    return json_response({"model": state.settings.model, "hits": [h.to_dict() for h in hits]})
+
+
+@router.post("/match", responses=ERRORS, response_model=MatchResponse)
+async def match(body: MatchRequest, request: Request) -> Response:
+    """For each query, the best candidates (up to `k`) with cosine ≥ `min_score`; [] means no match."""
+    from embedlab.index.neighbours import nearest, neighbour_index
+
+    state = request.app.state
+    if len(body.queries) + len(body.candidates) > state.settings.max_inputs:
+        raise HTTPException(
+            413, f"{len(body.queries) + len(body.candidates)} texts; at most {state.settings.max_inputs}"
+        )
+    texts = prepare_texts([*body.queries, *body.candidates], state.settings)
+    vectors = l2_normalise((await embed(request, texts))[0])
+    queries, candidates = vectors[: len(body.queries)], vectors[len(body.queries) :]
+    index, rows = neighbour_index(candidates, kind="flat")
+    scores, found = nearest(index, rows, queries, min(body.k, len(candidates)))
+    matches = [
+        [
+            {"candidate": int(c), "score": float(s)}
+            for c, s in zip(row, row_scores, strict=True)
+            if c >= 0 and s >= body.min_score
+        ]
+        for row, row_scores in zip(found, scores, strict=True)
+    ]
+    return json_response({"model": state.settings.model, "matches": matches})
+
+
+@router.post("/classify", responses={**ERRORS, **NOT_LOADED}, response_model=ClassifyResponse)
+async def classify(body: ClassifyRequest, request: Request) -> Response:
+    """The label of each input by the loaded classifier, with its probability."""
+    state = request.app.state
+    if state.classifier is None:
+        raise HTTPException(404, "no classifier loaded; start the service with --classifier DIR")
+    vectors, _ = await embed(request, prepare_texts(body.inputs, state.settings))
+    labels, confidence = state.classifier.predict(np.asarray(vectors))
+    predictions = [
+        {"label": label, "confidence": float(c)} for label, c in zip(labels, confidence, strict=True)
+    ]
+    return json_response({"model": state.settings.model, "predictions": predictions})
+
+
+@router.get("/", include_in_schema=False, response_model=None)
+async def search_page(request: Request) -> Response:
+    """A small search page (no build step: one HTML file with its CSS and JS) when an index is loaded."""
+    if request.app.state.index is None:
+        return json_response({"detail": "no index loaded: the search page needs --index DIR; see /docs"}, 404)
+    page = resources.files("embedlab.serve").joinpath("static/search.html").read_text(encoding="utf-8")
+    return HTMLResponse(page)
