@@ -1,0 +1,62 @@
+"""The pipelined encode path (runtime/gpu.py) on CPU: the same vectors as sentence-transformers, in order,
+whatever the token budget; device and dtype choice; and the GPU device check script runs end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedlab.errors import ModelError
+from embedlab.runtime.gpu import PipelinedEncoder, resolve_device, resolve_dtype
+
+SENTENCES = [
+    "a man plays guitar",
+    "the sun is shining today on the park and the water",
+    "a dog",
+    "two men are fighting in the street while a woman is reading a book",
+] * 30
+
+
+@pytest.mark.parametrize("budget", [16, 64, 100_000])
+def test_same_vectors_as_sentence_transformers_in_input_order(tiny_model, budget):
+    expected = tiny_model.encode(SENTENCES, convert_to_numpy=True)
+    encoder = PipelinedEncoder(tiny_model, dtype="fp32", token_budget=budget, workers=2)
+    got = encoder.encode(SENTENCES)
+    cosine = (got * expected).sum(axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)
+    assert got.shape == expected.shape and cosine.min() > 0.9999
+    assert encoder.encode([]).shape == (0, encoder.dim)
+
+
+def test_device_and_dtype_choice(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
+    with pytest.raises(ModelError, match="--device cuda: no CUDA device"):
+        resolve_device("cuda")
+    with pytest.raises(ModelError, match="choose auto, cpu, cuda or cuda:N"):
+        resolve_device("gpu")
+    assert resolve_dtype("auto", "cpu") == torch.float32 and resolve_dtype("fp16", "cuda") == torch.float16
+    with pytest.raises(ModelError, match="--dtype fp8"):
+        resolve_dtype("fp8", "cpu")
+
+
+def test_device_check_script_runs_on_cpu(tiny_model_dir, tmp_path):
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(SENTENCES) + "\n")
+    out = tmp_path / "check.json"
+    root = Path(__file__).parents[2]
+    command = [
+        sys.executable, str(root / "benchmarks" / "gpu_encode_check.py"),
+        "--sentences", str(sentences), "--tokenizer", str(tiny_model_dir),
+        "--limit", "60", "--repeats", "1", "--workers", "2", "--runs", "MiniLM-L6:fp32", "--out", str(out),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["model"] == "MiniLM-L6" and row["min_cosine_embedlab_vs_st_fp32"] > 0.9999
