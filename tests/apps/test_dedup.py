@@ -129,3 +129,11 @@ def test_cli_dedup_bad_input_is_one_line(tiny_model_dir, tmp_path, content, args
     extra = args if phrase == "--out DIR" else [*args, "--dry-run"]
     result = CliRunner().invoke(app, ["dedup", str(docs), "-m", str(tiny_model_dir), *extra])
     assert result.exit_code == 2 and phrase in result.stderr and "Traceback" not in result.output
+
+
+def test_a_chain_does_not_remove_a_row_unlike_the_one_it_would_duplicate():
+    angle = np.radians([0, 18, 36])  # a~b and b~c at cos 18° = 0.951, a~c at cos 36° = 0.809
+    vectors = np.stack([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)
+    result = deduplicate(["a", "b", "c"], vectors=vectors, threshold=0.9, show_progress=False)
+    assert [(r.row, r.duplicate_of) for r in result.removed] == [(1, 0)] and result.kept == [0, 2]
+    assert result.removed[0].score == pytest.approx(0.951, abs=1e-3)

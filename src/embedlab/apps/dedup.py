@@ -1,6 +1,7 @@
 """Near-duplicate removal: exact copies first (by a hash of the normalised text, at no encoding cost), then
 every pair above a cosine threshold found through a FAISS index (k nearest neighbours with a range check),
-grouped by union-find; the first row of each group is kept.
+grouped by union-find; the first row of each group is kept, and every other row is removed as a duplicate of
+a kept row it matches directly (or kept, if it matches none: chains do not drag in dissimilar rows).
 
 `embedlab dedup DOCS --model M --threshold T --out DIR` is this module on a file.
 """
@@ -103,6 +104,32 @@ def union_find(size: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.array([root(x) for x in range(size)], dtype=np.int64)
 
 
+def direct_matches(vectors: np.ndarray, groups: np.ndarray, threshold: float) -> dict[int, tuple[int, float]]:
+    """Within each union-find group, in row order: a row is removed as a duplicate of the first kept row it
+    matches directly (cosine ≥ `threshold`), else kept. So every removal names a row it really is close to —
+    a chain a~b~c never removes c for a it does not resemble.
+
+    Example::
+
+        direct_matches(unit_vectors, union_find(n, left, right), 0.9)  # {row: (kept row, cosine)}
+    """
+    matches: dict[int, tuple[int, float]] = {}
+    order = np.argsort(groups, kind="stable")  # rows grouped, in row order within each group
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    for members in np.split(order, bounds):
+        if len(members) < 2:
+            continue
+        kept = [int(members[0])]
+        for row in members[1:].tolist():
+            scores = vectors[kept] @ vectors[row]
+            best = int(np.argmax(scores >= threshold)) if (scores >= threshold).any() else -1
+            if best < 0:
+                kept.append(row)
+            else:
+                matches[row] = (kept[best], float(scores[best]))
+    return matches
+
+
 def deduplicate(
     texts: list[str],
     encoder=None,
@@ -143,16 +170,11 @@ def deduplicate(
     started = time.perf_counter()
     with _bar(len(unique), "dedup: neighbours", show_progress) as progress:
         left, right, _ = pairs_above(unique_vectors, threshold, k=k, progress=progress)
-    group = union_find(len(unique), left, right)
+    matches = direct_matches(unique_vectors, union_find(len(unique), left, right), threshold)
     seconds["neighbours"] = time.perf_counter() - started
     copies = np.flatnonzero(owner != np.arange(len(texts)))
     removed = [Removal(int(row), int(owner[row]), 1.0, True) for row in copies]
-    near = np.flatnonzero(group != np.arange(len(unique)))
-    scores = (unique_vectors[near] * unique_vectors[group[near]]).sum(axis=1)
-    removed += [
-        Removal(int(unique[i]), int(unique[group[i]]), float(s), False)
-        for i, s in zip(near, scores, strict=True)
-    ]
+    removed += [Removal(int(unique[i]), int(unique[j]), score, False) for i, (j, score) in matches.items()]
     # an exact copy of a row removed as a near duplicate points to that row's own representative
     representative = {r.row: r.duplicate_of for r in removed if not r.exact}
     removed = [
