@@ -80,3 +80,57 @@ def machine_summary() -> str:
         f"{cpu_name()}, {os.cpu_count()} cores ({amx}), {device}; "
         f"torch {torch.__version__}, Python {platform.python_version()}"
     )
+
+
+def resolve_device(device: str | None = None) -> str:
+    """`auto` → `cuda` when a CUDA device is present, else `cpu`; an explicit device must exist. None reads
+    `EMBEDLAB_DEVICE` (default `auto`).
+
+    Example::
+
+        resolve_device("auto")   # "cpu" on a laptop, "cuda" on a GPU machine
+        resolve_device("cuda:1") # ModelError on a machine without a second GPU
+    """
+    import torch
+
+    from embedlab.errors import ModelError
+
+    device = device or os.environ.get("EMBEDLAB_DEVICE", "auto")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    suffix = device.partition(":")[2]
+    if device == "cuda" or (device.startswith("cuda:") and suffix.isdigit()):
+        index = int(suffix or 0)
+        if not torch.cuda.is_available():
+            raise ModelError(
+                f"--device {device}: no CUDA device here (torch {torch.__version__}); use cpu or auto"
+            )
+        if not 0 <= index < torch.cuda.device_count():
+            raise ModelError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+        return device
+    raise ModelError(f"--device {device}: choose auto, cpu, cuda or cuda:N")
+
+
+def resolve_dtype(dtype: str, device: str):
+    """`auto` → bf16 on a GPU that supports it (else fp16 on a GPU), fp32 on a CPU; or the one asked for.
+
+    Example::
+
+        resolve_dtype("auto", "cuda")  # torch.bfloat16 on an A100 / H100
+    """
+    import torch
+
+    from embedlab.errors import ModelError
+
+    names = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if dtype not in names:
+        raise ModelError(f"--dtype {dtype}: choose auto, fp32, fp16 or bf16")
+    return names[dtype]

@@ -60,3 +60,21 @@ def test_device_check_script_runs_on_cpu(tiny_model_dir, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     (row,) = json.loads(out.read_text())["rows"]
     assert row["model"] == "MiniLM-L6" and row["min_cosine_embedlab_vs_st_fp32"] > 0.9999
+
+
+@pytest.mark.parametrize("command", [["eval", "MODEL"], ["dedup", "DOCS", "-m", "MODEL", "--dry-run"]])
+def test_an_unavailable_device_is_one_line_before_any_work(command, tiny_model_dir, fixtures, monkeypatch):
+    import torch
+    from typer.testing import CliRunner
+
+    from embedlab.cli import app
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("EMBEDLAB_DEVICE", raising=False)
+    args = [
+        str(tiny_model_dir) if a == "MODEL" else str(fixtures / "docs.jsonl") if a == "DOCS" else a
+        for a in command
+    ]
+    result = CliRunner().invoke(app, [*args, "--device", "cuda:1"])
+    assert result.exit_code == 2 and "--device cuda:1: no CUDA device" in result.stderr
+    monkeypatch.delenv("EMBEDLAB_DEVICE", raising=False)

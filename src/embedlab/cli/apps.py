@@ -7,7 +7,17 @@ from typing import Annotated, Literal
 
 import typer
 
-from embedlab.cli.common import Backend, IdField, TextField, app, console, print_table, user_errors
+from embedlab.cli.common import (
+    Backend,
+    Device,
+    IdField,
+    TextField,
+    app,
+    console,
+    print_table,
+    use_device,
+    user_errors,
+)
 from embedlab.errors import EmbedlabError
 
 classify_app = typer.Typer(
@@ -47,9 +57,11 @@ def dedup(
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
+    device: Device = None,
     batch_size: BatchSize = 64,
 ) -> None:
     """Remove exact and near-duplicate texts: one kept per group; each removed row names what it copies."""
+    use_device(device)
     from embedlab.apps.common import check_threshold
     from embedlab.apps.dedup import deduplicate, write_dedup
 
@@ -83,9 +95,11 @@ def cluster(
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
+    device: Device = None,
     batch_size: BatchSize = 64,
 ) -> None:
     """Group documents by meaning: clusters with keywords, central documents and a 2-D map."""
+    use_device(device)
     from embedlab.apps.cluster import cluster_vectors, write_clustering
     from embedlab.apps.common import encode_texts
 
@@ -118,8 +132,10 @@ def match(
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
+    device: Device = None,
 ) -> None:
     """Best candidates per query above a score (FAQ answering, record linkage), or pairs within one file."""
+    use_device(device)
     from embedlab.apps.common import check_threshold, encode_texts
     from embedlab.apps.match import match_rows, write_matches
 
@@ -168,8 +184,10 @@ def classify_train(
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
+    device: Device = None,
 ) -> None:
     """Train a classifier on frozen embeddings; print accuracy and macro-F1 on a held-out split."""
+    use_device(device)
     from embedlab.apps.classify import labels_of, train_classifier
     from embedlab.apps.common import encode_texts
 
@@ -200,8 +218,10 @@ def classify_predict(
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
+    device: Device = None,
 ) -> None:
     """Label documents with a trained classifier (and its confidence)."""
+    use_device(device)
     from embedlab.apps.common import encode_texts, write_rows
     from embedlab.io import atomic_path
     from embedlab.models.classifier import Classifier, check_classifier_model

@@ -47,6 +47,13 @@ IdField = Annotated[str, typer.Option(help="Field holding the document id.")]
 TextField = Annotated[str, typer.Option(help="Field holding the text to embed.")]
 ManifestModel = Annotated[str | None, typer.Option(help="Model.", show_default="the one in the manifest")]
 
+Device = Annotated[
+    str | None,
+    typer.Option(
+        help="auto (CUDA when present), cpu, cuda or cuda:N.", show_default="EMBEDLAB_DEVICE or auto"
+    ),
+]
+
 console = Console()
 errors = Console(stderr=True)
 
@@ -94,3 +101,17 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         table.add_row(*row, style="bold" if row[0] == "average" else None)
     console.print(table)
+
+
+def use_device(device: str | None) -> None:
+    """Check `--device` now (one line if it is not there) and make it this process's default for every model
+    the command loads (`EMBEDLAB_DEVICE`), including those loaded deep inside the library.
+    """
+    import os
+
+    if device is None:
+        return
+    from embedlab.hardware import resolve_device
+
+    resolve_device(device)
+    os.environ["EMBEDLAB_DEVICE"] = device

@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 import typer
 
 from embedlab.cli.common import (
+    Device,
     app,
     console,
     data_app,
     models_app,
     print_table,
+    use_device,
     user_errors,
 )
 from embedlab.io import write_json_atomic
@@ -65,8 +67,10 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option(help="JSON file for the records.", show_default="results/MODEL.json")
     ] = None,
+    device: Device = None,
 ) -> None:
     """STS (Spearman/Pearson of cosine ×100) and arXiv retrieval/classification evaluation."""
+    use_device(device)
     from embedlab.evaluate.arxiv import ArxivEvalConfig
     from embedlab.evaluate.report import table_rows
     from embedlab.evaluate.suite import default_results_path, evaluate_suite, split_tasks
@@ -96,8 +100,10 @@ def pipeline_command(
     config: Annotated[Path, typer.Argument(help="Pipeline config YAML, e.g. configs/arxiv-minilm.yaml.")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
     force: Annotated[bool, typer.Option(help="Rerun every stage, even unchanged ones.")] = False,
+    device: Device = None,
 ) -> None:
     """Preprocess → pairs → train → evaluate (base, fine-tuned, TF-IDF) → report; skips unchanged stages."""
+    use_device(device)
     from embedlab.apps.arxiv.config import load_pipeline_config
     from embedlab.apps.arxiv.pipeline import run_pipeline
 

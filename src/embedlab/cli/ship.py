@@ -10,6 +10,7 @@ import typer
 from embedlab.cli.common import (
     Backend,
     BackendName,
+    Device,
     IdField,
     IndexBackend,
     IndexKind,
@@ -23,6 +24,7 @@ from embedlab.cli.common import (
     export_app,
     index_app,
     print_table,
+    use_device,
     user_errors,
 )
 from embedlab.errors import EmbedlabError
@@ -88,9 +90,11 @@ def index_build(
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
+    device: Device = None,
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
     """Embed documents (long ones in token-aware chunks); save a FAISS index, a BM25 index and a manifest."""
+    use_device(device)
     from embedlab.apps.common import encode_texts
     from embedlab.data.chunks import chunk_documents, chunking_for
     from embedlab.data.documents import load_documents
@@ -133,9 +137,11 @@ def index_add(
     text_field: TextField = "text",
     model: ManifestModel = None,
     backend: IndexBackend = None,
+    device: Device = None,
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
     """Add documents to an index and save it again (atomically; concurrent writers wait their turn)."""
+    use_device(device)
     from embedlab.apps.common import encode_texts
     from embedlab.data.chunks import chunk_documents
     from embedlab.data.documents import load_documents
@@ -168,8 +174,10 @@ def index_search(
     like: Annotated[str | None, typer.Option(help="Documents similar to this indexed document id.")] = None,
     model: ManifestModel = None,
     backend: IndexBackend = None,
+    device: Device = None,
 ) -> None:
     """The k documents best matching the query (or like a document), each with its best passage."""
+    use_device(device)
     from embedlab.index import DocumentIndex, model_backend, model_source
     from embedlab.index.search import effective_mode, more_like_this, search
     from embedlab.runtime.encoder import load_encoder
@@ -211,6 +219,7 @@ def serve(
     backend: Annotated[
         BackendName | None, typer.Option(help="Encoder backend.", show_default="torch")
     ] = None,
+    device: Device = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     threads: Annotated[int | None, typer.Option(min=1, help="Encoder threads.", show_default="2")] = None,
@@ -242,6 +251,7 @@ def serve(
         "model": model,
         "index_dir": str(index) if index else None,
         "classifier_dir": str(classifier) if classifier else None,
+        "device": device,
         "backend": backend,
         "threads": threads,
         "max_batch_size": max_batch_size,
@@ -284,8 +294,10 @@ def bench_speed_command(
     out: Annotated[Path, typer.Option(help="Folder for speed.md, speed.json and speed.png.")] = Path(
         "results/speed"
     ),
+    device: Device = None,
 ) -> None:
     """Speed and size table: torch fp32/bf16 and ONNX fp32/int8 at batch 1, 32 and 128, back to back."""
+    use_device(device)
     import torch
 
     from embedlab.evaluate.speed import available_backends, bench_speed, speed_chart, speed_markdown

@@ -153,10 +153,15 @@ def hub_unreachable(timeout: float = 3.0) -> str | None:
     return None
 
 
-def load_model(name: str | Path, device: str = "cpu") -> SentenceTransformer:
-    """Resolve and load; a hub id that cannot be fetched becomes a one-line ModelError."""
+def load_model(name: str | Path, device: str | None = None) -> SentenceTransformer:
+    """Resolve and load on `device` (None: `EMBEDLAB_DEVICE`, default auto = CUDA when present); a hub id that
+    cannot be fetched becomes a one-line ModelError.
+    """
     from sentence_transformers import SentenceTransformer
 
+    from embedlab.hardware import resolve_device
+
+    device = resolve_device(device)
     target = resolve(name)
     try:
         return SentenceTransformer(target, device=device)

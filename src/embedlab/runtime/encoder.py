@@ -65,10 +65,17 @@ class TorchEncoder:
     """
 
     def __init__(
-        self, model_dir: str | Path, device: str = "cpu", bf16: bool = False, threads: int | None = None
+        self,
+        model_dir: str | Path,
+        device: str | None = None,
+        bf16: bool = False,
+        threads: int | None = None,
+        dtype: str = "auto",
     ) -> None:
+        from embedlab.hardware import resolve_device
         from embedlab.models import load_model
         from embedlab.models.registry import resolve
+        from embedlab.runtime.gpu import PipelinedEncoder
 
         if threads:
             import torch
@@ -77,16 +84,23 @@ class TorchEncoder:
 
         self.name = str(model_dir)
         self.resolved = resolve(model_dir)
-        self.model = load_model(self.resolved, device=device)
+        self.device = resolve_device(device)
+        self.model = load_model(self.resolved, device=self.device)
         self.dim = int(self.model.get_embedding_dimension() or 0)
         limit = self.model.max_seq_length  # a static model has none: infinity
         self.max_seq_length = int(limit) if math.isfinite(limit) else 0
         self.bf16 = bf16  # autocast: pays on AMX (and avx512_bf16) CPUs, see docs/results.md
+        self.pipelined = None
+        if self.device.startswith("cuda") and self.max_seq_length:  # a GPU: keep it fed (runtime/gpu.py)
+            self.pipelined = PipelinedEncoder(self.model, dtype="bf16" if bf16 else dtype)
+            self.bf16 = str(self.pipelined.dtype) == "torch.bfloat16"  # what the identity records
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Embeddings of `texts` (float32), with bf16 autocast when the encoder was made with it."""
         import torch
 
+        if self.pipelined is not None:
+            return self.pipelined.encode(list(texts))
         with torch.autocast(self.model.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             vectors = self.model.encode(
                 list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
@@ -128,6 +142,30 @@ class TorchEncoder:
         from embedlab.models.identity import model_identity
 
         return model_identity(self.name, self.resolved, "torch-bf16" if self.bf16 else "torch")
+
+
+def onnx_providers(device: str | None) -> list[str]:
+    """The onnxruntime providers for a device: CUDA where onnxruntime-gpu is installed and a GPU asked for (or
+    `auto` finds one), else the CPU. Torch-free: the device is judged by onnxruntime alone.
+
+    Example::
+
+        onnx_providers("auto")  # ["CPUExecutionProvider"] without onnxruntime-gpu
+    """
+    import os
+
+    import onnxruntime as ort
+
+    device = device or os.environ.get("EMBEDLAB_DEVICE", "auto")
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if device.startswith("cuda") and not has_cuda:
+        raise ModelError(
+            f"--device {device}: onnxruntime here has no CUDA provider (pip install onnxruntime-gpu)"
+        )
+    if device.startswith("cuda") or (device == "auto" and has_cuda):
+        index = device.partition(":")[2] or "0"
+        return [("CUDAExecutionProvider", {"device_id": int(index)}), "CPUExecutionProvider"]  # type: ignore[list-item]
+    return ["CPUExecutionProvider"]
 
 
 def read_model_layout(model_dir: Path) -> tuple[str, bool, int]:
@@ -177,7 +215,13 @@ class OnnxEncoder:
         vectors = encoder.encode(["A man plays a guitar."])
     """
 
-    def __init__(self, model_dir: str | Path, file_name: str = "onnx/model.onnx", threads: int = 2) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        file_name: str = "onnx/model.onnx",
+        threads: int = 2,
+        device: str | None = None,
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -195,7 +239,7 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=onnx_providers(device))
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
@@ -260,20 +304,28 @@ class OnnxEncoder:
 BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 
-def load_encoder(model: str | Path, backend: str = "torch", threads: int = 2) -> Encoder:
+def load_encoder(
+    model: str | Path,
+    backend: str = "torch",
+    threads: int = 2,
+    device: str | None = None,
+    dtype: str = "auto",
+) -> Encoder:
     """`torch` (any name, folder or hub id) or `onnx` (a folder exported with `embedlab export onnx`;
-    `onnx-int8` picks its int8 file).
+    `onnx-int8` picks its int8 file). `device`: auto (CUDA when present; `EMBEDLAB_DEVICE` sets the default),
+    cpu, cuda or cuda:N; `dtype` (GPU): auto, fp32, fp16 or bf16.
 
     Example::
 
         encoder = load_encoder("my-model", "onnx-int8", threads=2)
+        encoder = load_encoder("all-MiniLM-L6-v2", device="cuda", dtype="bf16")
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
     if backend in ("torch", "torch-bf16"):
-        return TorchEncoder(model, bf16=backend == "torch-bf16", threads=threads)
+        return TorchEncoder(model, device, bf16=backend == "torch-bf16", threads=threads, dtype=dtype)
     from embedlab.models.registry import resolve
 
     folder = Path(resolve(model))
     file_name = "onnx/model_qint8_per_channel.onnx" if backend == "onnx-int8" else "onnx/model.onnx"
-    return OnnxEncoder(folder, file_name, threads=threads)
+    return OnnxEncoder(folder, file_name, threads=threads, device=device)

@@ -204,7 +204,7 @@ def load_service_models(settings: ServeSettings):
     """
     from embedlab.runtime.encoder import load_encoder
 
-    encoder = load_encoder(settings.model, settings.backend, settings.threads)
+    encoder = load_encoder(settings.model, settings.backend, settings.threads, device=settings.device)
     index = None
     if settings.index_dir:
         from embedlab.index import DocumentIndex

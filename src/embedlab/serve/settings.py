@@ -25,6 +25,7 @@ class ServeSettings(BaseSettings):
     classifier_dir: str | None = None  # a `classify train` folder: enables POST /classify
     api_key: str | None = None  # when set, every route but /health, /ready and /metrics needs it
     public_docs: bool = False  # with an API key: also leave /docs, /redoc and /openapi.json open
+    device: str | None = None  # auto (CUDA when present), cpu, cuda, cuda:N; None: EMBEDLAB_DEVICE, else auto
     threads: int = Field(default=2, gt=0)
     max_inputs: int = Field(default=256, gt=0)  # texts per request
     max_chars: int = Field(default=8192, gt=0)  # per text
