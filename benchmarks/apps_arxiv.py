@@ -81,7 +81,7 @@ def run_search(papers, models: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def run_clustering(papers, models: dict[str, dict], k: int) -> list[dict]:
+def run_clustering(papers, models: dict[str, dict], k: int, map_path: Path | None = None) -> list[dict]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     subjects = [p["label"] for p in papers]
@@ -108,6 +108,10 @@ def run_clustering(papers, models: dict[str, dict], k: int) -> list[dict]:
         for method, options in (("k-means", {"k": k}), ("HDBSCAN", {"min_cluster_size": 30})):
             started = time.perf_counter()
             result = cluster_vectors(vectors["abstract"], abstracts, **options)
+            if map_path is not None and method == "k-means" and name == list(models)[-1]:
+                from embedlab.apps.cluster import cluster_map
+
+                cluster_map(vectors["abstract"], result.labels, map_path)  # the last model's k-means
             rows.append(
                 {
                     "system": f"embedlab cluster, {method} ({name})",
@@ -154,6 +158,9 @@ def main() -> None:
     parser.add_argument("--model", action="append", default=[], help="NAME=MODEL (repeatable)")
     parser.add_argument("--cache", default="runs/apps-arxiv-vectors")
     parser.add_argument("--out", default="benchmarks/results/apps_arxiv.json")
+    parser.add_argument(
+        "--map", default="docs/images/cluster-map-arxiv.png", help="k-means map of the last model"
+    )
     args = parser.parse_args()
     papers = load_split(args.splits, "test")
     models = {}
@@ -166,7 +173,7 @@ def main() -> None:
         "subjects": k,
         "search": run_search(papers, models),
         "matching": run_matching(papers, models),
-        "clustering": run_clustering(papers, models, k),
+        "clustering": run_clustering(papers, models, k, Path(args.map) if args.map else None),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -48,17 +48,17 @@ def paraphrase(text: str, rng: random.Random) -> str:
 
 
 def corpus(n: int, share: float, seed: int) -> tuple[list[str], dict[int, int], dict[int, int]]:
-    """Texts, {exact copy row: original row} and {paraphrase row: original row}."""
+    """`n` texts: distinct arXiv texts, then exact copies and paraphrases in equal numbers — at least `share`
+    of `n` each, more where the arXiv texts run out (78,545 papers give about 526,000 distinct texts).
+    Returns the texts, {exact copy row: original row} and {paraphrase row: original row}."""
     rng = random.Random(seed)
-    injected = int(n * share)
-    texts = base_texts(n - 2 * injected)
+    texts = base_texts(n - 2 * int(n * share))
     base = len(texts)
-    originals = rng.sample(range(base), injected)
     exact, near = {}, {}
-    for original in originals:
+    for original in rng.choices(range(base), k=(n - base) // 2):
         exact[len(texts)] = original
         texts.append("  " + texts[original].upper() + " ")
-    for original in rng.sample(range(base), injected):
+    for original in rng.choices(range(base), k=n - len(texts)):
         near[len(texts)] = original
         texts.append(paraphrase(texts[original], rng))
     return texts, exact, near

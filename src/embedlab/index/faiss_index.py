@@ -46,7 +46,10 @@ def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
         # about 4·sqrt(n) lists, but at least 39 training points per list (FAISS' own minimum)
         nlist = max(1, min(int(4 * math.sqrt(len(vectors))), len(vectors) // 39))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
+        # k-means on 64 points per list is enough to place the lists; on all of a million vectors it takes
+        # ten times longer for no measurable recall (FAISS itself samples 256 per list)
+        sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 64 * nlist), replace=False)
+        index.train(vectors[np.sort(sample)])
         return index, {"nlist": nlist}
     raise EmbedlabError(f"unknown index kind '{kind}'; choose one of {', '.join(KINDS)}")
 
