@@ -116,7 +116,8 @@ def test_search_page_in_a_real_browser(server):
         try:
             page = browser.new_page()
             page.goto(f"{server.url}/")
-            page.keyboard.type("rocket orbit")  # the box has the focus: keyboard first
+            page.wait_for_function("document.activeElement && document.activeElement.id === 'query'")
+            page.keyboard.type("rocket orbit")  # the box has the focus on load: keyboard first
             page.keyboard.press("Enter")
             page.wait_for_selector("li.hit")
             ids = page.locator("li.hit .id").all_inner_texts()
