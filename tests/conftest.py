@@ -104,16 +104,19 @@ def other_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="session")
-def tokenizer_dir(tmp_path_factory) -> Path:
-    """A 1,000-token BPE tokenizer trained through the CLI on `CORPUS`."""
+def tokenizer_dir(tmp_path_factory, synthetic_data) -> Path:
+    """A 1,000-token BPE tokenizer trained through the CLI on `CORPUS` (its report reads STS-B sentences:
+    the synthetic ones, as for every unit test)."""
     from embedlab.cli import app
 
     corpus = tmp_path_factory.mktemp("corpus") / "sentences.txt"
     corpus.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("tok") / "bpe"
-    result = CliRunner().invoke(
-        app, ["tokenizer", "train", str(corpus), "--vocab-size", "1000", "--out", str(out)]
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDLAB_DATA_DIR", str(synthetic_data))
+        result = CliRunner().invoke(
+            app, ["tokenizer", "train", str(corpus), "--vocab-size", "1000", "--out", str(out)]
+        )
     assert result.exit_code == 0, result.output
     assert "corpus 120 texts" in result.output and "tokens per word" in result.output
     return out
