@@ -10,6 +10,7 @@ import typer
 from embedlab.cli.common import (
     Backend,
     Device,
+    Dtype,
     IdField,
     TextField,
     app,
@@ -58,10 +59,11 @@ def dedup(
     text_field: TextField = "text",
     backend: Backend = "torch",
     device: Device = None,
+    dtype: Dtype = None,
     batch_size: BatchSize = 64,
 ) -> None:
     """Remove exact and near-duplicate texts: one kept per group; each removed row names what it copies."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.apps.common import check_threshold
     from embedlab.apps.dedup import deduplicate, write_dedup
 
@@ -96,10 +98,11 @@ def cluster(
     text_field: TextField = "text",
     backend: Backend = "torch",
     device: Device = None,
+    dtype: Dtype = None,
     batch_size: BatchSize = 64,
 ) -> None:
     """Group documents by meaning: clusters with keywords, central documents and a 2-D map."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.apps.cluster import cluster_vectors, write_clustering
     from embedlab.apps.common import encode_texts
 
@@ -133,9 +136,10 @@ def match(
     text_field: TextField = "text",
     backend: Backend = "torch",
     device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """Best candidates per query above a score (FAQ answering, record linkage), or pairs within one file."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.apps.common import check_threshold, encode_texts
     from embedlab.apps.match import match_rows, write_matches
 
@@ -185,9 +189,10 @@ def classify_train(
     text_field: TextField = "text",
     backend: Backend = "torch",
     device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """Train a classifier on frozen embeddings; print accuracy and macro-F1 on a held-out split."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.apps.classify import labels_of, train_classifier
     from embedlab.apps.common import encode_texts
 
@@ -219,9 +224,10 @@ def classify_predict(
     text_field: TextField = "text",
     backend: Backend = "torch",
     device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """Label documents with a trained classifier (and its confidence)."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.apps.common import encode_texts, write_rows
     from embedlab.io import atomic_path
     from embedlab.models.classifier import Classifier, check_classifier_model

@@ -54,6 +54,11 @@ Device = Annotated[
     ),
 ]
 
+Dtype = Annotated[
+    Literal["auto", "fp32", "fp16", "bf16"] | None,
+    typer.Option(help="GPU precision: auto (bf16 where supported), fp32, fp16, bf16.", show_default="auto"),
+]
+
 console = Console()
 errors = Console(stderr=True)
 
@@ -103,12 +108,14 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     console.print(table)
 
 
-def use_device(device: str | None) -> None:
-    """Check `--device` now (one line if it is not there) and make it this process's default for every model
-    the command loads (`EMBEDLAB_DEVICE`), including those loaded deep inside the library.
+def use_device(device: str | None, dtype: str | None = None) -> None:
+    """Check `--device` now (one line if it is not there) and make it, and `--dtype`, this process's default
+    for every model the command loads (`EMBEDLAB_DEVICE`, `EMBEDLAB_DTYPE`), even deep inside the library.
     """
     import os
 
+    if dtype is not None:
+        os.environ["EMBEDLAB_DTYPE"] = dtype
     if device is None:
         return
     from embedlab.hardware import resolve_device

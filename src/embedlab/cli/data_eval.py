@@ -9,6 +9,7 @@ import typer
 
 from embedlab.cli.common import (
     Device,
+    Dtype,
     app,
     console,
     data_app,
@@ -68,9 +69,10 @@ def evaluate(
         Path | None, typer.Option(help="JSON file for the records.", show_default="results/MODEL.json")
     ] = None,
     device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """STS (Spearman/Pearson of cosine ×100) and arXiv retrieval/classification evaluation."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.evaluate.arxiv import ArxivEvalConfig
     from embedlab.evaluate.report import table_rows
     from embedlab.evaluate.suite import default_results_path, evaluate_suite, split_tasks
@@ -101,9 +103,10 @@ def pipeline_command(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
     force: Annotated[bool, typer.Option(help="Rerun every stage, even unchanged ones.")] = False,
     device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """Preprocess → pairs → train → evaluate (base, fine-tuned, TF-IDF) → report; skips unchanged stages."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.apps.arxiv.config import load_pipeline_config
     from embedlab.apps.arxiv.pipeline import run_pipeline
 

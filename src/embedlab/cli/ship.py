@@ -11,6 +11,7 @@ from embedlab.cli.common import (
     Backend,
     BackendName,
     Device,
+    Dtype,
     IdField,
     IndexBackend,
     IndexKind,
@@ -91,10 +92,11 @@ def index_build(
     text_field: TextField = "text",
     backend: Backend = "torch",
     device: Device = None,
+    dtype: Dtype = None,
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
     """Embed documents (long ones in token-aware chunks); save a FAISS index, a BM25 index and a manifest."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.apps.common import encode_texts
     from embedlab.data.chunks import chunk_documents, chunking_for
     from embedlab.data.documents import load_documents
@@ -138,10 +140,11 @@ def index_add(
     model: ManifestModel = None,
     backend: IndexBackend = None,
     device: Device = None,
+    dtype: Dtype = None,
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
     """Add documents to an index and save it again (atomically; concurrent writers wait their turn)."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.apps.common import encode_texts
     from embedlab.data.chunks import chunk_documents
     from embedlab.data.documents import load_documents
@@ -175,9 +178,10 @@ def index_search(
     model: ManifestModel = None,
     backend: IndexBackend = None,
     device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """The k documents best matching the query (or like a document), each with its best passage."""
-    use_device(device)
+    use_device(device, dtype)
     from embedlab.index import DocumentIndex, model_backend, model_source
     from embedlab.index.search import effective_mode, more_like_this, search
     from embedlab.runtime.encoder import load_encoder
@@ -220,6 +224,7 @@ def serve(
         BackendName | None, typer.Option(help="Encoder backend.", show_default="torch")
     ] = None,
     device: Device = None,
+    dtype: Dtype = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     threads: Annotated[int | None, typer.Option(min=1, help="Encoder threads.", show_default="2")] = None,
@@ -252,6 +257,7 @@ def serve(
         "index_dir": str(index) if index else None,
         "classifier_dir": str(classifier) if classifier else None,
         "device": device,
+        "dtype": dtype,
         "backend": backend,
         "threads": threads,
         "max_batch_size": max_batch_size,
@@ -295,9 +301,10 @@ def bench_speed_command(
         "results/speed"
     ),
     device: Device = None,
+    dtype: Dtype = None,
 ) -> None:
     """Speed and size table: torch fp32/bf16 and ONNX fp32/int8 at batch 1, 32 and 128, back to back."""
-    use_device(device)
+    use_device(device, dtype)
     import torch
 
     from embedlab.evaluate.speed import available_backends, bench_speed, speed_chart, speed_markdown

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -91,6 +92,7 @@ class TorchEncoder:
         self.max_seq_length = int(limit) if math.isfinite(limit) else 0
         self.bf16 = bf16  # autocast: pays on AMX (and avx512_bf16) CPUs, see docs/results.md
         self.pipelined = None
+        dtype = os.environ.get("EMBEDLAB_DTYPE", "auto") if dtype == "auto" else dtype
         if self.device.startswith("cuda") and self.max_seq_length:  # a GPU: keep it fed (runtime/gpu.py)
             self.pipelined = PipelinedEncoder(self.model, dtype="bf16" if bf16 else dtype)
             self.bf16 = str(self.pipelined.dtype) == "torch.bfloat16"  # what the identity records

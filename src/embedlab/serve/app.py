@@ -204,7 +204,9 @@ def load_service_models(settings: ServeSettings):
     """
     from embedlab.runtime.encoder import load_encoder
 
-    encoder = load_encoder(settings.model, settings.backend, settings.threads, device=settings.device)
+    encoder = load_encoder(
+        settings.model, settings.backend, settings.threads, device=settings.device, dtype=settings.dtype
+    )
     index = None
     if settings.index_dir:
         from embedlab.index import DocumentIndex

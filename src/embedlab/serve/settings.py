@@ -26,6 +26,7 @@ class ServeSettings(BaseSettings):
     api_key: str | None = None  # when set, every route but /health, /ready and /metrics needs it
     public_docs: bool = False  # with an API key: also leave /docs, /redoc and /openapi.json open
     device: str | None = None  # auto (CUDA when present), cpu, cuda, cuda:N; None: EMBEDLAB_DEVICE, else auto
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # on a GPU
     threads: int = Field(default=2, gt=0)
     max_inputs: int = Field(default=256, gt=0)  # texts per request
     max_chars: int = Field(default=8192, gt=0)  # per text
