@@ -17,7 +17,7 @@ import uvicorn
 
 from embedlab.apps.common import encode_texts
 from embedlab.data.arxiv import load_split
-from embedlab.data.chunks import chunk_documents, chunking_for
+from embedlab.data.chunks import chunking_for, rows_for_index
 from embedlab.index import DocumentIndex
 from embedlab.runtime.encoder import load_encoder
 from embedlab.serve import ServeSettings, create_app
@@ -43,7 +43,7 @@ def main() -> None:
         for p in papers
     ]
     encoder = load_encoder(args.model)
-    rows = chunk_documents(docs, encoder.token_offsets, **(chunking_for(encoder.max_seq_length) or {}))
+    rows = rows_for_index(docs, encoder, chunking_for(encoder.max_seq_length))
     index = DocumentIndex.build(
         encode_texts(encoder, [r["text"] for r in rows], "page"), rows, model=encoder.identity, bm25=True
     )

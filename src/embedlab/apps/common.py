@@ -39,18 +39,13 @@ def encode_texts(
 
         vectors = encode_texts(load_encoder("all-MiniLM-L6-v2"), texts, "dedup")
     """
-    from tqdm.auto import tqdm
+    from embedlab.runtime.encoder import encode_in_chunks
 
-    if not texts:
-        return np.empty((0, encoder.dim), dtype=np.float32)
-    chunk = max(batch_size * 16, 1024)  # large enough to keep batches full, small enough to move the bar
-    parts = []
-    with tqdm(total=len(texts), desc=f"{label}: encoding", unit=" texts", disable=not show) as bar:
-        for start in range(0, len(texts), chunk):
-            piece = texts[start : start + chunk]
-            parts.append(encoder.encode(piece, batch_size=batch_size))
-            bar.update(len(piece))
-    return l2_normalise(np.concatenate(parts))
+    vectors = encode_in_chunks(
+        lambda part: encoder.encode(part, batch_size=batch_size), texts, label, dim=encoder.dim,
+        batch_size=batch_size, show=show,
+    )  # fmt: skip
+    return l2_normalise(vectors)
 
 
 def is_app_output(path: Path) -> bool:

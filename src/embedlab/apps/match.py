@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedlab.apps.common import check_threshold, encode_texts
-from embedlab.index.neighbours import nearest, neighbour_index, pairs_above
+from embedlab.index.neighbours import best_matches, pairs_above
 
 
 @dataclass(frozen=True)
@@ -36,16 +36,8 @@ def match(
     check_threshold(min_score, "--min-score")
     if k < 1:
         raise ValueError("k must be at least 1")
-    index, rows = neighbour_index(candidate_vectors)
-    scores, found = nearest(index, rows, query_vectors, k)
-    return [
-        [
-            Match(q, int(c), float(s))
-            for c, s in zip(found[q], scores[q], strict=True)
-            if c >= 0 and s >= min_score
-        ]
-        for q in range(len(query_vectors))
-    ]
+    found = best_matches(query_vectors, candidate_vectors, k=k, min_score=min_score)
+    return [[Match(q, c, s) for c, s in matches] for q, matches in enumerate(found)]
 
 
 def match_texts(encoder, queries: list[str], candidates: list[str], *, k: int = 1, min_score: float = -1.0):

@@ -98,7 +98,7 @@ def index_build(
     """Embed documents (long ones in token-aware chunks); save a FAISS index, a BM25 index and a manifest."""
     use_device(device, dtype)
     from embedlab.apps.common import encode_texts
-    from embedlab.data.chunks import chunk_documents, chunking_for
+    from embedlab.data.chunks import chunking_for, rows_for_index
     from embedlab.data.documents import load_documents
     from embedlab.index import check_target, create_index
     from embedlab.runtime.encoder import load_encoder
@@ -107,7 +107,7 @@ def index_build(
     docs = load_documents(documents, id_field, text_field)
     encoder = load_encoder(model, backend)
     chunking = chunking_for(encoder.max_seq_length, chunk_tokens, chunk_overlap)
-    rows = chunk_documents(docs, encoder.token_offsets, **chunking) if chunking else docs
+    rows = rows_for_index(docs, encoder, chunking)
     vectors = encode_texts(encoder, [r["text"] for r in rows], "index")
     index = create_index(
         out,
@@ -146,7 +146,7 @@ def index_add(
     """Add documents to an index and save it again (atomically; concurrent writers wait their turn)."""
     use_device(device, dtype)
     from embedlab.apps.common import encode_texts
-    from embedlab.data.chunks import chunk_documents
+    from embedlab.data.chunks import rows_for_index
     from embedlab.data.documents import load_documents
     from embedlab.index import add_to_index, check_addition, model_backend, model_source, read_manifest
     from embedlab.runtime.encoder import load_encoder
@@ -154,8 +154,7 @@ def index_add(
     docs = load_documents(documents, id_field, text_field)
     manifest = read_manifest(directory)
     encoder = load_encoder(model or model_source(manifest), backend or model_backend(manifest))
-    chunking = manifest.get("chunking")  # the same windows as the documents already in the index
-    rows = chunk_documents(docs, encoder.token_offsets, **chunking) if chunking else docs
+    rows = rows_for_index(docs, encoder, manifest.get("chunking"))  # the windows already in the index
     check_addition(directory, rows, model=encoder.identity, dim=encoder.dim)  # before the encoding
     vectors = encode_texts(encoder, [r["text"] for r in rows], "index")
     index = add_to_index(directory, vectors, rows, model=encoder.identity, lock_timeout=lock_timeout)

@@ -91,3 +91,14 @@ def chunking_for(
     if not 0 <= overlap < window:
         raise EmbedlabError(f"--chunk-overlap {overlap}: must be at least 0 and below the window ({window})")
     return {"window": window, "overlap": overlap}
+
+
+def rows_for_index(documents: list[dict], encoder, chunking: dict | None) -> list[dict]:
+    """The rows an index holds for `documents`: token-aware chunks in the encoder's own tokens when the index
+    records a chunking (`chunking_for`), else the documents as they are.
+
+    Example::
+
+        rows = rows_for_index(docs, encoder, chunking_for(encoder.max_seq_length))
+    """
+    return chunk_documents(documents, encoder.token_offsets, **chunking) if chunking else documents

@@ -80,20 +80,18 @@ def encode_labelled(
 
         vectors = encode_labelled(model, sentences, "STS stsb, sickr")
     """
-    from tqdm.auto import tqdm
+    from embedlab.runtime.encoder import encode_in_chunks
 
-    chunk = max(batch_size * 16, 1024)
-    parts = []
-    with tqdm(
-        total=len(texts), desc=f"{label}: encoding", unit=" sentences", disable=not show_progress
-    ) as bar:
-        for start in range(0, len(texts), chunk):
-            piece = texts[start : start + chunk]
-            parts.append(
-                model.encode(piece, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
-            )
-            bar.update(len(piece))
-    return np.concatenate(parts) if parts else np.empty((0, model.get_embedding_dimension() or 0))
+    return encode_in_chunks(
+        lambda part: model.encode(
+            part, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True
+        ),
+        texts,
+        label,
+        dim=0 if texts else model.get_embedding_dimension() or 0,  # adapters have no dimension to ask
+        batch_size=batch_size,
+        show=show_progress,
+    )
 
 
 def evaluate_pairs(

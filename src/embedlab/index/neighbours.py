@@ -60,6 +60,23 @@ def nearest(
     return scores, found
 
 
+def best_matches(
+    queries: np.ndarray, candidates: np.ndarray, *, k: int = 1, min_score: float = -1.0
+) -> list[list[tuple[int, float]]]:
+    """For each query, up to `k` (candidate row, cosine) with cosine ≥ `min_score`, best first; [] = no match.
+
+    Example::
+
+        best_matches(question_vectors, answer_vectors, k=1, min_score=0.5)  # [[(3, 0.71)], [], ...]
+    """
+    index, rows = neighbour_index(candidates)
+    scores, found = nearest(index, rows, queries, k)
+    return [
+        [(int(c), float(s)) for c, s in zip(row, row_scores, strict=True) if c >= 0 and s >= min_score]
+        for row, row_scores in zip(found, scores, strict=True)
+    ]
+
+
 def pairs_above(
     vectors: np.ndarray,
     threshold: float,

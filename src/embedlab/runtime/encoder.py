@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -144,6 +145,34 @@ class TorchEncoder:
         from embedlab.models.identity import model_identity
 
         return model_identity(self.name, self.resolved, "torch-bf16" if self.bf16 else "torch")
+
+
+def encode_in_chunks(
+    encode: Callable[[list[str]], np.ndarray],
+    texts: list[str],
+    label: str,
+    *,
+    dim: int,
+    batch_size: int = 64,
+    show: bool = True,
+) -> np.ndarray:
+    """`encode` over `texts` in chunks under one labelled progress bar counting texts (instead of a bar per
+    batch, or raw prints): chunks large enough to keep batches full, small enough to move the bar.
+
+    Example::
+
+        vectors = encode_in_chunks(lambda part: encoder.encode(part, 64), texts, "index", dim=encoder.dim)
+    """
+    from tqdm.auto import tqdm
+
+    chunk = max(batch_size * 16, 1024)
+    parts = []
+    with tqdm(total=len(texts), desc=f"{label}: encoding", unit=" texts", disable=not show) as bar:
+        for start in range(0, len(texts), chunk):
+            piece = texts[start : start + chunk]
+            parts.append(np.asarray(encode(piece)))
+            bar.update(len(piece))
+    return np.concatenate(parts) if parts else np.empty((0, dim), dtype=np.float32)
 
 
 def onnx_providers(device: str | None) -> list[str]:

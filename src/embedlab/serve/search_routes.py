@@ -56,7 +56,7 @@ async def search(body: SearchRequest, request: Request) -> Response:
 @router.post("/match", responses=ERRORS, response_model=MatchResponse)
 async def match(body: MatchRequest, request: Request) -> Response:
     """For each query, the best candidates (up to `k`) with cosine ≥ `min_score`; [] means no match."""
-    from embedlab.index.neighbours import nearest, neighbour_index
+    from embedlab.index.neighbours import best_matches
 
     state = request.app.state
     if len(body.queries) + len(body.candidates) > state.settings.max_inputs:
@@ -66,16 +66,8 @@ async def match(body: MatchRequest, request: Request) -> Response:
     texts = prepare_texts([*body.queries, *body.candidates], state.settings)
     vectors = l2_normalise((await embed(request, texts))[0])
     queries, candidates = vectors[: len(body.queries)], vectors[len(body.queries) :]
-    index, rows = neighbour_index(candidates, kind="flat")
-    scores, found = nearest(index, rows, queries, min(body.k, len(candidates)))
-    matches = [
-        [
-            {"candidate": int(c), "score": float(s)}
-            for c, s in zip(row, row_scores, strict=True)
-            if c >= 0 and s >= body.min_score
-        ]
-        for row, row_scores in zip(found, scores, strict=True)
-    ]
+    found = best_matches(queries, candidates, k=body.k, min_score=body.min_score)
+    matches = [[{"candidate": c, "score": score} for c, score in row] for row in found]
     return json_response({"model": state.settings.model, "matches": matches})
 
 
