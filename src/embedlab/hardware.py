@@ -1,4 +1,6 @@
-"""What this machine can do: bf16 support, and a one-line description for results and model cards."""
+"""What this machine can do: bf16 support, devices, this process's rank under torchrun, and a one-line
+description for results and model cards.
+"""
 
 from __future__ import annotations
 
@@ -96,8 +98,9 @@ def resolve_device(device: str | None = None) -> str:
     from embedlab.errors import ModelError
 
     device = device or os.environ.get("EMBEDLAB_DEVICE", "auto")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":  # under torchrun each process takes its own GPU
+        local = os.environ.get("LOCAL_RANK")
+        return (f"cuda:{local}" if local else "cuda") if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         return device
     suffix = device.partition(":")[2]
@@ -134,3 +137,50 @@ def resolve_dtype(dtype: str, device: str):
     if dtype not in names:
         raise ModelError(f"--dtype {dtype}: choose auto, fp32, fp16 or bf16")
     return names[dtype]
+
+
+def world_size() -> int:
+    """How many processes train together (torchrun / accelerate set `WORLD_SIZE`; 1 otherwise).
+
+    Example::
+
+        world_size()  # 1 for `embedlab train`, 8 under `torchrun --nproc_per_node 8 ...`
+    """
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """True in the process that writes (rank 0, or the only process): run folders, cards, logs, output.
+
+    Example::
+
+        if is_main_process():
+            write_json_atomic(run_dir / "results.json", results)
+    """
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def wait_for_everyone() -> None:
+    """A barrier across the torchrun processes (nothing without torchrun): the others wait while rank 0
+    prepares what they read. Joins the process group the Trainer would start (NCCL on GPUs, else gloo).
+
+    Example::
+
+        if is_main_process():
+            prepare_run_dir(config, resume, overwrite)
+        wait_for_everyone()
+    """
+    if world_size() == 1:
+        return
+    from datetime import timedelta
+
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        # data preparation on rank 0 (pair mining) may outlast the default 10-30 minutes
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend, timeout=timedelta(hours=2))
+    dist.barrier()

@@ -61,3 +61,13 @@ def test_build_loss_by_name_and_matryoshka(tiny_model):
     assert isinstance(wrapped, losses.MatryoshkaLoss)
     with pytest.raises(ConfigError, match="exceeds the model's dimension 32"):
         build_loss(tiny_model, LossConfig(name="cosent", matryoshka_dims=[64, 32]))
+
+
+def test_in_batch_negative_losses_gather_across_torchrun_processes(tiny_model, monkeypatch):
+    from embedlab.config import LossConfig
+    from embedlab.train.losses import build_loss
+
+    assert build_loss(tiny_model, LossConfig(name="mnrl")).gather_across_devices is False
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert build_loss(tiny_model, LossConfig(name="mnrl")).gather_across_devices is True
+    assert build_loss(tiny_model, LossConfig(name="cached-mnrl")).gather_across_devices is True

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from embedlab.errors import EmbedlabError
+from embedlab.hardware import is_main_process
 
 app = typer.Typer(
     help="From text data to a deployed, measured sentence-embedding model.", no_args_is_help=True
@@ -59,7 +60,7 @@ Dtype = Annotated[
     typer.Option(help="GPU precision: auto (bf16 where supported), fp32, fp16, bf16.", show_default="auto"),
 ]
 
-console = Console()
+console = Console(quiet=not is_main_process())  # under torchrun, one process reports
 errors = Console(stderr=True)
 
 _TYPE_NAMES = {"<str>": "TEXT", "<int>": "INTEGER", "<float>": "FLOAT", "<path>": "PATH"}

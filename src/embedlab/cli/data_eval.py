@@ -112,7 +112,10 @@ def pipeline_command(
 
     settings = load_pipeline_config(config, list(set_ or []))
     run_pipeline(settings, log=lambda line: console.print(line, highlight=False), force=force)
-    console.print((settings.run_dir / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
+    if not console.quiet:  # under torchrun only rank 0 writes the report
+        console.print(
+            (settings.run_dir / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False
+        )
 
 
 @data_app.command("check")

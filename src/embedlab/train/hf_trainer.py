@@ -12,6 +12,7 @@ from pathlib import Path
 from transformers import ProgressCallback
 
 from embedlab.config import RunConfig
+from embedlab.hardware import world_size
 from embedlab.train.losses import IN_BATCH_NEGATIVES
 
 DEV_NAME = "dev"
@@ -81,7 +82,8 @@ def training_arguments(
         seed=config.seed,
         data_seed=config.seed,
         bf16=bf16,
-        use_cpu=bf16 and not torch.cuda.is_available(),  # transformers refuses bf16 on CPU without it
+        # transformers refuses bf16 on a CPU, and runs torchrun's processes unconnected, unless told
+        use_cpu=(bf16 or world_size() > 1) and not torch.cuda.is_available(),
         report_to=[t for t in config.training.report_to if t != "none"] or "none",
         dataloader_pin_memory=torch.cuda.is_available(),
         # in-batch negatives: a duplicate text in a batch would be a false negative

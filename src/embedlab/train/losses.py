@@ -13,6 +13,7 @@ from datasets import Dataset
 
 from embedlab.config import IN_BATCH_NEGATIVES, LOSSES, LossConfig
 from embedlab.errors import ConfigError
+from embedlab.hardware import world_size
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -30,6 +31,8 @@ def build_loss(model: SentenceTransformer, config: LossConfig) -> nn.Module:
 
     spec = LOSSES[config.name]
     options = {key: getattr(config, key) for key in spec.options if getattr(config, key) is not None}
+    if config.name in IN_BATCH_NEGATIVES and world_size() > 1:
+        options["gather_across_devices"] = True  # under torchrun: every process's batch are negatives
     loss = getattr(losses, spec.cls)(model, **options)
     if config.matryoshka_dims:
         dim = model.get_embedding_dimension()

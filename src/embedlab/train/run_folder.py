@@ -19,7 +19,7 @@ from embedlab.errors import ConfigError
 from embedlab.evaluate.records import EvalRecord, records_from_json
 from embedlab.evaluate.report import markdown_table, model_card, table_rows
 from embedlab.evaluate.sts import evaluate_sts
-from embedlab.hardware import machine_summary
+from embedlab.hardware import is_main_process, machine_summary
 from embedlab.io import atomic_dir, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ class MetricsLog(TrainerCallback):
         self.started = time.perf_counter()
         if resume_from is not None:
             step = _checkpoint_step(resume_from)
-            self._drop_entries_after(step)
+            if is_main_process():
+                self._drop_entries_after(step)
             saved = Path(resume_from) / self.TIME_FILE
             if saved.is_file():
                 self.seconds_before = float(json.loads(saved.read_text(encoding="utf-8"))["train_seconds"])
@@ -161,8 +162,8 @@ def last_checkpoint(checkpoints: Path) -> str | None:
 
 
 def evaluate_before(config: RunConfig, model: SentenceTransformer, run_dir: Path) -> list[EvalRecord] | None:
-    """The starting model's figures, computed once per run (a resumed run reuses them)."""
-    if not (config.eval.before and config.eval.tasks):
+    """The starting model's figures, computed once per run (a resumed run reuses them); rank 0 only."""
+    if not (config.eval.before and config.eval.tasks and is_main_process()):
         return None
     cached = run_dir / "before.json"
     if cached.is_file():

@@ -16,7 +16,7 @@ from transformers import ProgressCallback, TrainerCallback
 from embedlab.config import RunConfig
 from embedlab.errors import ConfigError
 from embedlab.evaluate.sts import evaluate_sts, parse_tasks
-from embedlab.hardware import resolve_bf16
+from embedlab.hardware import is_main_process, resolve_bf16, wait_for_everyone
 from embedlab.models.registry import load_model
 from embedlab.models.static import fold_projection, is_static
 from embedlab.train.hf_trainer import DEV_NAME, CleanProgress, local_trackers, training_arguments
@@ -167,6 +167,7 @@ class TrainingRun:
 
 def start_run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, log=lambda line: None):
     """Check the config, make (or, with `resume`, check) the run folder, find the checkpoint, seed.
+    Under torchrun, rank 0 makes the folder while the other processes wait for it.
 
     Example::
 
@@ -175,7 +176,10 @@ def start_run(config: RunConfig, *, resume: bool = False, overwrite: bool = Fals
     from transformers import set_seed
 
     check_before_training(config)
-    run_dir = prepare_run_dir(config, resume, overwrite)
+    if is_main_process():
+        prepare_run_dir(config, resume, overwrite)
+    wait_for_everyone()
+    run_dir = config.run_dir
     resume_from = resume_point(run_dir, resume, log)
     set_seed(config.seed)
     return TrainingRun(config, run_dir, resume_from, resolve_bf16(config.training.bf16))
@@ -239,6 +243,7 @@ def finish_run(
     before,
 ) -> RunResult:
     """Evaluate the trained model on the config's tasks and write model, card, results and report.
+    Under torchrun only rank 0 evaluates and writes; the other processes get a result without figures.
 
     Example::
 
@@ -248,6 +253,10 @@ def finish_run(
     if is_static(model):
         model = fold_projection(model)
     best = trainer.state.best_metric
+    if not is_main_process():
+        return RunResult(
+            run.run_dir, run.run_dir / "model", None, [], None, trainer.state.global_step, 0.0, run.bf16
+        )
     result = RunResult(
         run_dir=run.run_dir,
         model_dir=run.run_dir / "model",

@@ -3,6 +3,7 @@
 Each stage records a key (a hash of the config it read and of the keys of the stages it consumed) in
 RUN/.stages/NAME.json when it finishes. A stage whose key is unchanged is skipped; a changed key reruns it
 and, through the keys, everything downstream. An interrupted training stage resumes from its last checkpoint.
+Under torchrun every process trains; rank 0 alone prepares the data, evaluates and writes the records.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from embedlab.data.arxiv import ArxivSettings, default_arxiv_path, file_sha256, 
 from embedlab.data.pairs import contrastive_dataset, labelled_dataset, mine_hard_negatives, positive_pairs
 from embedlab.evaluate.arxiv import stratified_sample
 from embedlab.evaluate.retrieval import retrieval_inputs
+from embedlab.hardware import is_main_process, wait_for_everyone
 from embedlab.io import atomic_path, write_json_atomic
 
 EVAL_NAME = "arxiv-eval"
@@ -69,19 +71,30 @@ class Stages:
         path = self._path(name)
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
-    def run(self, name: str, key: str, work: Callable[[], object]) -> None:
-        """Run `work` unless the stage already finished with the same key (or `force` is set)."""
+    def run(self, name: str, key: str, work: Callable[[], object], *, every_rank: bool = False) -> None:
+        """Run `work` unless the stage already finished with the same key (or `force` is set).
+
+        Under torchrun a stage runs on rank 0 only, unless `every_rank` (training): then every process
+        decides from the same record before rank 0 updates it.
+        """
         state = self.state(name)
-        if not self.force and state and state.get("key") == key and state.get("finished"):
-            self.log(f"[bold]{name}[/bold]: unchanged, skipped (key {key})")
-            self.record.skipped.append(name)
+        unchanged = not self.force and state and state.get("key") == key and state.get("finished")
+        if every_rank:
+            wait_for_everyone()
+        main = is_main_process()
+        if unchanged or not (main or every_rank):
+            if unchanged and main:
+                self.log(f"[bold]{name}[/bold]: unchanged, skipped (key {key})")
+                self.record.skipped.append(name)
             return
         self.log(f"[bold]{name}[/bold]: running (key {key})")
-        write_json_atomic(self._path(name), {"key": key, "finished": False})
+        if main:
+            write_json_atomic(self._path(name), {"key": key, "finished": False})
         started = time.perf_counter()
         work()
         seconds = time.perf_counter() - started
-        write_json_atomic(self._path(name), {"key": key, "finished": True, "seconds": round(seconds, 1)})
+        if main:
+            write_json_atomic(self._path(name), {"key": key, "finished": True, "seconds": round(seconds, 1)})
         self.record.ran[name] = seconds
         self.log(f"[bold]{name}[/bold]: done in {seconds:.0f} s")
 
@@ -116,8 +129,9 @@ def run_pipeline(
         record.ran  # {"split": 12.0, "pairs": 3.1, ...}
     """
     run_dir = config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    if is_main_process():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
     stages = Stages(run_dir, log, force)
     data_dir, pairs_dir, train_dir, eval_dir = (run_dir / n for n in ("data", "pairs", "train", "eval"))
 
@@ -153,8 +167,13 @@ def run_pipeline(
         config.eval.training_eval_queries,
         pairs_key,
     )
+    wait_for_everyone()  # under torchrun: the data rank 0 prepared is ready
     resume = stages.started_with("train", train_key) and any((train_dir / "checkpoints").glob("checkpoint-*"))
-    stages.run("train", train_key, lambda: _train(config, data_dir, pairs_dir, run_dir, resume))
+    stages.run(
+        "train", train_key, lambda: _train(config, data_dir, pairs_dir, run_dir, resume), every_rank=True
+    )
+    if not is_main_process():
+        return stages.record
 
     eval_settings = config.eval.model_dump()
     for system, identity in (("base", config.model), ("finetuned", train_key), ("tfidf", "tfidf")):
