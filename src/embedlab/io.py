@@ -1,4 +1,4 @@
-"""Small helpers every stage shares: atomic writes, file hashing, L2 normalisation.
+"""Small helpers every stage shares: atomic writes, folder locks, file hashing, L2 normalisation.
 
 One copy of each idea, so that "written completely or not at all" means the same thing everywhere.
 """
@@ -121,3 +121,32 @@ def l2_normalise(vectors: np.ndarray, dtype: np.dtype | type = np.float32) -> np
     """
     vectors = np.ascontiguousarray(vectors, dtype=dtype)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-12)
+
+
+@contextmanager
+def folder_lock(directory: str | Path, timeout: float, what: str = "this folder") -> Iterator[None]:
+    """Hold `directory/.lock`, waiting at most `timeout` seconds for another writer; then a clear error.
+
+    Example::
+
+        with folder_lock("my-index", 60, "this index"):
+            ...  # load, change, save
+    """
+    from filelock import FileLock, Timeout
+
+    from embedlab.errors import EmbedlabError
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(directory / ".lock")
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise EmbedlabError(
+            f"{directory}: another process is writing {what} (lock {directory / '.lock'} held for over "
+            f"{timeout:g} s); try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

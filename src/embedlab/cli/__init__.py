@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from embedlab.cli import apps, data_eval, ship, training  # noqa: F401  (importing registers the commands)
+from embedlab.cli import apps, data_eval, scale, ship, training  # noqa: F401  (importing registers the commands)
 from embedlab.cli.common import app
 
 __all__ = ["app", "main"]

@@ -28,7 +28,7 @@ from embedlab.cli.common import (
     use_device,
     user_errors,
 )
-from embedlab.errors import EmbedlabError
+from embedlab.errors import ConfigError, EmbedlabError
 from embedlab.io import write_json_atomic, write_text_atomic
 
 
@@ -69,9 +69,15 @@ def export_onnx_command(
 @index_app.command("build")
 @user_errors
 def index_build(
-    model: Annotated[str, typer.Argument(help="Model name or folder.")],
-    documents: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with id, text and any metadata.")],
-    out: Annotated[Path, typer.Option(help="New or empty folder for the index.")],
+    model: Annotated[str | None, typer.Argument(help="Model name or folder.")] = None,
+    documents: Annotated[
+        Path | None, typer.Argument(help="JSONL, CSV or Parquet with id, text and any metadata.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="New or empty folder for the index.")] = ...,  # type: ignore[assignment]
+    from_vectors: Annotated[
+        Path | None,
+        typer.Option(help="Build from `embedlab embed` shards instead of MODEL DOCUMENTS (no encoding)."),
+    ] = None,
     kind: Annotated[IndexKind, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
     target_recall: Annotated[
         float,
@@ -95,38 +101,71 @@ def index_build(
     dtype: Dtype = None,
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
-    """Embed documents (long ones in token-aware chunks); save a FAISS index, a BM25 index and a manifest."""
-    use_device(device, dtype)
-    from embedlab.apps.common import encode_texts
-    from embedlab.data.chunks import chunking_for, rows_for_index
-    from embedlab.data.documents import load_documents
-    from embedlab.index import check_target, create_index
-    from embedlab.runtime.encoder import load_encoder
+    """Embed documents (long ones in token-aware chunks), or take `embedlab embed`'s vectors; save a FAISS
+    index, a BM25 index and a manifest.
+    """
+    from embedlab.index import check_target, create_index_from_vectors
 
+    if from_vectors is not None:
+        if model is not None or documents is not None:
+            raise ConfigError("--from-vectors: give the vectors folder instead of MODEL DOCUMENTS, not both")
+        index = create_index_from_vectors(
+            from_vectors,
+            out,
+            kind=kind,
+            target_recall=target_recall,
+            force=force,
+            bm25=bm25,
+            lock_timeout=lock_timeout,
+        )
+        _print_built(out, index, index.manifest["count"], kind, bm25)
+        return
+    if model is None or documents is None:
+        raise ConfigError("index build: give MODEL DOCUMENTS, or --from-vectors DIR")
+    use_device(device, dtype)
     check_target(out, force=force)  # before any encoding: a wrong --out costs nothing
-    docs = load_documents(documents, id_field, text_field)
-    encoder = load_encoder(model, backend)
-    chunking = chunking_for(encoder.max_seq_length, chunk_tokens, chunk_overlap)
-    rows = rows_for_index(docs, encoder, chunking)
-    vectors = encode_texts(encoder, [r["text"] for r in rows], "index")
-    index = create_index(
+    index, count = _build_from_documents(
+        model,
+        documents,
         out,
-        vectors,
-        rows,
-        model=encoder.identity,
+        id_field,
+        text_field,
+        backend,
+        (chunk_tokens, chunk_overlap),
         kind=kind,
         target_recall=target_recall,
         force=force,
         lock_timeout=lock_timeout,
         bm25=bm25,
-        extra={"chunking": chunking},
     )
+    _print_built(out, index, count, kind, bm25)
+
+
+def _build_from_documents(
+    model, documents, out, id_field, text_field, backend, chunks: tuple[int | None, int], **options
+):
+    from embedlab.apps.common import encode_texts
+    from embedlab.data.chunks import chunking_for, rows_for_index
+    from embedlab.data.documents import load_documents
+    from embedlab.index import create_index
+    from embedlab.runtime.encoder import load_encoder
+
+    docs = load_documents(documents, id_field, text_field)
+    encoder = load_encoder(model, backend)
+    chunking = chunking_for(encoder.max_seq_length, *chunks)
+    rows = rows_for_index(docs, encoder, chunking)
+    vectors = encode_texts(encoder, [r["text"] for r in rows], "index")
+    index = create_index(out, vectors, rows, model=encoder.identity, extra={"chunking": chunking}, **options)
+    return index, len(docs)
+
+
+def _print_built(out: Path, index, documents: int, kind: str, bm25: bool) -> None:
     tuned = {
         k: index.manifest[k] for k in ("nprobe", "ef_search", "tuned_recall_at_10") if k in index.manifest
     }
     console.print(
-        f"{out}: {len(docs):,} documents in {len(rows):,} chunks, {index.manifest['dim']}-d, {kind} index"
-        f"{' + BM25' if bm25 else ''} {tuned or ''}"
+        f"{out}: {documents:,} documents in {index.manifest['count']:,} chunks, {index.manifest['dim']}-d, "
+        f"{kind} index{' + BM25' if bm25 else ''} {tuned or ''}"
     )
 
 

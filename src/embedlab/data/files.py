@@ -42,7 +42,10 @@ def detect_format(path: Path) -> str:
         detect_format(Path("pairs.jsonl.gz"))  # "jsonl"
     """
     try:
-        return FORMATS[path.suffix.lower()]
+        suffix = path.suffix.lower()
+        if suffix == ".gz" and Path(path.stem).suffix.lower() in (".jsonl", ".ndjson", ".csv", ".tsv"):
+            suffix = Path(path.stem).suffix.lower()  # compressed text: read through gzip
+        return FORMATS[suffix]
     except KeyError:
         known = ", ".join(sorted(FORMATS))
         raise DataError(f"unknown file type '{path.suffix}'; expected one of {known}", path=path) from None

@@ -87,15 +87,44 @@ def read_text(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
+def open_binary(path: Path):
+    """Open a file for reading bytes, through gzip when it ends in `.gz`; an unreadable file is a DataError.
+
+    Example::
+
+        with open_binary(Path("corpus.jsonl.gz")) as handle:
+            first = handle.readline()
+    """
+    import gzip
+
+    try:
+        return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    except OSError as error:
+        raise DataError(f"cannot read file: {error.strerror}", path=path) from None
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; invalid JSON or a non-object names its line."""
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"invalid JSON: {error.msg}", path=path, line=number) from None
-        if not isinstance(record, dict):
-            raise DataError("expected a JSON object", path=path, line=number)
-        yield number, record
+    """(line number, object) for each non-blank line, streamed (`.gz` too); invalid JSON, a non-object or
+    bytes that are not UTF-8 name their line.
+    """
+    with open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(
+                    f"not valid UTF-8 (byte {raw[error.start]:#04x}); re-save the file as UTF-8",
+                    path=path,
+                    line=number,
+                ) from None
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataError(f"invalid JSON: {error.msg}", path=path, line=number) from None
+            if not isinstance(record, dict):
+                raise DataError("expected a JSON object", path=path, line=number)
+            yield number, record

@@ -2,7 +2,7 @@
 
 from embedlab.index.faiss_index import DocumentIndex, Hit
 from embedlab.index.manifest import check_target, model_backend, model_source, read_manifest
-from embedlab.index.store import add_to_index, check_addition, create_index
+from embedlab.index.store import add_to_index, check_addition, create_index, create_index_from_vectors
 
 __all__ = [
     "DocumentIndex",
@@ -11,6 +11,7 @@ __all__ = [
     "check_addition",
     "check_target",
     "create_index",
+    "create_index_from_vectors",
     "model_backend",
     "model_source",
     "read_manifest",

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from embedlab.errors import EmbedlabError
-from embedlab.io import write_json_atomic
+from embedlab.io import folder_lock, write_json_atomic
 from embedlab.models.identity import describe, same_model
 
 MANIFEST = "manifest.json"
@@ -111,22 +111,8 @@ def writer_lock(directory: str | Path, timeout: float = LOCK_TIMEOUT) -> Iterato
         with writer_lock("my-index"):
             ...  # load, change, save
     """
-    from filelock import FileLock, Timeout
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(directory / LOCK)
-    try:
-        lock.acquire(timeout=timeout)
-    except Timeout:
-        raise EmbedlabError(
-            f"{directory}: another process is writing this index (lock {directory / LOCK} held for over "
-            f"{timeout:g} s); try again when it has finished"
-        ) from None
-    try:
+    with folder_lock(directory, timeout, "this index"):
         yield
-    finally:
-        lock.release()
 
 
 def write_version(directory: Path, write_data: Callable[[Path], None], manifest: dict) -> dict:

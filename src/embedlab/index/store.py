@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedlab.errors import DataError
 from embedlab.index.faiss_index import TARGET_RECALL, DocumentIndex
 from embedlab.index.manifest import LOCK_TIMEOUT, check_target, writer_lock
 
@@ -47,6 +48,52 @@ def create_index(
         check_target(directory, force=force)  # another process may have built one meanwhile
         index.save(directory)
     return index
+
+
+def create_index_from_vectors(
+    vectors_dir: str | Path,
+    directory: str | Path,
+    *,
+    kind: str = "flat",
+    target_recall: float = TARGET_RECALL,
+    force: bool = False,
+    lock_timeout: float = LOCK_TIMEOUT,
+    bm25: bool = True,
+) -> DocumentIndex:
+    """Build an index from the Parquet shards `embedlab embed` wrote, without encoding anything again: the
+    model's identity comes from their manifest, so later searches and additions are checked against it.
+
+    Example::
+
+        embed_corpus("papers.jsonl", "all-MiniLM-L6-v2", "vectors/", text_field="abstract")
+        create_index_from_vectors("vectors/", "papers-index", kind="ivf")
+    """
+    from embedlab.embed.shards import read_vectors
+
+    check_target(directory, force=force)
+    vectors, documents, manifest = read_vectors(vectors_dir)
+    if documents and "text" not in documents[0]:
+        raise DataError(
+            f"{vectors_dir}: the texts were not kept beside the vectors (--keep without the text field); "
+            "an index needs them: embed again keeping the text field"
+        )
+    seen: set[str] = set()
+    for number, document in enumerate(documents):
+        if document["id"] in seen:
+            raise DataError(f"{vectors_dir}: id {document['id']!r} appears twice (again at row {number + 1})")
+        seen.add(document["id"])
+    return create_index(
+        directory,
+        vectors,
+        documents,
+        model=manifest["model"],
+        kind=kind,
+        target_recall=target_recall,
+        force=force,
+        lock_timeout=lock_timeout,
+        bm25=bm25,
+        extra={"chunking": None, "from_vectors": str(Path(vectors_dir).resolve())},
+    )
 
 
 def add_to_index(

@@ -335,6 +335,21 @@ class OnnxEncoder:
 BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 
+def encoder_identity(model: str | Path, backend: str = "torch") -> dict:
+    """The identity `load_encoder(model, backend).identity` will have, without loading the weights: what a
+    job checks before starting (a resumed embedding, a Ray driver whose actors load the model).
+
+    Example::
+
+        encoder_identity("all-MiniLM-L6-v2", "onnx-int8")["precision"]  # "int8"
+    """
+    from embedlab.models.identity import model_identity
+    from embedlab.models.registry import resolve
+
+    resolved = resolve(model)
+    return model_identity(resolved if backend.startswith("onnx") else str(model), resolved, backend)
+
+
 def load_encoder(
     model: str | Path,
     backend: str = "torch",

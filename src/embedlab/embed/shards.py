@@ -1,0 +1,112 @@
+"""Vectors on disk: Parquet shards (`id`, `vector`, kept fields) and `manifest.json` (model identity, dim,
+normalisation, dtype, count, the shards in order). A shard is written to a temp file and renamed, then the
+manifest names it: a shard the manifest names is complete and is never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from embedlab.errors import DataError
+from embedlab.io import atomic_path, write_json_atomic
+
+MANIFEST = "manifest.json"
+FORMAT = "embedlab-vectors/1"
+
+
+def shard_name(number: int) -> str:
+    """The file name of shard `number` (zero-based): `shard-00000.parquet`."""
+    return f"shard-{number:05d}.parquet"
+
+
+def write_shard(folder: Path, number: int, documents: list[dict], vectors: np.ndarray) -> dict:
+    """Write one shard atomically: `id`, `vector` (fixed-size float32 lists) and the documents' other fields.
+
+    Returns its manifest entry.
+
+    Example::
+
+        entry = write_shard(Path("vectors"), 0, [{"id": "a", "text": "hi"}], np.ones((1, 4), "float32"))
+        entry  # {"file": "shard-00000.parquet", "rows": 1}
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    columns = {"id": pa.array([d["id"] for d in documents], type=pa.string())}
+    columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1])
+    for name in documents[0] if documents else []:
+        if name != "id":
+            columns[name] = pa.array([d.get(name) for d in documents])
+    name = shard_name(number)
+    with atomic_path(folder / name) as staging:
+        pq.write_table(pa.table(columns), staging)
+    return {"file": name, "rows": len(documents)}
+
+
+def write_vectors_manifest(folder: Path, manifest: dict) -> None:
+    """Commit the manifest (atomically): what a reader or a resumed run trusts."""
+    write_json_atomic(folder / MANIFEST, manifest)
+
+
+def read_vectors_manifest(folder: str | Path) -> dict:
+    """The manifest of a vectors folder written by `embedlab embed`; a clear error for anything else.
+
+    Example::
+
+        manifest = read_vectors_manifest("vectors/")
+        manifest["count"], manifest["dim"], manifest["model"]["name"]
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise DataError(f"{folder} holds no vectors written by `embedlab embed` (no {MANIFEST})")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("format") != FORMAT:
+        raise DataError(f"{path}: format {manifest.get('format')!r} is not {FORMAT!r}")
+    return manifest
+
+
+def iter_shards(folder: str | Path, manifest: dict | None = None) -> Iterator[tuple[np.ndarray, list[dict]]]:
+    """(vectors, documents) of each finished shard, in order; documents hold `id` and the kept fields.
+
+    Example::
+
+        for vectors, documents in iter_shards("vectors/"):
+            ...
+    """
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    manifest = manifest or read_vectors_manifest(folder)
+    for entry in manifest["shards"]:
+        table = pq.read_table(folder / entry["file"])
+        flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        vectors = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, -1)
+        yield vectors, table.drop_columns(["vector"]).to_pylist()
+
+
+def read_vectors(folder: str | Path) -> tuple[np.ndarray, list[dict], dict]:
+    """All vectors, documents and the manifest of a finished vectors folder (to build an index from).
+
+    Example::
+
+        vectors, documents, manifest = read_vectors("vectors/")
+        create_index("my-index", vectors, documents, model=manifest["model"])
+    """
+    manifest = read_vectors_manifest(folder)
+    if not manifest.get("finished"):
+        raise DataError(
+            f"{folder}: the embedding is not finished ({manifest['count']:,} texts so far); "
+            "finish it with `embedlab embed ... --resume`"
+        )
+    parts, documents = [], []
+    for vectors, rows in iter_shards(folder, manifest):
+        parts.append(vectors)
+        documents.extend(rows)
+    dim = int(manifest["dim"] or 0)
+    return (np.concatenate(parts) if parts else np.empty((0, dim), np.float32)), documents, manifest
