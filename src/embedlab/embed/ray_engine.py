@@ -78,8 +78,9 @@ class RayEngine:
         if self.started_ray:
             os.environ.setdefault("RAY_DEDUP_LOGS", "1")
             logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar reports; not plan dumps
-            quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
-            ray.init(address=address, **quiet)
+            ray.init(
+                address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
+            )
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
         self.gpus_per_actor = 1 if gpus else 0
