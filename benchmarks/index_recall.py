@@ -18,7 +18,8 @@ import time
 import faiss
 import numpy as np
 
-from embedlab.index.faiss_index import _normalised, build_tuned
+from embedlab.index.faiss_build import build_tuned
+from embedlab.io import l2_normalise as _normalised
 
 
 def clustered_vectors(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:

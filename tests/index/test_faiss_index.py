@@ -10,7 +10,7 @@ import pytest
 
 from embedlab.errors import EmbedlabError
 from embedlab.index import DocumentIndex
-from embedlab.index.faiss_index import _new_faiss_index, build_tuned, tune_search
+from embedlab.index.faiss_build import _new_faiss_index, build_tuned, tune_search
 from embedlab.io import l2_normalise as _normalised
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -79,6 +79,16 @@ def index_build(
         typer.Option(help="Build from `embedlab embed` shards instead of MODEL DOCUMENTS (no encoding)."),
     ] = None,
     kind: Annotated[IndexKind, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
+    store: Annotated[
+        Literal["faiss", "milvus"], typer.Option(help="Where the vectors live: a FAISS file, or Milvus.")
+    ] = "faiss",
+    uri: Annotated[
+        str | None,
+        typer.Option(help="Milvus: a Lite file (.db) or http://HOST:19530.", show_default="OUT/milvus.db"),
+    ] = None,
+    collection: Annotated[
+        str | None, typer.Option(help="Milvus collection.", show_default="named after --out")
+    ] = None,
     target_recall: Annotated[
         float,
         typer.Option(
@@ -102,10 +112,14 @@ def index_build(
     lock_timeout: LockTimeout = 60.0,
 ) -> None:
     """Embed documents (long ones in token-aware chunks), or take `embedlab embed`'s vectors; save a FAISS
-    index, a BM25 index and a manifest.
+    index (or the vectors in Milvus), a BM25 index and a manifest.
     """
-    from embedlab.index import check_target, create_index_from_vectors
+    from embedlab.index import check_target, create_index_from_vectors, milvus_settings
 
+    if store == "faiss" and (uri or collection):
+        raise ConfigError("--uri and --collection are for --store milvus")
+    check_target(out, force=force)  # before any encoding: a wrong --out costs nothing
+    milvus = milvus_settings(out, uri, collection) if store == "milvus" else None
     if from_vectors is not None:
         if model is not None or documents is not None:
             raise ConfigError("--from-vectors: give the vectors folder instead of MODEL DOCUMENTS, not both")
@@ -117,13 +131,13 @@ def index_build(
             force=force,
             bm25=bm25,
             lock_timeout=lock_timeout,
+            milvus=milvus,
         )
         _print_built(out, index, index.manifest["count"], kind, bm25)
         return
     if model is None or documents is None:
         raise ConfigError("index build: give MODEL DOCUMENTS, or --from-vectors DIR")
     use_device(device, dtype)
-    check_target(out, force=force)  # before any encoding: a wrong --out costs nothing
     index, count = _build_from_documents(
         model,
         documents,
@@ -137,6 +151,7 @@ def index_build(
         force=force,
         lock_timeout=lock_timeout,
         bm25=bm25,
+        milvus=milvus,
     )
     _print_built(out, index, count, kind, bm25)
 
@@ -160,9 +175,8 @@ def _build_from_documents(
 
 
 def _print_built(out: Path, index, documents: int, kind: str, bm25: bool) -> None:
-    tuned = {
-        k: index.manifest[k] for k in ("nprobe", "ef_search", "tuned_recall_at_10") if k in index.manifest
-    }
+    shown = ("nprobe", "ef_search", "tuned_recall_at_10", "uri", "collection")
+    tuned = {k: index.manifest[k] for k in shown if k in index.manifest}
     console.print(
         f"{out}: {documents:,} documents in {index.manifest['count']:,} chunks, {index.manifest['dim']}-d, "
         f"{kind} index{' + BM25' if bm25 else ''} {tuned or ''}"

@@ -2,7 +2,13 @@
 
 from embedlab.index.faiss_index import DocumentIndex, Hit
 from embedlab.index.manifest import check_target, model_backend, model_source, read_manifest
-from embedlab.index.store import add_to_index, check_addition, create_index, create_index_from_vectors
+from embedlab.index.store import (
+    add_to_index,
+    check_addition,
+    create_index,
+    create_index_from_vectors,
+    milvus_settings,
+)
 
 __all__ = [
     "DocumentIndex",
@@ -12,6 +18,7 @@ __all__ = [
     "check_target",
     "create_index",
     "create_index_from_vectors",
+    "milvus_settings",
     "model_backend",
     "model_source",
     "read_manifest",

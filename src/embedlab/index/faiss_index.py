@@ -8,21 +8,18 @@ holds index.faiss and documents.jsonl. Vectors are L2-normalised, so inner produ
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from embedlab.errors import EmbedlabError
+from embedlab.index.faiss_build import TARGET_RECALL, _set_search_effort, build_tuned
 from embedlab.index.lexical import LexicalIndex
 from embedlab.index.manifest import check_model, read_manifest, write_version
 from embedlab.io import l2_normalise
 
-KINDS = ("flat", "ivf", "hnsw")
 MANIFEST = "manifest.json"
-HNSW_M = 32
-TARGET_RECALL = 0.95
 
 
 @dataclass(frozen=True)
@@ -34,102 +31,9 @@ class Hit:
     row: int = -1  # position in the index (for fusion with the BM25 side)
 
 
-def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
-    """An empty index of `kind`, trained on `vectors` where the kind needs it, with its build parameters."""
-    import faiss
-
-    if kind == "flat":
-        return faiss.IndexFlatIP(dim), {}
-    if kind == "hnsw":
-        return faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT), {"hnsw_m": HNSW_M}
-    if kind == "ivf":
-        # about 4·sqrt(n) lists, but at least 39 training points per list (FAISS' own minimum)
-        nlist = max(1, min(int(4 * math.sqrt(len(vectors))), len(vectors) // 39))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        # k-means on 64 points per list is enough to place the lists; on all of a million vectors it takes
-        # ten times longer for no measurable recall (FAISS itself samples 256 per list)
-        sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), 64 * nlist), replace=False)
-        index.train(vectors[np.sort(sample)])
-        return index, {"nlist": nlist}
-    raise EmbedlabError(f"unknown index kind '{kind}'; choose one of {', '.join(KINDS)}")
-
-
-def _set_search_effort(index, kind: str, effort: int) -> None:
-    if kind == "ivf":
-        index.nprobe = effort
-    elif kind == "hnsw":
-        index.hnsw.efSearch = effort
-
-
-def tune_search(
-    index,
-    kind: str,
-    indexed: np.ndarray,
-    queries: np.ndarray,
-    *,
-    target_recall: float = TARGET_RECALL,
-    k: int = 10,
-) -> dict:
-    """The least search effort (IVF nprobe, HNSW efSearch, doubling) whose recall@k against exact search over
-    `indexed` (the vectors in `index`) reaches the target for `queries` (vectors *not* in the index).
-
-    Recall depends on the data — clustered real embeddings need far less effort than uniform noise — so the
-    effort is tuned on the documents' own vectors. The queries must not be in the index: a query that is a
-    node of an HNSW graph finds its neighbours far more easily than a new query does.
-    """
-    import faiss
-
-    if kind == "flat" or len(queries) == 0:
-        return {}
-    depth = min(k, len(indexed))
-    truth = [set(row) for row in faiss.knn(queries, indexed, depth, metric=faiss.METRIC_INNER_PRODUCT)[1]]
-    ceiling = index.nlist if kind == "ivf" else 4096
-    effort = 1 if kind == "ivf" else 16
-    while True:
-        _set_search_effort(index, kind, effort)
-        found = index.search(queries, depth)[1]
-        recall = float(
-            np.mean([len(set(row) & right) / len(right) for row, right in zip(found, truth, strict=True)])
-        )
-        if recall >= target_recall or effort >= ceiling:
-            break
-        effort = min(effort * 2, ceiling)
-    name = "nprobe" if kind == "ivf" else "ef_search"
-    return {name: effort, "tuned_recall_at_10": round(recall, 4), "target_recall": target_recall}
-
-
-def build_tuned(
-    kind: str, vectors: np.ndarray, *, target_recall: float = TARGET_RECALL, samples: int = 200, seed: int = 0
-) -> tuple[object, dict, np.ndarray]:
-    """A filled index of `kind` with its search effort tuned, and the order its rows were added in.
-
-    Up to `samples` vectors (at most a tenth) are held out, the rest indexed, the effort tuned with the
-    held-out ones as queries, and then they are added too — so the returned order puts them last.
-    """
-    order = np.arange(len(vectors))
-    held = min(samples, len(vectors) // 10) if kind != "flat" else 0
-    if held:
-        picked = np.random.default_rng(seed).choice(len(vectors), size=held, replace=False)
-        order = np.concatenate([np.setdiff1d(order, picked), np.sort(picked)])
-    vectors = vectors[order]
-    index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors)
-    index.add(vectors[: len(vectors) - held])
-    parameters.update(
-        tune_search(
-            index,
-            kind,
-            vectors[: len(vectors) - held],
-            vectors[len(vectors) - held :],
-            target_recall=target_recall,
-        )
-    )
-    if held:
-        index.add(vectors[len(vectors) - held :])
-    return index, parameters, order
-
-
 class DocumentIndex:
-    """Vectors in a FAISS index, with their documents and a manifest (model identity, kind, count).
+    """Vectors in a FAISS index (or a Milvus collection, `milvus=`), with their documents and a manifest
+    (model identity, kind, count).
 
     Example::
 
@@ -146,6 +50,7 @@ class DocumentIndex:
         self.documents = documents
         self.manifest = manifest
         self.lexical = lexical  # the BM25 side, when the index was built with one
+        self.committed = len(documents)  # rows already saved (Milvus appends after them)
 
     @classmethod
     def build(
@@ -158,14 +63,25 @@ class DocumentIndex:
         target_recall: float = TARGET_RECALL,
         bm25: bool = False,
         extra: dict | None = None,
+        milvus: dict | None = None,
     ) -> DocumentIndex:
         """An index of `documents` from their `vectors` (row i embeds documents[i]) made by `model`; with
         `bm25`, a BM25 index of their texts beside it (hybrid search). `extra` goes into the manifest.
+        `milvus={"uri": ..., "collection": ...}` keeps the vectors in Milvus instead of FAISS.
         """
         _check_rows(vectors, documents)
         if not 0 < target_recall <= 1:
             raise EmbedlabError(f"--target-recall is {target_recall:g}; it must be in (0, 1]")
-        index, parameters, order = build_tuned(kind, l2_normalise(vectors), target_recall=target_recall)
+        index: object
+        if milvus is not None:
+            from embedlab.index.milvus_index import MilvusVectors
+
+            stored = MilvusVectors(milvus["uri"], milvus["collection"], int(vectors.shape[1]), kind)
+            stored.add(l2_normalise(vectors))
+            index, order = stored, np.arange(len(vectors))
+            parameters = {"store": "milvus", "uri": stored.uri, "collection": stored.collection}
+        else:
+            index, parameters, order = build_tuned(kind, l2_normalise(vectors), target_recall=target_recall)
         manifest = {
             "model": model,
             "dim": int(vectors.shape[1]),
@@ -179,9 +95,11 @@ class DocumentIndex:
             **(extra or {}),
         }
         ordered = [documents[i] for i in order]
-        return cls(
+        built = cls(
             index, ordered, manifest, LexicalIndex.build([d["text"] for d in ordered]) if bm25 else None
         )
+        built.committed = 0  # nothing saved yet
+        return built
 
     def check_model(self, identity: dict | None, dim: int, where: str | Path = "") -> None:
         """Raise unless vectors of this model (identity and width) belong in this index."""
@@ -224,7 +142,7 @@ class DocumentIndex:
             [
                 Hit(float(s), self.documents[p], int(p))
                 for s, p in zip(row_scores, row_positions, strict=True)
-                if p >= 0
+                if 0 <= p < len(self.documents)  # Milvus may hold rows of an unfinished write
             ]
             for row_scores, row_positions in zip(scores, positions, strict=True)
         ]
@@ -238,7 +156,7 @@ class DocumentIndex:
         """
         import faiss
 
-        if self.manifest.get("kind") == "ivf":
+        if self.manifest.get("kind") == "ivf" and self.manifest.get("store") != "milvus":
             faiss.extract_index_ivf(self.index).make_direct_map()  # IVF lists need a map to read rows back
         return np.stack([self.index.reconstruct(int(row)) for row in rows])
 
@@ -247,7 +165,10 @@ class DocumentIndex:
         import faiss
 
         def write_data(folder: Path) -> None:
-            faiss.write_index(self.index, str(folder / "index.faiss"))
+            if self.manifest.get("store") == "milvus":
+                self._commit_to_milvus(Path(directory))
+            else:
+                faiss.write_index(self.index, str(folder / "index.faiss"))
             if self.lexical is not None:
                 self.lexical.save(folder)
             with (folder / "documents.jsonl").open("w", encoding="utf-8") as handle:
@@ -255,7 +176,21 @@ class DocumentIndex:
                     handle.write(json.dumps(document, ensure_ascii=False) + "\n")
 
         self.manifest = write_version(Path(directory), write_data, self.manifest)
+        self.committed = len(self.documents)
         return Path(directory)
+
+    def _commit_to_milvus(self, directory: Path) -> None:
+        """A new index makes its collection (replacing only the one this folder's index made before); an
+        index that grew appends its new rows after the committed ones.
+        """
+        if self.committed == 0:
+            previous = read_manifest(directory) if (directory / MANIFEST).is_file() else {}
+            ours = (previous.get("uri"), previous.get("collection")) == (
+                self.index.uri,
+                self.index.collection,
+            )
+            self.index.create(replace=ours)
+        self.index.commit(self.committed)
 
     @classmethod
     def load(cls, directory: str | Path) -> DocumentIndex:
@@ -266,14 +201,18 @@ class DocumentIndex:
             data = directory / manifest["data"]
             if data.is_dir() or read_manifest(directory)["data"] == manifest["data"]:
                 break  # else a writer committed a newer version between our two reads: take that one
-        index = _read_faiss(data / "index.faiss")
         documents = _read_documents(data / "documents.jsonl")
-        if index.ntotal != len(documents) or index.d != manifest["dim"]:
+        index = _open_vectors(manifest, data)
+        if index.ntotal < len(documents) or (index.ntotal > len(documents) and not manifest.get("store")):
+            raise EmbedlabError(
+                f"{data}: the index holds {index.ntotal} vectors but {len(documents)} documents; rebuild it"
+            )
+        if index.d != manifest["dim"]:
             raise EmbedlabError(
                 f"{data}: the index holds {index.ntotal} {index.d}-d vectors but {len(documents)} documents "
                 f"and the manifest says {manifest['dim']}-d; rebuild the index"
             )
-        if manifest.get("kind") in ("ivf", "hnsw"):
+        if manifest.get("kind") in ("ivf", "hnsw") and not manifest.get("store"):
             _set_search_effort(index, manifest["kind"], manifest.get("nprobe", manifest.get("ef_search", 64)))
         lexical = LexicalIndex.load(data, len(documents)) if manifest.get("bm25") else None
         return cls(index, documents, manifest, lexical)
@@ -287,6 +226,14 @@ def _distinct_documents(rows: list[dict]) -> int:
 def _check_rows(vectors: np.ndarray, documents: list[dict]) -> None:
     if vectors.ndim != 2 or len(vectors) != len(documents):
         raise EmbedlabError(f"{len(documents)} documents but vectors of shape {vectors.shape}")
+
+
+def _open_vectors(manifest: dict, data: Path):
+    if manifest.get("store") == "milvus":
+        from embedlab.index.milvus_index import MilvusVectors
+
+        return MilvusVectors(manifest["uri"], manifest["collection"], manifest["dim"], manifest["kind"])
+    return _read_faiss(data / "index.faiss")
 
 
 def _read_faiss(path: Path):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from embedlab.index.faiss_index import TARGET_RECALL, build_tuned
+from embedlab.index.faiss_build import TARGET_RECALL, build_tuned
 
 EXACT_UP_TO = 100_000
 SEARCH_BATCH = 8_192

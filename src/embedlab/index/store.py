@@ -27,11 +27,13 @@ def create_index(
     lock_timeout: float = LOCK_TIMEOUT,
     bm25: bool = False,
     extra: dict | None = None,
+    milvus: dict | None = None,
 ) -> DocumentIndex:
     """Build an index in `directory`: a new or empty folder, or (with `force`) one holding an index.
 
     Call `check_target(directory, force=force)` before encoding, to fail before the expensive part;
-    it is checked again here, under the lock.
+    it is checked again here, under the lock. `milvus={"uri": ..., "collection": ...}` keeps the vectors in
+    Milvus (see `milvus_settings`).
 
     Example::
 
@@ -42,7 +44,14 @@ def create_index(
     """
     check_target(directory, force=force)
     index = DocumentIndex.build(
-        vectors, documents, model=model, kind=kind, target_recall=target_recall, bm25=bm25, extra=extra
+        vectors,
+        documents,
+        model=model,
+        kind=kind,
+        target_recall=target_recall,
+        bm25=bm25,
+        extra=extra,
+        milvus=milvus,
     )
     with writer_lock(directory, lock_timeout):
         check_target(directory, force=force)  # another process may have built one meanwhile
@@ -59,6 +68,7 @@ def create_index_from_vectors(
     force: bool = False,
     lock_timeout: float = LOCK_TIMEOUT,
     bm25: bool = True,
+    milvus: dict | None = None,
 ) -> DocumentIndex:
     """Build an index from the Parquet shards `embedlab embed` wrote, without encoding anything again: the
     model's identity comes from their manifest, so later searches and additions are checked against it.
@@ -93,6 +103,7 @@ def create_index_from_vectors(
         lock_timeout=lock_timeout,
         bm25=bm25,
         extra={"chunking": None, "from_vectors": str(Path(vectors_dir).resolve())},
+        milvus=milvus,
     )
 
 
@@ -144,3 +155,22 @@ def _record_precision(manifest: dict, model: dict | None) -> None:
         return
     if model["precision"] not in str(recorded.get("precision")).split("+"):
         recorded["precision"] = f"{recorded.get('precision')}+{model['precision']}"
+
+
+def milvus_settings(directory: str | Path, uri: str | None, collection: str | None) -> dict:
+    """Where an index's vectors go in Milvus: `uri` (default: a Milvus Lite file `DIR/milvus.db`) and the
+    collection (default: named after the folder). A server that does not answer fails here, in seconds.
+
+    Example::
+
+        milvus_settings("papers-index", "http://milvus:19530", None)
+        # {"uri": "http://milvus:19530", "collection": "embedlab_papers_index"}
+    """
+    import re
+
+    from embedlab.index.milvus_index import check_uri
+
+    name = collection or "embedlab_" + re.sub(r"[^0-9A-Za-z_]", "_", Path(directory).resolve().name)
+    if not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_]{0,254}", name):
+        raise DataError(f"--collection {name}: letters, digits and underscores, not starting with a digit")
+    return {"uri": check_uri(uri or str(Path(directory) / "milvus.db")), "collection": name}
