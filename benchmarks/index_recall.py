@@ -3,23 +3,40 @@
 Usage:
   .venv/bin/python benchmarks/index_recall.py [--n 1000000] [--dim 384] [--queries 1000] [--target 0.95]
   .venv/bin/python benchmarks/index_recall.py --vectors embeddings.npy [--queries 1000]   # real embeddings
+  /usr/bin/time -v .venv/bin/python benchmarks/index_recall.py --n 10000000 --kinds ivfpq [--opq]
 
 Synthetic vectors are clustered (1,000 centres) and queries come from the same centres, as new documents of
 a corpus would. With --vectors, a random `--queries` rows are held out as queries and the rest indexed.
-Each approximate index is built and tuned exactly as `embedlab index build` does it (`build_tuned`),
-then measured on the held-out queries. Prints a markdown table.
+Each index is built and tuned exactly as `embedlab index build` does it (`build_tuned`), then measured on
+the held-out queries. Prints a markdown table.
+
+Above 2M vectors (ivfpq only) nothing holds all vectors in memory: they are made, added and written to disk
+(float16, the re-ranking copy) in chunks of 500k, the exact top-10 is merged chunk by chunk, and the effort
+is tuned (`tune_effort`) on one set of queries and measured on another.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import tempfile
 import time
+from pathlib import Path
 
 import faiss
 import numpy as np
 
-from embedlab.index.faiss_build import build_tuned
+from embedlab.index.faiss_build import (
+    Reranked,
+    build_tuned,
+    ivf_lists,
+    new_ivfpq,
+    pq_subquantizers,
+    tune_effort,
+)
 from embedlab.io import l2_normalise as _normalised
+
+CHUNK = 500_000
 
 
 def clustered_vectors(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
@@ -29,16 +46,11 @@ def clustered_vectors(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
     return _normalised(vectors)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--vectors", help="a .npy of real embeddings instead of synthetic vectors")
-    parser.add_argument("--target", type=float, default=0.95)
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
-    faiss.omp_set_num_threads(args.threads)
+def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+
+
+def in_memory(args) -> None:
     if args.vectors:
         real = _normalised(np.load(args.vectors))
         held_out = np.random.default_rng(0).permutation(len(real))
@@ -54,20 +66,107 @@ def main() -> None:
     print(f"approximate kinds tuned for recall@10 ≥ {args.target}")
     print("| kind | build + tune s | queries/s | recall@10 vs flat | parameters |")
     print("|---|---|---|---|---|")
-    truth = None
-    for kind in ("flat", "ivf", "hnsw"):
+    truth = faiss.knn(queries, base, 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    for kind in args.kinds:
         started = time.perf_counter()
-        index, parameters, order = build_tuned(kind, base, target_recall=args.target)
+        index, parameters, order = build_tuned(kind, base, target_recall=args.target, opq=args.opq)
         build = time.perf_counter() - started
         started = time.perf_counter()
         _, found = index.search(queries, 10)
-        found = np.where(found >= 0, order[found], -1)  # back to positions in `base`
         qps = len(queries) / (time.perf_counter() - started)
-        if truth is None:
-            truth = found
-        recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
+        found = np.where(found >= 0, order[found], -1)  # back to positions in `base`
         shown = {k: v for k, v in parameters.items() if k != "target_recall"}
-        print(f"| {kind} | {build:.1f} | {qps:,.0f} | {recall:.3f} | {shown or '–'} |", flush=True)
+        print(
+            f"| {kind} | {build:.1f} | {qps:,.0f} | {recall_at_10(found, truth):.3f} | {shown or '–'} |",
+            flush=True,
+        )
+
+
+def exact_top10(queries: np.ndarray, n: int, dim: int) -> np.ndarray:
+    """The exact top-10 of each query over all chunks, merged as they are made again (same seeds)."""
+    best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+    best_rows = np.full((len(queries), 10), -1, dtype=np.int64)
+    for number, start in enumerate(range(0, n, CHUNK)):
+        chunk = clustered_vectors(min(CHUNK, n - start), dim, 1000, seed=100 + number)
+        scores, rows = faiss.knn(queries, chunk, 10, metric=faiss.METRIC_INNER_PRODUCT)
+        merged_scores = np.concatenate([best_scores, scores], axis=1)
+        merged_rows = np.concatenate([best_rows, rows + start], axis=1)
+        top = np.argsort(-merged_scores, axis=1)[:, :10]
+        best_scores = np.take_along_axis(merged_scores, top, axis=1)
+        best_rows = np.take_along_axis(merged_rows, top, axis=1)
+    return best_rows
+
+
+def chunked_ivfpq(args) -> None:
+    n, dim = args.n, args.dim
+    nlist = ivf_lists(n)
+    print(
+        f"{n:,} × {dim} vectors (synthetic, 1,000 clusters), made in chunks of {CHUNK:,}; "
+        f"{args.threads} threads"
+    )
+    started = time.perf_counter()
+    index = new_ivfpq(dim, nlist, opq=args.opq)
+    index.train(clustered_vectors(max(64 * nlist, 10_000), dim, 1000, seed=99))
+    trained = time.perf_counter() - started
+    folder = Path(tempfile.mkdtemp(prefix="ivfpq-", dir=args.workdir))
+    full_path = folder / "vectors.f16"
+    with full_path.open("wb") as full:
+        for number, start in enumerate(range(0, n, CHUNK)):
+            chunk = clustered_vectors(min(CHUNK, n - start), dim, 1000, seed=100 + number)
+            index.add(chunk)
+            full.write(chunk.astype(np.float16).tobytes())
+            print(f"  added {start + len(chunk):,} ({time.perf_counter() - started:.0f} s)", flush=True)
+    built = time.perf_counter() - started
+    faiss.write_index(index, str(folder / "index.faiss"))
+    codes_mb = (folder / "index.faiss").stat().st_size / 1e6
+    reranked = Reranked(index, np.memmap(full_path, dtype=np.float16, mode="r", shape=(n, dim)))
+    tuning = clustered_vectors(args.queries, dim, 1000, seed=2)
+    measured = clustered_vectors(args.queries, dim, 1000, seed=3)
+    started = time.perf_counter()
+    truth_tuning, truth_measured = exact_top10(np.concatenate([tuning, measured]), n, dim).reshape(2, -1, 10)
+    print(
+        f"  exact top-10 of {2 * args.queries} queries in {time.perf_counter() - started:.0f} s", flush=True
+    )
+    tuned = tune_effort(reranked, "ivfpq", tuning, truth_tuning, target_recall=args.target)
+    started = time.perf_counter()
+    _, found = reranked.search(measured, 10)
+    qps = len(measured) / (time.perf_counter() - started)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    print(
+        "| kind | vectors | lists | code bytes | OPQ | nprobe | re-rank depth | train s | build s "
+        "| index file MB | re-rank file GB (disk) | queries/s | recall@10 (other queries) | peak RSS GB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| ivfpq | {n:,} | {nlist} | {pq_subquantizers(dim)} | {args.opq} | {tuned['nprobe']} | "
+        f"{tuned['rerank_depth']} | {trained:.0f} | {built:.0f} | {codes_mb:,.0f} | "
+        f"{full_path.stat().st_size / 1e9:.1f} | {qps:,.0f} | {recall_at_10(found, truth_measured):.3f} | "
+        f"{peak_gb:.2f} |"
+    )
+    for path in (full_path, folder / "index.faiss"):
+        path.unlink()
+    folder.rmdir()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--vectors", help="a .npy of real embeddings instead of synthetic vectors")
+    parser.add_argument("--target", type=float, default=0.95)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--kinds", nargs="+", default=["flat", "ivf", "hnsw", "ivfpq"])
+    parser.add_argument("--opq", action="store_true", help="ivfpq: OPQ rotation before quantising")
+    parser.add_argument("--workdir", default=None, help="where the 10M run keeps its float16 vectors")
+    args = parser.parse_args()
+    faiss.omp_set_num_threads(args.threads)
+    if args.n > 2_000_000 and not args.vectors:
+        if args.kinds != ["ivfpq"]:
+            parser.error("above 2M vectors only --kinds ivfpq runs (the others need every vector in memory)")
+        chunked_ivfpq(args)
+    else:
+        in_memory(args)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def build(encoder, docs, **options) -> DocumentIndex:
     return DocumentIndex.build(vectors, docs, model={"name": "hash", "path": "hash"}, **options)
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw", "ivfpq"])
 def test_every_kind_finds_each_document_by_its_own_text(kind):
     encoder = HashEncoder()
     docs = synthetic_docs(400)
@@ -71,6 +71,40 @@ def test_search_effort_is_tuned_to_the_recall_target(kind):
     found = index.search(queries, 10)[1]  # the index is left at the strict setting
     recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
     assert recall >= 0.95
+
+
+@pytest.mark.parametrize("opq", [False, True])
+def test_ivfpq_reaches_the_target_by_reranking_with_full_vectors_read_from_disk(tmp_path, opq):
+    import faiss
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((40, 64)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, 12000)] + 1.0 * rng.standard_normal((12000, 64))
+    docs = synthetic_docs(12000)
+    index = DocumentIndex.build(vectors, docs, model={"name": "x"}, kind="ivfpq", target_recall=0.95, opq=opq)
+    assert index.manifest["pq_bytes"] == 8 and index.manifest["opq"] is opq
+    assert index.manifest["tuned_recall_at_10"] >= 0.95
+    index.save(tmp_path / "idx")
+    loaded = DocumentIndex.load(tmp_path / "idx")
+    assert isinstance(loaded.index.vectors, np.memmap)  # re-ranking reads candidates' rows from the file
+    assert loaded.index.depth == index.manifest["rerank_depth"]
+    # the tuned effort holds for other new queries, measured here against exact search
+    queries = _normalised(centres[rng.integers(0, 40, 200)] + 1.0 * rng.standard_normal((200, 64)))
+    order = [int(d["id"][3:]) for d in loaded.documents]
+    truth = faiss.knn(queries, _normalised(vectors)[order], 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    found = loaded.index.search(queries, 10)[1]
+    assert np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]) >= 0.93
+    hits = [h for row in loaded.search(queries[:20], 5) for h in row]
+    scored = np.array([h.score for h in hits])
+    rows = np.array([h.document["n"] for h in hits])
+    exact = np.einsum("qd,qkd->qk", queries[:20], _normalised(vectors)[rows.reshape(20, 5)]).ravel()
+    np.testing.assert_allclose(scored, exact, atol=2e-3)  # re-ranked scores are exact (float16 rows)
+
+    more = synthetic_docs(5, start=12000)
+    loaded.add(rng.standard_normal((5, 64)).astype(np.float32), more)
+    loaded.save(tmp_path / "idx")
+    again = DocumentIndex.load(tmp_path / "idx")
+    assert again.index.ntotal == len(again.index.vectors) == 12005
 
 
 def test_build_tuned_keeps_rows_and_their_order_consistent():

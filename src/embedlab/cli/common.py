@@ -39,7 +39,7 @@ IndexBackend = Annotated[
     BackendName | None,
     typer.Option(help="Encoder backend.", show_default="the precision the index was built with"),
 ]
-IndexKind = Literal["flat", "ivf", "hnsw"]
+IndexKind = Literal["flat", "ivf", "hnsw", "ivfpq"]
 SearchMode = Literal["dense", "bm25", "hybrid"]
 LockTimeout = Annotated[
     float, typer.Option(min=0, help="Seconds to wait for another process writing the index.")

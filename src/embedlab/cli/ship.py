@@ -78,7 +78,13 @@ def index_build(
         Path | None,
         typer.Option(help="Build from `embedlab embed` shards instead of MODEL DOCUMENTS (no encoding)."),
     ] = None,
-    kind: Annotated[IndexKind, typer.Option(help="flat (exact), ivf or hnsw (approximate).")] = "flat",
+    kind: Annotated[
+        IndexKind,
+        typer.Option(
+            help="flat (exact), ivf, hnsw, or ivfpq (compressed codes, re-ranked; 10M+ on one box)."
+        ),
+    ] = "flat",
+    opq: Annotated[bool, typer.Option(help="ivfpq: rotate vectors (OPQ) before quantising.")] = False,
     store: Annotated[
         Literal["faiss", "milvus"], typer.Option(help="Where the vectors live: a FAISS file, or Milvus.")
     ] = "faiss",
@@ -132,6 +138,7 @@ def index_build(
             bm25=bm25,
             lock_timeout=lock_timeout,
             milvus=milvus,
+            opq=opq,
         )
         _print_built(out, index, index.manifest["count"], kind, bm25)
         return
@@ -152,6 +159,7 @@ def index_build(
         lock_timeout=lock_timeout,
         bm25=bm25,
         milvus=milvus,
+        opq=opq,
     )
     _print_built(out, index, count, kind, bm25)
 
@@ -175,7 +183,7 @@ def _build_from_documents(
 
 
 def _print_built(out: Path, index, documents: int, kind: str, bm25: bool) -> None:
-    shown = ("nprobe", "ef_search", "tuned_recall_at_10", "uri", "collection")
+    shown = ("nprobe", "ef_search", "pq_bytes", "opq", "tuned_recall_at_10", "uri", "collection")
     tuned = {k: index.manifest[k] for k in shown if k in index.manifest}
     console.print(
         f"{out}: {documents:,} documents in {index.manifest['count']:,} chunks, {index.manifest['dim']}-d, "

@@ -49,6 +49,14 @@ class EmbedResult:
         return self.embedded / self.seconds if self.seconds else 0.0
 
 
+def pieces(texts: list[str], batch_size: int) -> list[list[str]]:
+    """The calls every engine makes to `encode`: the same pieces of a shard, so that the same texts are
+    batched together (int8 activations are quantised per batch) and the engines give the same vectors.
+    """
+    step = max(batch_size * 16, 1024)
+    return [texts[start : start + step] for start in range(0, len(texts), step)]
+
+
 class LocalEngine:
     """Encodes in this process with any embedlab encoder (torch, ONNX, int8; CPU or GPU).
 
@@ -68,11 +76,10 @@ class LocalEngine:
 
     def encode(self, shards: list[list[str]], progress: Callable[[int], None]) -> Iterator[np.ndarray]:
         """The vectors of each shard's texts, in order, reporting texts done as they are."""
-        step = max(self.batch_size * 16, 1024)
         for texts in shards:
             parts = []
-            for start in range(0, len(texts), step):
-                parts.append(np.asarray(self.encoder.encode(texts[start : start + step], self.batch_size)))
+            for piece in pieces(texts, self.batch_size):
+                parts.append(np.asarray(self.encoder.encode(piece, self.batch_size)))
                 progress(len(parts[-1]))
             yield np.concatenate(parts)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from embedlab.embed.corpus import pieces
 from embedlab.errors import ConfigError
 
 
@@ -28,9 +29,14 @@ class Embedder:
         self.batch_size = batch_size
 
     def __call__(self, batch: dict) -> dict:
-        """Encode one batch of rows; the other columns pass through."""
-        vectors = self.encoder.encode([str(t) for t in batch["text"]], self.batch_size)
-        return {"order": batch["order"], "vector": np.asarray(vectors, dtype=np.float32)}
+        """Encode one piece of a shard (a row holding its texts) into one row per text."""
+        texts = [str(t) for t in batch["texts"][0]]
+        vectors = np.asarray(self.encoder.encode(texts, self.batch_size), dtype=np.float32)
+        return {
+            "piece": np.full(len(texts), batch["piece"][0]),
+            "position": np.arange(len(texts)),
+            "vector": vectors,
+        }
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -90,15 +96,16 @@ class RayEngine:
         self.model, self.backend, self.batch_size = model, backend, batch_size
 
     def encode(self, shards: list[list[str]], progress: Callable[[int], None]) -> Iterator[np.ndarray]:
-        """The vectors of each shard's texts, in order (each row carries its position: Ray may reorder)."""
+        """The vectors of each shard's texts, in order (each row carries its place: Ray may reorder)."""
         import ray.data
 
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours counts the texts
-        texts = [text for shard in shards for text in shard]
-        dataset = ray.data.from_items([{"order": i, "text": t} for i, t in enumerate(texts)])
+        parts = [piece for shard in shards for piece in pieces(shard, self.batch_size)]
+        starts = np.cumsum([0] + [len(piece) for piece in parts])
+        dataset = ray.data.from_items([{"piece": i, "texts": piece} for i, piece in enumerate(parts)])
         device = "cuda" if self.gpus_per_actor else "cpu"
-        vectors = np.empty((len(texts), 0), dtype=np.float32)
+        vectors = np.empty((int(starts[-1]), 0), dtype=np.float32)
         encoded = dataset.map_batches(
             Embedder,
             fn_constructor_kwargs={
@@ -108,16 +115,16 @@ class RayEngine:
                 "threads": self.threads,
                 "device": device,
             },
-            batch_size=max(self.batch_size * 8, 256),
+            batch_size=1,  # one piece: the same `encode` calls as the local engine
             compute=ray.data.ActorPoolStrategy(size=self.actors),
             num_gpus=self.gpus_per_actor,
             num_cpus=0 if self.gpus_per_actor else self.threads,
         )
         for batch in encoded.iter_batches(batch_size=None, batch_format="numpy"):
             if vectors.shape[1] == 0:
-                vectors = np.empty((len(texts), batch["vector"].shape[1]), dtype=np.float32)
-            vectors[batch["order"]] = batch["vector"]
-            progress(len(batch["order"]))
+                vectors = np.empty((len(vectors), batch["vector"].shape[1]), dtype=np.float32)
+            vectors[starts[batch["piece"]] + batch["position"]] = batch["vector"]
+            progress(len(batch["piece"]))
         start = 0
         for shard in shards:
             yield vectors[start : start + len(shard)]

@@ -1,5 +1,9 @@
-"""FAISS indexes by kind (flat, ivf, hnsw), with their search effort tuned to a recall target on the
-documents' own vectors.
+"""FAISS indexes by kind (flat, ivf, hnsw, ivfpq), with their search effort tuned to a recall target on
+the documents' own vectors.
+
+`ivfpq` is for corpora that outgrow memory: product-quantised codes (dim/8 bytes per vector, optionally
+after an OPQ rotation) find candidates, and the best `RERANK_DEPTH` of them are re-scored exactly with the
+full vectors, kept as float16 on disk and memory-mapped (only the candidates' rows are read).
 """
 
 from __future__ import annotations
@@ -10,12 +14,92 @@ import numpy as np
 
 from embedlab.errors import EmbedlabError
 
-KINDS = ("flat", "ivf", "hnsw")
+KINDS = ("flat", "ivf", "hnsw", "ivfpq")
 HNSW_M = 32
 TARGET_RECALL = 0.95
+RERANK_DEPTH = 100
 
 
-def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
+class Reranked:
+    """A FAISS index whose candidates are re-scored with the full vectors (float16, e.g. memory-mapped).
+
+    Example::
+
+        index = Reranked(ivfpq, np.load("vectors.f16.npy", mmap_mode="r"))
+        scores, rows = index.search(queries, 10)  # exact inner products of the best 100 candidates
+    """
+
+    def __init__(self, index, vectors: np.ndarray, depth: int = RERANK_DEPTH) -> None:
+        self.index, self.vectors, self.depth = index, vectors, depth
+
+    @property
+    def ntotal(self) -> int:
+        """Vectors in the index."""
+        return int(self.index.ntotal)
+
+    @property
+    def d(self) -> int:
+        """Their width."""
+        return int(self.index.d)
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Add to the codes and to the full vectors (held in memory until saved)."""
+        self.index.add(vectors)
+        self.vectors = np.concatenate([np.asarray(self.vectors), vectors.astype(np.float16)])
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows) like FAISS, the scores exact (up to float16 storage)."""
+        _, candidates = self.index.search(queries, max(k, self.depth))
+        valid = candidates >= 0
+        rows = np.where(valid, candidates, 0)
+        order = np.argsort(rows, axis=None)  # read the file in order: sequential, not random, pages
+        gathered = np.empty((rows.size, self.d), dtype=np.float32)
+        gathered[order] = self.vectors[rows.reshape(-1)[order]]
+        scores = np.einsum("qcd,qd->qc", gathered.reshape(*rows.shape, self.d), queries)
+        scores = np.where(valid, scores, -np.inf)
+        best = np.argsort(-scores, axis=1)[:, :k]
+        top_rows = np.take_along_axis(np.where(valid, rows, -1), best, axis=1)
+        return np.take_along_axis(scores, best, axis=1).astype(np.float32), top_rows
+
+    def reconstruct(self, row: int) -> np.ndarray:
+        """The stored full vector of `row`."""
+        return np.asarray(self.vectors[row], dtype=np.float32)
+
+
+def pq_subquantizers(dim: int) -> int:
+    """Bytes per PQ code: about dim/8 (48 for 384-d), a divisor of dim so the sub-vectors are equal."""
+    return max(m for m in range(1, max(1, dim // 8) + 1) if dim % m == 0)
+
+
+def new_ivfpq(dim: int, nlist: int, *, opq: bool = False):
+    """An untrained IVF-PQ index (inner product), behind an OPQ rotation when `opq`.
+
+    Example::
+
+        index = new_ivfpq(384, 4096, opq=True)
+        index.train(sample)  # about 64 vectors per list
+    """
+    import faiss
+
+    m = pq_subquantizers(dim)
+    ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    return faiss.IndexPreTransform(faiss.OPQMatrix(dim, m), ivf) if opq else ivf
+
+
+MAX_LISTS = 4096  # beyond this, assigning 10M+ vectors to lists costs more CPU than the lists save
+
+
+def ivf_lists(n: int) -> int:
+    """About 4·sqrt(n) lists (at most 4,096), with at least 39 training points each (FAISS' own minimum).
+
+    Example::
+
+        ivf_lists(1_000_000)  # 4000
+    """
+    return max(1, min(int(4 * math.sqrt(n)), n // 39, MAX_LISTS))
+
+
+def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray, opq: bool = False):
     """An empty index of `kind`, trained on `vectors` where the kind needs it, with its build parameters."""
     import faiss
 
@@ -23,9 +107,22 @@ def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
         return faiss.IndexFlatIP(dim), {}
     if kind == "hnsw":
         return faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT), {"hnsw_m": HNSW_M}
+    if kind == "ivfpq":
+        nlist = ivf_lists(len(vectors))
+        index = new_ivfpq(dim, nlist, opq=opq)
+        # PQ needs 256 points per code book (x39 for FAISS' minimum); lists need far fewer
+        sample = np.random.default_rng(0).choice(
+            len(vectors), min(len(vectors), max(64 * nlist, 10_000)), replace=False
+        )
+        index.train(vectors[np.sort(sample)])
+        return Reranked(index, np.empty((0, dim), dtype=np.float16)), {
+            "nlist": nlist,
+            "pq_bytes": pq_subquantizers(dim),
+            "opq": opq,
+            "rerank_depth": RERANK_DEPTH,
+        }
     if kind == "ivf":
-        # about 4·sqrt(n) lists, but at least 39 training points per list (FAISS' own minimum)
-        nlist = max(1, min(int(4 * math.sqrt(len(vectors))), len(vectors) // 39))
+        nlist = ivf_lists(len(vectors))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         # k-means on 64 points per list is enough to place the lists; on all of a million vectors it takes
         # ten times longer for no measurable recall (FAISS itself samples 256 per list)
@@ -36,8 +133,12 @@ def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray):
 
 
 def _set_search_effort(index, kind: str, effort: int) -> None:
+    import faiss
+
     if kind == "ivf":
         index.nprobe = effort
+    elif kind == "ivfpq":
+        faiss.extract_index_ivf(index.index).nprobe = effort
     elif kind == "hnsw":
         index.hnsw.efSearch = effort
 
@@ -63,24 +164,51 @@ def tune_search(
     if kind == "flat" or len(queries) == 0:
         return {}
     depth = min(k, len(indexed))
-    truth = [set(row) for row in faiss.knn(queries, indexed, depth, metric=faiss.METRIC_INNER_PRODUCT)[1]]
-    ceiling = index.nlist if kind == "ivf" else 4096
-    effort = 1 if kind == "ivf" else 16
+    truth = faiss.knn(queries, indexed, depth, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    return tune_effort(index, kind, queries, truth, target_recall=target_recall)
+
+
+def tune_effort(index, kind: str, queries: np.ndarray, truth: np.ndarray, *, target_recall: float) -> dict:
+    """The least effort (doubling) at which `index` finds the `truth` rows (exact top-k of each query) with
+    the target recall; for callers that computed the truth themselves (in chunks, for 10M vectors). For
+    `ivfpq` the re-ranking depth doubles too when all lists probed are not enough.
+    """
+    if kind != "ivfpq":
+        return _tune_one(index, kind, queries, truth, target_recall)
+    for depth in (RERANK_DEPTH, 2 * RERANK_DEPTH, 4 * RERANK_DEPTH, 8 * RERANK_DEPTH):
+        index.depth = depth
+        tuned = _tune_one(index, kind, queries, truth, target_recall)
+        if tuned["tuned_recall_at_10"] >= target_recall:
+            break
+    return {**tuned, "rerank_depth": index.depth}
+
+
+def _tune_one(index, kind: str, queries: np.ndarray, truth: np.ndarray, target_recall: float) -> dict:
+    import faiss
+
+    right = [set(row) for row in truth]
+    ivf = kind in ("ivf", "ivfpq")
+    ceiling = faiss.extract_index_ivf(getattr(index, "index", index)).nlist if ivf else 4096
+    effort = 1 if ivf else 16
     while True:
         _set_search_effort(index, kind, effort)
-        found = index.search(queries, depth)[1]
-        recall = float(
-            np.mean([len(set(row) & right) / len(right) for row, right in zip(found, truth, strict=True)])
-        )
+        found = index.search(queries, truth.shape[1])[1]
+        recall = float(np.mean([len(set(row) & r) / len(r) for row, r in zip(found, right, strict=True)]))
         if recall >= target_recall or effort >= ceiling:
             break
         effort = min(effort * 2, ceiling)
-    name = "nprobe" if kind == "ivf" else "ef_search"
+    name = "nprobe" if ivf else "ef_search"
     return {name: effort, "tuned_recall_at_10": round(recall, 4), "target_recall": target_recall}
 
 
 def build_tuned(
-    kind: str, vectors: np.ndarray, *, target_recall: float = TARGET_RECALL, samples: int = 200, seed: int = 0
+    kind: str,
+    vectors: np.ndarray,
+    *,
+    target_recall: float = TARGET_RECALL,
+    samples: int = 200,
+    seed: int = 0,
+    opq: bool = False,
 ) -> tuple[object, dict, np.ndarray]:
     """A filled index of `kind` with its search effort tuned, and the order its rows were added in.
 
@@ -93,7 +221,7 @@ def build_tuned(
         picked = np.random.default_rng(seed).choice(len(vectors), size=held, replace=False)
         order = np.concatenate([np.setdiff1d(order, picked), np.sort(picked)])
     vectors = vectors[order]
-    index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors)
+    index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors, opq=opq)
     index.add(vectors[: len(vectors) - held])
     parameters.update(
         tune_search(

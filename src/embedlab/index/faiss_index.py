@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import EmbedlabError
-from embedlab.index.faiss_build import TARGET_RECALL, _set_search_effort, build_tuned
+from embedlab.index.faiss_build import TARGET_RECALL, Reranked, _set_search_effort, build_tuned
 from embedlab.index.lexical import LexicalIndex
 from embedlab.index.manifest import check_model, read_manifest, write_version
 from embedlab.io import l2_normalise
@@ -64,10 +64,12 @@ class DocumentIndex:
         bm25: bool = False,
         extra: dict | None = None,
         milvus: dict | None = None,
+        opq: bool = False,
     ) -> DocumentIndex:
         """An index of `documents` from their `vectors` (row i embeds documents[i]) made by `model`; with
         `bm25`, a BM25 index of their texts beside it (hybrid search). `extra` goes into the manifest.
-        `milvus={"uri": ..., "collection": ...}` keeps the vectors in Milvus instead of FAISS.
+        `milvus={"uri": ..., "collection": ...}` keeps the vectors in Milvus instead of FAISS; `opq` rotates
+        vectors before product quantisation (kind `ivfpq`).
         """
         _check_rows(vectors, documents)
         if not 0 < target_recall <= 1:
@@ -81,7 +83,8 @@ class DocumentIndex:
             index, order = stored, np.arange(len(vectors))
             parameters = {"store": "milvus", "uri": stored.uri, "collection": stored.collection}
         else:
-            index, parameters, order = build_tuned(kind, l2_normalise(vectors), target_recall=target_recall)
+            normalised = l2_normalise(vectors)
+            index, parameters, order = build_tuned(kind, normalised, target_recall=target_recall, opq=opq)
         manifest = {
             "model": model,
             "dim": int(vectors.shape[1]),
@@ -167,6 +170,9 @@ class DocumentIndex:
         def write_data(folder: Path) -> None:
             if self.manifest.get("store") == "milvus":
                 self._commit_to_milvus(Path(directory))
+            elif isinstance(self.index, Reranked):  # codes in FAISS, full vectors beside them
+                faiss.write_index(self.index.index, str(folder / "index.faiss"))
+                np.save(folder / "vectors.f16.npy", np.asarray(self.index.vectors))
             else:
                 faiss.write_index(self.index, str(folder / "index.faiss"))
             if self.lexical is not None:
@@ -212,7 +218,7 @@ class DocumentIndex:
                 f"{data}: the index holds {index.ntotal} {index.d}-d vectors but {len(documents)} documents "
                 f"and the manifest says {manifest['dim']}-d; rebuild the index"
             )
-        if manifest.get("kind") in ("ivf", "hnsw") and not manifest.get("store"):
+        if manifest.get("kind") in ("ivf", "hnsw", "ivfpq") and not manifest.get("store"):
             _set_search_effort(index, manifest["kind"], manifest.get("nprobe", manifest.get("ef_search", 64)))
         lexical = LexicalIndex.load(data, len(documents)) if manifest.get("bm25") else None
         return cls(index, documents, manifest, lexical)
@@ -233,6 +239,9 @@ def _open_vectors(manifest: dict, data: Path):
         from embedlab.index.milvus_index import MilvusVectors
 
         return MilvusVectors(manifest["uri"], manifest["collection"], manifest["dim"], manifest["kind"])
+    if manifest.get("kind") == "ivfpq":  # the full vectors stay on disk; re-ranking reads its candidates
+        full = np.load(data / "vectors.f16.npy", mmap_mode="r")
+        return Reranked(_read_faiss(data / "index.faiss"), full, manifest.get("rerank_depth", 100))
     return _read_faiss(data / "index.faiss")
 
 

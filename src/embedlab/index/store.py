@@ -28,6 +28,7 @@ def create_index(
     bm25: bool = False,
     extra: dict | None = None,
     milvus: dict | None = None,
+    opq: bool = False,
 ) -> DocumentIndex:
     """Build an index in `directory`: a new or empty folder, or (with `force`) one holding an index.
 
@@ -52,6 +53,7 @@ def create_index(
         bm25=bm25,
         extra=extra,
         milvus=milvus,
+        opq=opq,
     )
     with writer_lock(directory, lock_timeout):
         check_target(directory, force=force)  # another process may have built one meanwhile
@@ -69,6 +71,7 @@ def create_index_from_vectors(
     lock_timeout: float = LOCK_TIMEOUT,
     bm25: bool = True,
     milvus: dict | None = None,
+    opq: bool = False,
 ) -> DocumentIndex:
     """Build an index from the Parquet shards `embedlab embed` wrote, without encoding anything again: the
     model's identity comes from their manifest, so later searches and additions are checked against it.
@@ -104,6 +107,7 @@ def create_index_from_vectors(
         bm25=bm25,
         extra={"chunking": None, "from_vectors": str(Path(vectors_dir).resolve())},
         milvus=milvus,
+        opq=opq,
     )
 
 

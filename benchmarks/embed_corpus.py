@@ -1,0 +1,107 @@
+"""`embedlab embed` measured end to end, as a user runs it (the CLI in a subprocess), on this machine.
+
+    # the 78,545 arXiv abstracts: the local engine, then the same job on a local Ray; same vectors?
+    .venv/bin/python benchmarks/embed_corpus.py arxiv --model runs/minilm --backend onnx-int8
+    # a million texts (arXiv titles and abstract sentences, as benchmarks/dedup_scale.py makes them)
+    .venv/bin/python benchmarks/embed_corpus.py million --model runs/minilm --backend onnx-int8
+
+Reports wall time, texts/s and peak memory of the command (for Ray: of the driver; the actors are Ray's
+worker processes), and for the arXiv pair the cosine between the two engines' vectors. Writes JSON to
+benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from embedlab.embed import read_vectors
+from embedlab.paths import data_dir
+
+EMBEDLAB = [sys.executable, "-m", "embedlab"]
+
+
+def run_embed(source: Path, out: Path, args, *extra: str) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    command = [*EMBEDLAB, "embed", str(source), "--model", args.model, "--out", str(out)]
+    command += ["--backend", args.backend, "--batch-size", str(args.batch_size), *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run(command, check=True, env={**os.environ, "TQDM_MININTERVAL": "30"})
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {
+        "command": " ".join(command[2:]),
+        "texts": manifest["count"],
+        "shards": len(manifest["shards"]),
+        "wall_s": round(seconds, 1),
+        "texts_per_s": round(manifest["count"] / seconds, 1),
+        "peak_rss_gb": round(max(peak, before) / 1e6, 2) if peak > before else None,
+    }
+
+
+def arxiv(args) -> dict:
+    source = data_dir() / "arxiv" / "papers.jsonl.gz"
+    work = Path(args.work)
+    common = ("--text-field", "abstract", "--keep", "title", "--keep", "abstract")
+    local = run_embed(source, work / "arxiv-local", args, *common)
+    print(json.dumps(local), flush=True)
+    on_ray = run_embed(source, work / "arxiv-ray", args, *common, "--engine", "ray")
+    print(json.dumps(on_ray), flush=True)
+    a, docs_a, _ = read_vectors(work / "arxiv-local")
+    b, docs_b, _ = read_vectors(work / "arxiv-ray")
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    titles = run_embed(source, work / "arxiv-titles", args, "--text-field", "title", "--keep", "title")
+    return {
+        "local": local,
+        "ray": on_ray,
+        "same_ids": [d["id"] for d in docs_a] == [d["id"] for d in docs_b],
+        "cosine_min": float(cosine.min()),
+        "cosine_mean": float(cosine.mean()),
+        "ray_vs_local_time": round(on_ray["wall_s"] / local["wall_s"], 2),
+        "titles": titles,
+    }
+
+
+def million(args) -> dict:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from dedup_scale import corpus
+
+    work = Path(args.work)
+    source = work / "million.jsonl"
+    if not source.is_file():
+        texts, _, _ = corpus(args.n, 0.1, seed=0)
+        with source.open("w", encoding="utf-8") as handle:
+            for i, text in enumerate(texts):
+                handle.write(json.dumps({"id": i, "text": text}) + "\n")
+    return {"n": args.n, **run_embed(source, work / "million", args)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("job", choices=["arxiv", "million"])
+    parser.add_argument("--model", default="runs/minilm")
+    parser.add_argument("--backend", default="onnx-int8")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--work", default="runs/bench-embed")
+    args = parser.parse_args()
+    report = {"job": args.job, "model": args.model, "backend": args.backend, **globals()[args.job](args)}
+    print(json.dumps(report, indent=2))
+    out = Path("benchmarks/results") / f"embed_{args.job}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
