@@ -1,7 +1,8 @@
 """`embedlab embed` measured end to end, as a user runs it (the CLI in a subprocess), on this machine.
 
     # the 78,545 arXiv abstracts: the local engine, then the same job on a local Ray; same vectors?
-    .venv/bin/python benchmarks/embed_corpus.py arxiv --model runs/minilm --backend onnx-int8
+    .venv/bin/python benchmarks/embed_corpus.py arxiv --model runs/static-minilm --backend torch
+    .venv/bin/python benchmarks/embed_corpus.py arxiv --model runs/minilm --backend onnx-int8 --limit 10000
     # a million texts (arXiv titles and abstract sentences, as benchmarks/dedup_scale.py makes them)
     .venv/bin/python benchmarks/embed_corpus.py million --model runs/minilm --backend onnx-int8
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import re
 import shutil
 import subprocess
 import sys
@@ -34,11 +35,17 @@ def run_embed(source: Path, out: Path, args, *extra: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     command = [*EMBEDLAB, "embed", str(source), "--model", args.model, "--out", str(out)]
     command += ["--backend", args.backend, "--batch-size", str(args.batch_size), *extra]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    subprocess.run(command, check=True, env={**os.environ, "TQDM_MININTERVAL": "30"})
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", *command],
+        env={**os.environ, "TQDM_MININTERVAL": "30"},
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode:
+        raise SystemExit(done.stderr[-2000:])
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
     manifest = json.loads((out / "manifest.json").read_text())
     return {
         "command": " ".join(command[2:]),
@@ -46,13 +53,22 @@ def run_embed(source: Path, out: Path, args, *extra: str) -> dict:
         "shards": len(manifest["shards"]),
         "wall_s": round(seconds, 1),
         "texts_per_s": round(manifest["count"] / seconds, 1),
-        "peak_rss_gb": round(max(peak, before) / 1e6, 2) if peak > before else None,
+        "peak_rss_gb": round(peak_kb / 1e6, 2),  # the command's process (for Ray: the driver)
     }
 
 
 def arxiv(args) -> dict:
     source = data_dir() / "arxiv" / "papers.jsonl.gz"
     work = Path(args.work)
+    if args.limit:  # the first papers, as a file of their own
+        import gzip
+        from itertools import islice
+
+        subset = work / f"papers-{args.limit}.jsonl"
+        work.mkdir(parents=True, exist_ok=True)
+        with gzip.open(source, "rt", encoding="utf-8") as lines, subset.open("w", encoding="utf-8") as out:
+            out.writelines(islice(lines, args.limit))
+        source = subset
     common = ("--text-field", "abstract", "--keep", "title", "--keep", "abstract")
     local = run_embed(source, work / "arxiv-local", args, *common)
     print(json.dumps(local), flush=True)
@@ -61,8 +77,9 @@ def arxiv(args) -> dict:
     a, docs_a, _ = read_vectors(work / "arxiv-local")
     b, docs_b, _ = read_vectors(work / "arxiv-ray")
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    titles = run_embed(source, work / "arxiv-titles", args, "--text-field", "title", "--keep", "title")
+    titles = None if args.limit else run_embed(source, work / "arxiv-titles", args, "--text-field", "title")
     return {
+        "papers": local["texts"],
         "local": local,
         "ray": on_ray,
         "same_ids": [d["id"] for d in docs_a] == [d["id"] for d in docs_b],
@@ -95,10 +112,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--work", default="runs/bench-embed")
+    parser.add_argument("--limit", type=int, help="arxiv: only the first N papers")
     args = parser.parse_args()
     report = {"job": args.job, "model": args.model, "backend": args.backend, **globals()[args.job](args)}
     print(json.dumps(report, indent=2))
-    out = Path("benchmarks/results") / f"embed_{args.job}.json"
+    label = f"{args.job}-{Path(args.model).name}-{args.backend}" + (f"-{args.limit}" if args.limit else "")
+    out = Path("benchmarks/results") / f"embed_{label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
 

@@ -127,21 +127,26 @@ def chunked_ivfpq(args) -> None:
     print(
         f"  exact top-10 of {2 * args.queries} queries in {time.perf_counter() - started:.0f} s", flush=True
     )
+    started = time.perf_counter()
     tuned = tune_effort(reranked, "ivfpq", tuning, truth_tuning, target_recall=args.target)
+    print(f"  tuned in {time.perf_counter() - started:.0f} s: {tuned}", flush=True)
     started = time.perf_counter()
     _, found = reranked.search(measured, 10)
     qps = len(measured) / (time.perf_counter() - started)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    anon_gb, file_gb = (int(status[k].split()[0]) / 1e6 for k in ("RssAnon", "RssFile"))
     print(
         "| kind | vectors | lists | code bytes | OPQ | nprobe | re-rank depth | train s | build s "
-        "| index file MB | re-rank file GB (disk) | queries/s | recall@10 (other queries) | peak RSS GB |"
+        "| index file MB | re-rank file GB (disk) | queries/s | recall@10 (other queries) | peak RSS GB "
+        "| at the end: anonymous / file-backed (the mapped re-rank file) GB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| ivfpq | {n:,} | {nlist} | {pq_subquantizers(dim)} | {args.opq} | {tuned['nprobe']} | "
         f"{tuned['rerank_depth']} | {trained:.0f} | {built:.0f} | {codes_mb:,.0f} | "
         f"{full_path.stat().st_size / 1e9:.1f} | {qps:,.0f} | {recall_at_10(found, truth_measured):.3f} | "
-        f"{peak_gb:.2f} |"
+        f"{peak_gb:.2f} | {anon_gb:.2f} / {file_gb:.2f} |"
     )
     for path in (full_path, folder / "index.faiss"):
         path.unlink()

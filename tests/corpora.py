@@ -142,9 +142,10 @@ def write_data_folder(root: Path, seed: int = 0) -> Path:
     for name in ("snli_dev", "snli_train_sample", "mnli_train_sample"):
         rows = []
         for i in range(300):
-            premise = _sentence(_parts(rng))
-            if i % 10:  # most premises are new; every tenth may be an evaluation sentence (to be held out)
-                premise = premise.replace(".", f" near house {i}.")
+            if i % 3 == 0:  # each premise has an entailed, a neutral and a contradicting hypothesis
+                premise = _sentence(_parts(rng))
+                if i % 10:  # most premises are new; some may be an evaluation sentence (to be held out)
+                    premise = premise.replace(".", f" near house {i}.")
             label = ("entailment", "neutral", "contradiction")[i % 3]
             hypothesis = premise.replace(".", " today.") if label == "entailment" else _sentence(_parts(rng))
             rows.append(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": label}))

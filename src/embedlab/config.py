@@ -111,6 +111,7 @@ class DataSource(Strict):
     columns: PairColumns = Field(default_factory=PairColumns)
     format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
     max_pairs: int | None = Field(default=None, gt=0)
+    hard_negatives: bool = False  # nli: each premise's contradiction as the hard negative of its entailment
     score_range: tuple[float, float] | None = None  # for losses that need [0, 1]; default: task's or data's
 
     @model_validator(mode="after")
@@ -119,6 +120,10 @@ class DataSource(Strict):
             raise ValueError(
                 "give exactly one of 'task' (a benchmark such as stsb), 'path' (a pair file), "
                 "'sentences' (unlabelled sentence sources) or 'nli' (NLI sources, entailment pairs)"
+            )
+        if self.hard_negatives and self.nli is None:
+            raise ValueError(
+                "hard_negatives: only with 'nli' sources (their contradictions are the negatives)"
             )
         return self
 
@@ -227,6 +232,33 @@ class DistillConfig(Strict):
     init_embeddings: bool = False
 
 
+class StageConfig(Strict):
+    """One stage of a staged run (`stages:`): its own data, loss and training; it starts from the model the
+    stage before it made (the first from the run's `model`).
+
+    Example::
+
+        nli = DataSource(nli=["snli:dev"], hard_negatives=True)
+        StageConfig(name="nli", train=nli, loss=LossConfig(name="mnrl"))
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    train: DataSource
+    dev: DataSource | None = None  # default: the run's dev split
+    loss: LossConfig = Field(default_factory=LossConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StageConfig:
+        if not self.train.scored and self.loss.name not in IN_BATCH_NEGATIVES:
+            raise ValueError(
+                f"stage {self.name}: NLI and unlabelled data train with loss mnrl or cached-mnrl"
+            )
+        if self.loss.name == "mse":
+            raise ValueError(f"stage {self.name}: distillation (mse) is not a stage; distill in its own run")
+        return self
+
+
 class RunConfig(RunFolder):
     """One training run (`embedlab train CONFIG.yaml`): model, data, loss, training, evaluation.
 
@@ -247,9 +279,12 @@ class RunConfig(RunFolder):
     loss: LossConfig = Field(default_factory=LossConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    stages: list[StageConfig] | None = None  # train in stages (NLI, then STS-B), each into runs/NAME/STAGE
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
+        if self.stages is not None:
+            return self._consistent_stages()
         if (self.model == "scratch") != (self.scratch is not None):
             raise ValueError("a 'scratch' section goes with model: scratch (and model: scratch needs one)")
         if self.distill is None and self.train is None:
@@ -268,6 +303,21 @@ class RunConfig(RunFolder):
             )
         if self.dev is not None and not self.dev.scored:
             raise ValueError("dev needs scored pairs: a 'task' (such as stsb) or a pair file 'path'")
+        return self
+
+    def _consistent_stages(self) -> RunConfig:
+        if not self.stages:
+            raise ValueError("stages: give at least one stage")
+        if self.train is not None or self.distill is not None or self.scratch is not None:
+            raise ValueError(
+                "a staged run gives its data in each stage: no top-level train, distill or scratch"
+            )
+        names = [stage.name for stage in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stages: names must differ, got {names}")
+        for stage in self.stages:
+            if (stage.dev or self.dev) is not None and not (stage.dev or self.dev).scored:  # type: ignore[union-attr]
+                raise ValueError(f"stage {stage.name}: dev needs scored pairs")
         return self
 
 

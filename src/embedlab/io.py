@@ -8,8 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,9 +30,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    staging = Path(name)
+    staging = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # created as open() would (0666 less the umask), not mkstemp's 0600: others may read the result
+    os.close(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield staging
         staging.replace(path)
@@ -61,7 +61,8 @@ def atomic_dir(path: str | Path, *, replaces: Callable[[Path], bool]) -> Iterato
             f"{path} exists and is not what this command writes; choose a new or empty folder"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    staging = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    staging.mkdir()  # as mkdir would (0777 less the umask), not mkdtemp's 0700
     try:
         yield staging
         previous = path.with_name(f".{path.name}.previous") if path.exists() else None

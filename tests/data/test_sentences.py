@@ -67,3 +67,23 @@ def test_nli_row_without_a_label_is_named_by_file_and_line(tmp_path, monkeypatch
     monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path))
     with pytest.raises(DataError, match=r"snli_dev.jsonl.gz.*line 2"):
         entailment_pairs(["snli:dev"])
+
+
+def test_nli_triplets_pair_each_entailment_with_a_contradiction_of_its_premise():
+    from embedlab.data.sentences import nli_triplets
+
+    triplets, removed = nli_triplets(["snli:dev", "mnli:train-sample"])
+    rows = []
+    for name in ("snli_dev", "mnli_train_sample"):
+        with gzip.open(data_dir() / "nli" / f"{name}.jsonl.gz", "rt") as lines:
+            rows += [json.loads(line) for line in lines]
+    label = {(" ".join(r["premise"].split()), " ".join(r["hypothesis"].split())): r["label"] for r in rows}
+    assert len(triplets) >= 10 and removed > 0  # random contradictions often are evaluation sentences here
+    for premise, positive, negative in triplets:
+        assert label[(premise, positive)] == "entailment" and label[(premise, negative)] == "contradiction"
+    held_out = evaluation_sentences()
+    assert not any(set(t) & held_out for t in triplets)
+    dataset, _ = load_source(DataSource(nli=["snli:dev"], hard_negatives=True, max_pairs=5))
+    assert dataset.column_names == ["anchor", "positive", "negative"] and len(dataset) == 5
+    with pytest.raises(ValueError, match="hard_negatives: only with 'nli' sources"):
+        DataSource(task="stsb", split="train", hard_negatives=True)

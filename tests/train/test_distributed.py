@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-import yaml
+
+from tests.train.test_trainer import tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -23,17 +24,15 @@ def torchrun(*args: str, cwd) -> subprocess.CompletedProcess:
 
 
 def test_two_process_ddp_training_writes_one_run_and_resumes(tmp_path, tiny_model_dir):
-    config = {
-        "name": "ddp",
-        "model": str(tiny_model_dir),
-        "output_dir": str(tmp_path / "runs"),
-        "train": {"task": "stsb", "split": "train", "max_pairs": 64},
-        "dev": {"task": "stsb", "split": "dev", "max_pairs": 32},
-        "training": {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "logging_steps": 1},
-        "eval": {"tasks": ["stsb"], "before": True},
-    }
+    config = tiny_config(
+        tmp_path,
+        tiny_model_dir,
+        name="ddp",
+        dev={"task": "stsb", "split": "dev", "max_pairs": 32},
+        training={"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "logging_steps": 1},
+    )
     path = tmp_path / "ddp.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(config.to_yaml())
 
     done = torchrun("train", str(path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -32,6 +32,16 @@ def train_command(
             show_default="auto, AMX CPUs and bf16 GPUs",
         ),
     ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Train with N seeds (runs/NAME-seedS/) and report mean ± sd (runs/NAME-seeds/)."
+        ),
+    ] = None,
+    soup: Annotated[
+        str | None,
+        typer.Option(help="With --seeds: average the seeds' weights, uniform or greedy (chosen on dev)."),
+    ] = None,
 ) -> None:
     """Fine-tune a model from a config; writes runs/NAME/ and prints before/after figures."""
     from embedlab.config import load_config
@@ -42,6 +52,9 @@ def train_command(
     if bf16 is not None:
         overrides.append(f"training.bf16={str(bf16).lower()}")
     run_config = load_config(config, overrides)
+    if seeds is not None or soup is not None:
+        _train_seeds(run_config, seeds, soup, resume, overwrite)
+        return
     console.print(f"[bold]run[/] {run_config.name}: {run_config.model} → {run_config.run_dir}")
     result = train(run_config, resume=resume, overwrite=overwrite, log=lambda line: console.print(line))
     if result.after:
@@ -52,6 +65,24 @@ def train_command(
         f"best dev Spearman {best}; {result.global_step} steps in {result.train_seconds / 60:.1f} min "
         f"({'bf16' if result.bf16 else 'fp32'}); model: {result.model_dir}"
     )
+
+
+def _train_seeds(run_config, seeds: int | None, soup: str | None, resume: bool, overwrite: bool) -> None:
+    from embedlab.errors import ConfigError
+    from embedlab.train.seeds import train_seeds
+
+    if seeds is None:
+        raise ConfigError("--soup averages the models of a seed sweep: give --seeds N too")
+    if run_config.stages is not None:
+        raise ConfigError(
+            "--seeds with a staged config: run each seed with --set seed=N (stages then resume)"
+        )
+    result = train_seeds(
+        run_config, seeds, soup=soup, resume=resume, overwrite=overwrite, log=lambda line: console.print(line)
+    )
+    console.print((result.out / "report.md").read_text(encoding="utf-8"), markup=False, highlight=False)
+    if result.soup_dir is not None:
+        console.print(f"soup of {len(result.soup_members or [])} seeds: {result.soup_dir}")
 
 
 @tokenizer_app.command("train")

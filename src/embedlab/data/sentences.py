@@ -37,6 +37,9 @@ NAMED = (
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z$\\(\[])")
 NLI_FILES = {
     "snli:dev": "snli_dev.jsonl.gz",
+    "snli:test": "snli_test.jsonl.gz",
+    "mnli:dev-matched": "mnli_dev_matched.jsonl.gz",
+    "mnli:dev-mismatched": "mnli_dev_mismatched.jsonl.gz",
     "snli:train-sample": "snli_train_sample.jsonl.gz",
     "mnli:train-sample": "mnli_train_sample.jsonl.gz",
 }
@@ -157,6 +160,20 @@ def collect_sentences(
     return kept, removed
 
 
+def _nli_rows(sources: Iterable[str]) -> Iterator[tuple[str, str, str]]:
+    """(label, premise, hypothesis) of the named NLI sources, whitespace-normalised."""
+    for source in sources:
+        if source not in NLI_FILES:
+            raise DataError(f"unknown NLI source '{source}'; NLI sources: {', '.join(NLI_FILES)}")
+        path = _root() / "nli" / NLI_FILES[source]
+        for number, row in _jsonl(path):
+            try:
+                label, premise, hypothesis = row["label"], row["premise"], row["hypothesis"]
+            except (KeyError, TypeError):
+                raise DataError("needs premise, hypothesis and label", path=path, line=number) from None
+            yield label, " ".join(premise.split()), " ".join(hypothesis.split())
+
+
 def entailment_pairs(
     sources: Iterable[str], *, limit: int | None = None, seed: int = 42
 ) -> tuple[list[tuple[str, str]], int]:
@@ -167,22 +184,44 @@ def entailment_pairs(
     held_out = evaluation_sentences()
     pairs: dict[tuple[str, str], None] = {}
     removed = 0
-    for source in sources:
-        if source not in NLI_FILES:
-            raise DataError(f"unknown NLI source '{source}'; NLI sources: {', '.join(NLI_FILES)}")
-        path = _root() / "nli" / NLI_FILES[source]
-        for number, row in _jsonl(path):
-            try:
-                label, premise, hypothesis = row["label"], row["premise"], row["hypothesis"]
-            except (KeyError, TypeError):
-                raise DataError("needs premise, hypothesis and label", path=path, line=number) from None
-            if label != "entailment":
-                continue
-            pair = (" ".join(premise.split()), " ".join(hypothesis.split()))
-            if pair[0] in held_out or pair[1] in held_out:
-                removed += 1
-            else:
-                pairs[pair] = None
+    for label, premise, hypothesis in _nli_rows(sources):
+        if label != "entailment":
+            continue
+        if premise in held_out or hypothesis in held_out:
+            removed += 1
+        else:
+            pairs[(premise, hypothesis)] = None
     kept = list(pairs)
     random.Random(seed).shuffle(kept)
     return kept[:limit] if limit else kept, removed
+
+
+def nli_triplets(
+    sources: Iterable[str], *, limit: int | None = None, seed: int = 42
+) -> tuple[list[tuple[str, str, str]], int]:
+    """(premise, entailed hypothesis, contradicting hypothesis) for every premise that has both — the
+    contradiction is a hard negative (the SBERT/SimCSE "AllNLI" recipe) — minus triplets with a sentence on
+    an evaluation side, at most `limit`, shuffled. Returns the triplets and how many were removed.
+
+    Example::
+
+        triplets, removed = nli_triplets(["snli:dev", "mnli:dev-matched"])
+        triplets[0]  # ("A man plays a guitar.", "A man plays music.", "A man is asleep.")
+    """
+    held_out = evaluation_sentences()
+    entailed: dict[str, dict[str, None]] = {}
+    contradicted: dict[str, dict[str, None]] = {}
+    for label, premise, hypothesis in _nli_rows(sources):
+        if label == "entailment":
+            entailed.setdefault(premise, {})[hypothesis] = None
+        elif label == "contradiction":
+            contradicted.setdefault(premise, {})[hypothesis] = None
+    triplets, removed = [], 0
+    for premise, positives in entailed.items():
+        for positive, negative in zip(positives, contradicted.get(premise, {}), strict=False):
+            if {premise, positive, negative} & held_out:
+                removed += 1
+            else:
+                triplets.append((premise, positive, negative))
+    random.Random(seed).shuffle(triplets)
+    return triplets[:limit] if limit else triplets, removed

@@ -199,14 +199,14 @@ def embed_corpus(
         manifest = open_output(out, identity, settings, resume=resume)
         if manifest["finished"]:
             return EmbedResult(out, manifest["count"], manifest["dim"], 0, 0, len(manifest["shards"]), 0.0)
-        runner = _engine(engine, model, backend, batch_size, address, actors)
+        runner = _engine(engine, model, backend, batch_size, address, actors, shard_size)
         try:
             return _run(runner, source, out, manifest, show_progress)
         finally:
             runner.close()
 
 
-def _engine(engine: str, model: str, backend: str, batch_size: int, address: str | None, actors: int | None):
+def _engine(engine: str, model: str, backend: str, batch_size: int, address, actors, shard_size: int):
     if engine == "local":
         if address is not None:
             raise ConfigError("--address: only with --engine ray")
@@ -214,7 +214,7 @@ def _engine(engine: str, model: str, backend: str, batch_size: int, address: str
     if engine == "ray":
         from embedlab.embed.ray_engine import RayEngine
 
-        return RayEngine(model, backend, batch_size, address=address, actors=actors)
+        return RayEngine(model, backend, batch_size, address=address, actors=actors, shard_size=shard_size)
     raise ConfigError(f"--engine {engine}: choose local or ray")
 
 

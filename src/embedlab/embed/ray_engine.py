@@ -75,6 +75,7 @@ class RayEngine:
         *,
         address: str | None = None,
         actors: int | None = None,
+        shard_size: int = 10_000,
     ) -> None:
         import ray
 
@@ -83,7 +84,6 @@ class RayEngine:
         self.started_ray = not ray.is_initialized()
         if self.started_ray:
             os.environ.setdefault("RAY_DEDUP_LOGS", "1")
-            logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar reports; not plan dumps
             ray.init(
                 address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
             )
@@ -92,13 +92,16 @@ class RayEngine:
         self.gpus_per_actor = 1 if gpus else 0
         self.actors = actors or gpus or max(1, cpus // 2)  # CPU actors: two threads each
         self.threads = max(1, cpus // self.actors) if not gpus else 2
-        self.window = 2 * self.actors
+        # shards per Ray Data job: enough for every actor twice, and ~100k texts so that each job's actor
+        # start (a model load) is spread over minutes of work even for fast models
+        self.window = max(2 * self.actors, -(-100_000 // shard_size))
         self.model, self.backend, self.batch_size = model, backend, batch_size
 
     def encode(self, shards: list[list[str]], progress: Callable[[int], None]) -> Iterator[np.ndarray]:
         """The vectors of each shard's texts, in order (each row carries its place: Ray may reorder)."""
         import ray.data
 
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # after Ray Data set up its own logging
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours counts the texts
         parts = [piece for shard in shards for piece in pieces(shard, self.batch_size)]

@@ -105,6 +105,32 @@ class MetricsLog(TrainerCallback):
             write_json_atomic(folder / self.TIME_FILE, {"train_seconds": round(self.train_seconds, 1)})
 
 
+def finished_run(config: RunConfig) -> RunResult | None:
+    """The result of a run that already finished with exactly this config (None otherwise): what a seed
+    sweep or a staged run keeps instead of training again.
+
+    Example::
+
+        finished_run(config)  # RunResult(...) once runs/NAME/results.json holds this config
+    """
+    results = config.run_dir / "results.json"
+    if not results.is_file():
+        return None
+    saved = json.loads(results.read_text(encoding="utf-8"))
+    if saved.get("config") != config.model_dump(mode="json"):
+        return None
+    return RunResult(
+        run_dir=config.run_dir,
+        model_dir=config.run_dir / "model",
+        before=records_from_json(saved["before"]) if saved.get("before") else None,
+        after=records_from_json(saved["after"]),
+        best_dev_spearman=saved.get("best_dev_spearman"),
+        global_step=saved["global_step"],
+        train_seconds=saved["train_seconds"],
+        bf16=saved["bf16"],
+    )
+
+
 def _checkpoint_step(checkpoint: str) -> int:
     state = Path(checkpoint) / "trainer_state.json"
     if state.is_file():

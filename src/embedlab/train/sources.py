@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from datasets import Dataset
 
 from embedlab.config import DataSource
@@ -22,14 +24,8 @@ def load_source(source: DataSource, seed: int = 42) -> tuple[Dataset, tuple[floa
 
         texts, _ = collect_sentences(source.sentences, limit=source.max_pairs, seed=seed)
         return Dataset.from_dict({"anchor": texts, "positive": texts}), (0.0, 1.0)
-    if source.nli is not None:  # supervised SimCSE: premise → entailed hypothesis, in-batch negatives
-        from embedlab.data.sentences import entailment_pairs
-
-        entailed, _ = entailment_pairs(source.nli, limit=source.max_pairs, seed=seed)
-        if not entailed:
-            raise DataError("no entailment pairs left in NLI sources " + ", ".join(source.nli))
-        anchors, positives = zip(*entailed, strict=True)
-        return Dataset.from_dict({"anchor": list(anchors), "positive": list(positives)}), (0.0, 1.0)
+    if source.nli is not None:
+        return _nli_dataset(source, seed), (0.0, 1.0)
     if source.task is not None:
         pairs = load_sts(source.task, source.split)
         score_range = source.score_range or get_task(source.task).score_range
@@ -40,3 +36,25 @@ def load_source(source: DataSource, seed: int = 42) -> tuple[Dataset, tuple[floa
     if source.max_pairs is not None and source.max_pairs < len(pairs):
         pairs = pairs.shuffle(seed=seed).select(range(source.max_pairs))
     return pairs, (float(score_range[0]), float(score_range[1]))
+
+
+def _nli_dataset(source: DataSource, seed: int) -> Dataset:
+    """Premise → entailed hypothesis (supervised SimCSE, in-batch negatives); with `hard_negatives`, the
+    premise's contradiction as a third column.
+    """
+    from embedlab.data.sentences import entailment_pairs, nli_triplets
+
+    nli = list(source.nli or [])
+    rows: Sequence[Sequence[str]]
+    columns: tuple[str, ...]
+    if source.hard_negatives:
+        rows, _ = nli_triplets(nli, limit=source.max_pairs, seed=seed)
+        columns = ("anchor", "positive", "negative")
+        missing = "no premise with both an entailment and a contradiction in "
+    else:
+        rows, _ = entailment_pairs(nli, limit=source.max_pairs, seed=seed)
+        columns = ("anchor", "positive")
+        missing = "no entailment pairs left in NLI sources "
+    if not rows:
+        raise DataError(missing + ", ".join(nli))
+    return Dataset.from_dict({name: [row[i] for row in rows] for i, name in enumerate(columns)})

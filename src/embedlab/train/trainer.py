@@ -290,6 +290,10 @@ def train_from_config(
         result = train_from_config(load_config("configs/stsb-minilm.yaml"), log=print)
         result.model_dir  # loads with SentenceTransformer(result.model_dir)
     """
+    if config.stages is not None:
+        from embedlab.train.stages import train_stages
+
+        return train_stages(config, resume=resume, overwrite=overwrite, callbacks=callbacks, log=log)
     run = start_run(config, resume=resume, overwrite=overwrite, log=log)
     model, distillation = prepare_student(config, log)
     if distillation is None:

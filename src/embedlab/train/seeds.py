@@ -1,0 +1,196 @@
+"""One config trained with several seeds: the mean ± spread of every figure (how much of a difference
+between settings is seed noise), and optionally the seeds' weights averaged into a soup chosen on dev.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedlab.config import RunConfig
+from embedlab.errors import ConfigError
+from embedlab.evaluate.records import EvalRecord
+from embedlab.evaluate.report import markdown_table, model_card
+from embedlab.evaluate.sts import SPEARMAN, evaluate_sts
+from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.train.run_folder import RunResult, finished_run, last_checkpoint, save_model
+from embedlab.train.trainer import build_dev_evaluator, train_from_config
+
+SOUPS = ("uniform", "greedy")
+
+
+@dataclass
+class SeedsResult:
+    """The runs of each seed, their summary rows, and the soup (its folder and figures) when asked for.
+
+    Example::
+
+        result = train_seeds(config, 3, soup="greedy")
+        result.summary[0]  # {"task": "stsb", "split": "test", "mean": 85.9, "std": 0.21, ...}
+    """
+
+    out: Path
+    runs: list[RunResult]
+    summary: list[dict]
+    soup_dir: Path | None = None
+    soup_after: list[EvalRecord] | None = None
+    soup_dev: float | None = None
+    soup_members: list[str] | None = None
+
+
+def check_seeds(config: RunConfig, seeds: int, soup: str | None) -> None:
+    """Refuse what cannot work before any training: one seed, a staged config, a soup of scratch models
+    (each seed starts from other random weights), a greedy soup without a dev split.
+    """
+    if seeds < 2:
+        raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
+    if config.stages is not None:
+        raise ConfigError("--seeds with a staged config: run each seed with --set seed=N instead")
+    if soup is not None and soup not in SOUPS:
+        raise ConfigError(f"--soup {soup}: choose uniform or greedy")
+    if soup is not None and config.scratch is not None:
+        raise ConfigError(
+            "--soup averages fine-tunes of one starting model; with model: scratch each seed starts from "
+            "other random weights, and their average is not a model"
+        )
+    if soup == "greedy" and config.dev is None:
+        raise ConfigError("--soup greedy chooses its members on dev; the config has no dev split")
+
+
+def seed_summary(runs: list[RunResult]) -> list[dict]:
+    """Mean, standard deviation, min and max over the seeds of each task's Spearman, and of the best dev.
+
+    Example::
+
+        seed_summary(runs)[0]  # {"task": "stsb", "split": "test", "mean": 85.9, "std": 0.21, ...}
+    """
+    rows = []
+    keys = dict.fromkeys((r.task, r.split) for r in runs[0].after if r.metric == SPEARMAN)
+    for task, split in keys:
+        values = [
+            next(r.value for r in run.after if (r.task, r.split, r.metric) == (task, split, SPEARMAN))
+            for run in runs
+        ]
+        rows.append(_row(task, split, values))
+    devs = [run.best_dev_spearman for run in runs if run.best_dev_spearman is not None]
+    if len(devs) == len(runs):
+        rows.append(_row("best dev", "dev", devs))
+    return rows
+
+
+def _row(task: str, split: str, values: list[float]) -> dict:
+    return {
+        "task": task,
+        "split": split,
+        "mean": round(statistics.fmean(values), 2),
+        "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+        "values": [round(v, 2) for v in values],
+        "n": len(values),
+    }
+
+
+def train_seeds(
+    config: RunConfig,
+    seeds: int,
+    *,
+    soup: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    log=lambda line: None,
+) -> SeedsResult:
+    """Train `config` with seeds seed, seed+1, ... into runs/NAME-seedS/ (a finished seed is kept, an
+    interrupted one resumes with `resume`), then write runs/NAME-seeds/{summary.json, report.md} and, with
+    `soup`, runs/NAME-seeds/soup/model (its card says which seeds it averages and its dev figure).
+
+    Example::
+
+        result = train_seeds(load_config("configs/stsb-minilm.yaml"), 3, soup="greedy", log=print)
+        result.soup_dir  # loads with SentenceTransformer(result.soup_dir)
+    """
+    check_seeds(config, seeds, soup)
+    runs = []
+    for seed in range(config.seed, config.seed + seeds):
+        seeded = config.model_copy(update={"seed": seed, "name": f"{config.name}-seed{seed}"})
+        finished = None if overwrite else finished_run(seeded)
+        if finished is not None:
+            log(f"seed {seed}: finished before, kept ({seeded.run_dir})")
+            runs.append(finished)
+            continue
+        log(f"seed {seed}: training {seeded.run_dir}")
+        again = resume and last_checkpoint(seeded.run_dir / "checkpoints") is not None
+        runs.append(train_from_config(seeded, resume=again, overwrite=overwrite, log=log))
+    out = config.run_dir.with_name(f"{config.name}-seeds")
+    result = SeedsResult(out, runs, seed_summary(runs))
+    if soup is not None:
+        _make_soup(config, result, soup, log)
+    _write_report(config, result)
+    return result
+
+
+def _make_soup(config: RunConfig, result: SeedsResult, soup: str, log) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab.train.hf_trainer import DEV_NAME
+    from embedlab.train.soup import average_weights, greedy_soup
+
+    evaluator = build_dev_evaluator(config)
+
+    def dev_score(model) -> float:
+        return float(evaluator(model)[f"{DEV_NAME}_spearman_cosine"]) if evaluator else float("nan")
+
+    folders = [run.model_dir for run in result.runs]
+    if soup == "greedy":
+        model, chosen, dev = greedy_soup(folders, dev_score, log)
+    else:
+        model = average_weights([SentenceTransformer(str(f), device="cpu") for f in folders])
+        chosen, dev = [Path(f) for f in folders], dev_score(model)
+    result.soup_members = [str(path) for path in chosen]
+    result.soup_dev = dev * 100
+    result.soup_after = evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
+    result.soup_dir = result.out / "soup" / "model"
+    card = model_card(
+        name=f"{config.name} ({soup} soup)",
+        base_model=config.model,
+        after=result.soup_after,
+        before=None,
+        config_yaml=config.to_yaml(),
+        training_summary={
+            "soup": f"{soup}: the mean of the weights of {len(chosen)} of {len(folders)} seeds",
+            "members": ", ".join(result.soup_members),
+            "dev Spearman": f"{result.soup_dev:.2f}",
+        },
+    )
+    save_model(model, result.soup_dir, card)
+
+
+def _write_report(config: RunConfig, result: SeedsResult) -> None:
+    payload: dict = {
+        "name": config.name,
+        "seeds": [run.run_dir.name for run in result.runs],
+        "summary": result.summary,
+    }
+    rows = [
+        [f"{r['task']} ({r['split']})", f"{r['mean']:.2f} ± {r['std']:.2f}", f"{r['min']:.2f}–{r['max']:.2f}"]
+        for r in result.summary
+    ]
+    headers = ["task", f"Spearman, mean ± sd of {len(result.runs)} seeds", "min–max"]
+    if result.soup_after is not None:
+        payload["soup"] = {
+            "members": result.soup_members,
+            "dev": result.soup_dev,
+            "after": [r.to_dict() for r in result.soup_after],
+        }
+        soup_values = {(r.task, r.split): r.value for r in result.soup_after if r.metric == SPEARMAN}
+        headers.append("soup")
+        for row, summary in zip(rows, result.summary, strict=True):
+            value = soup_values.get((summary["task"], summary["split"]))
+            if summary["task"] == "best dev":
+                value = result.soup_dev
+            row.append(f"{value:.2f}" if value is not None else "–")
+    write_json_atomic(result.out / "summary.json", payload)
+    write_text_atomic(
+        result.out / "report.md", f"# {config.name}: seeds\n\n{markdown_table(headers, rows)}\n"
+    )

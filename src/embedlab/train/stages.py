@@ -1,0 +1,84 @@
+"""A run in stages (`stages:` in the config): NLI first, then STS-B — the recipe behind the published
+stsb-*-v2 models. Each stage is an ordinary run folder, runs/NAME/STAGE/, started from the model the stage
+before it made; a finished stage is kept when the run is started again, an interrupted one resumes.
+"""
+
+from __future__ import annotations
+
+from embedlab.config import EvalConfig, RunConfig
+from embedlab.hardware import is_main_process
+from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.train.run_folder import RunResult, finished_run, last_checkpoint
+
+
+def stage_configs(config: RunConfig) -> list[RunConfig]:
+    """The run config of each stage: its data, loss and training; the starting model is the previous stage's
+    model folder; the run's evaluation tasks are scored after the last stage only.
+
+    Example::
+
+        [nli, stsb] = stage_configs(load_config("configs/nli-stsb-minilm.yaml"))
+        stsb.model  # "runs/nli-stsb-minilm/nli/model"
+    """
+    configs, model = [], config.model
+    stages = config.stages or []
+    for number, stage in enumerate(stages):
+        last = number == len(stages) - 1
+        quiet = EvalConfig(tasks=[], before=False, batch_size=config.eval.batch_size)
+        staged = RunConfig(
+            name=stage.name,
+            model=model,
+            seed=config.seed,
+            output_dir=str(config.run_dir),
+            train=stage.train,
+            dev=stage.dev or config.dev,
+            loss=stage.loss,
+            training=stage.training,
+            eval=config.eval if last else quiet,
+        )
+        configs.append(staged)
+        model = str(staged.run_dir / "model")
+    return configs
+
+
+def train_stages(
+    config: RunConfig, *, resume: bool = False, overwrite: bool = False, callbacks=None, log=lambda line: None
+) -> RunResult:
+    """Train each stage in turn (a finished stage with the same config is kept; with `resume`, an
+    interrupted one continues from its last checkpoint) and return the last stage's result.
+
+    Example::
+
+        result = train_stages(load_config("configs/nli-stsb-minilm.yaml"), resume=True, log=print)
+        result.model_dir  # runs/nli-stsb-minilm/stsb/model
+    """
+    from embedlab.train.trainer import train_from_config
+
+    if is_main_process():
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(config.run_dir / "config.yaml", config.to_yaml())
+    summary, result = [], None
+    for staged in stage_configs(config):
+        done = None if overwrite else finished_run(staged)
+        if done is not None:
+            log(f"stage {staged.name}: finished before, kept ({staged.run_dir})")
+            result = done
+        else:
+            log(f"stage {staged.name}: {staged.model} → {staged.run_dir}")
+            again = resume and last_checkpoint(staged.run_dir / "checkpoints") is not None
+            result = train_from_config(
+                staged, resume=again, overwrite=overwrite, callbacks=callbacks, log=log
+            )
+        summary.append(
+            {
+                "stage": staged.name,
+                "run": str(staged.run_dir),
+                "steps": result.global_step,
+                "minutes": round(result.train_seconds / 60, 1),
+                "best_dev_spearman": result.best_dev_spearman,
+            }
+        )
+    if is_main_process():
+        write_json_atomic(config.run_dir / "stages.json", summary)
+    assert result is not None  # a staged config has at least one stage
+    return result

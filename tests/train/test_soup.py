@@ -1,0 +1,61 @@
+"""Model soups: the average of fine-tunes is their mean weight by weight; greedy soups are chosen on dev."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from embedlab.errors import ConfigError
+from embedlab.train.soup import average_weights, greedy_soup
+
+
+def perturbed(model_dir, scale: float, seed: int, folder) -> SentenceTransformer:
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(scale * torch.randn(parameter.shape, generator=generator))
+    model.save(str(folder))
+    return model
+
+
+def test_a_soup_is_the_mean_of_its_models_and_loads_anywhere(tiny_model_dir, tmp_path):
+    a = perturbed(tiny_model_dir, 0.01, 1, tmp_path / "a")
+    b = perturbed(tiny_model_dir, 0.01, 2, tmp_path / "b")
+    soup = average_weights([a, b])
+    soup.save(str(tmp_path / "soup"))
+    loaded = SentenceTransformer(str(tmp_path / "soup"), device="cpu")
+    for name, tensor in loaded.state_dict().items():
+        if torch.is_floating_point(tensor):
+            expected = (a.state_dict()[name] + b.state_dict()[name]) / 2
+            torch.testing.assert_close(tensor, expected, rtol=0, atol=1e-6)
+    assert loaded.encode(["a dog runs"]).shape == (1, 32)
+    assert not torch.equal(a.state_dict()["0.model.embeddings.word_embeddings.weight"],
+                           soup.state_dict()["0.model.embeddings.word_embeddings.weight"])  # fmt: skip
+
+
+def test_models_of_another_architecture_are_refused(tiny_model_dir, tiny_bert_with_real_vocabulary):
+    with pytest.raises(ConfigError, match="model 2 of the soup has other weights"):
+        average_weights(
+            [
+                SentenceTransformer(str(tiny_model_dir), device="cpu"),
+                SentenceTransformer(str(tiny_bert_with_real_vocabulary), device="cpu"),
+            ]
+        )
+
+
+def test_greedy_soup_keeps_only_members_that_do_not_lower_the_dev_score(tiny_model_dir, tmp_path):
+    models = [
+        perturbed(tiny_model_dir, s, i, tmp_path / n)
+        for i, (n, s) in enumerate([("a", 0.01), ("b", 0.01), ("c", 1.0)])
+    ]
+    key = "0.model.embeddings.word_embeddings.weight"
+    target = (models[0].state_dict()[key] + models[1].state_dict()[key]) / 2
+
+    def dev_score(model) -> float:  # closer to the mean of a and b is better
+        return -float((model.state_dict()[key] - target).norm())
+
+    soup, chosen, score = greedy_soup([tmp_path / n for n in "abc"], dev_score)
+    assert sorted(p.name for p in chosen) == ["a", "b"] and score == pytest.approx(0.0, abs=1e-4)
+    torch.testing.assert_close(soup.state_dict()[key], target, rtol=0, atol=1e-6)

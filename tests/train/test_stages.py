@@ -1,0 +1,64 @@
+"""Staged runs (NLI, then STS-B): each stage a run folder started from the one before; finished ones kept."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sentence_transformers import SentenceTransformer
+
+from embedlab.config import RunConfig, load_config
+from embedlab.train import train
+from embedlab.train.stages import stage_configs
+
+
+@pytest.mark.parametrize("name", ["nli-stsb-minilm", "nli-stsb-mpnet"])
+def test_the_two_stage_configs_validate_and_chain_their_stages(name):
+    config = load_config(f"configs/{name}.yaml")
+    nli, stsb = stage_configs(config)
+    assert nli.train.hard_negatives and nli.loss.name == "mnrl" and stsb.loss.name == "cosent"
+    assert stsb.model == str(config.run_dir / "nli" / "model") and nli.model == config.model
+    assert nli.eval.tasks == [] and stsb.eval.tasks == config.eval.tasks  # the suite after the last stage
+
+
+def test_a_two_stage_config_runs_for_a_few_steps_and_keeps_finished_stages(tmp_path, tiny_model_dir):
+    raw = load_config("configs/nli-stsb-minilm.yaml").model_dump(mode="json")
+    raw.update(
+        model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "runs"),
+        eval={"tasks": ["stsb"], "before": False},
+    )
+    raw["dev"]["max_pairs"] = 32
+    raw["stages"][0]["train"]["nli"] = ["snli:dev", "mnli:train-sample"]  # the synthetic folder's files
+    for stage in raw["stages"]:
+        stage["training"].update(max_steps=2, batch_size=8)
+    config = RunConfig.model_validate(raw)
+    result = train(config)
+    run = tmp_path / "runs" / "nli-stsb-minilm"
+    assert result.model_dir == run / "stsb" / "model" and result.global_step == 2
+    assert SentenceTransformer(str(result.model_dir), device="cpu").encode(["a dog"]).shape == (1, 32)
+    nli_config = json.loads((run / "nli" / "results.json").read_text())["config"]
+    assert nli_config["train"]["hard_negatives"] and nli_config["model"] == str(tiny_model_dir)
+    stsb_results = json.loads((run / "stsb" / "results.json").read_text())
+    assert stsb_results["config"]["model"] == str(run / "nli" / "model") and stsb_results["after"]
+    assert [s["stage"] for s in json.loads((run / "stages.json").read_text())] == ["nli", "stsb"]
+
+    lines = []
+    train(config, log=lines.append)
+    assert lines == [f"stage {s}: finished before, kept ({run / s})" for s in ("nli", "stsb")]
+
+
+def test_a_staged_config_refuses_top_level_data():
+    with pytest.raises(ValueError, match="no top-level train, distill or scratch"):
+        RunConfig.model_validate(
+            {
+                "name": "x",
+                "model": "m",
+                "train": {"task": "stsb", "split": "train"},
+                "stages": [{"name": "a", "train": {"task": "stsb", "split": "train"}}],
+            }
+        )
+    with pytest.raises(ValueError, match="stage a: NLI and unlabelled data train with loss mnrl"):
+        RunConfig.model_validate(
+            {"name": "x", "model": "m", "stages": [{"name": "a", "train": {"nli": ["snli:dev"]}}]}
+        )
