@@ -50,8 +50,13 @@ def test_shards_hold_the_vectors_ids_and_fields_of_every_document(
 
 
 def test_keep_stores_only_the_named_fields(corpus, tmp_path, tiny_model_dir):
-    embed_corpus(corpus, str(tiny_model_dir), tmp_path / "v", keep=["lang"], show_progress=False)
+    embed_corpus(corpus, str(tiny_model_dir), tmp_path / "v", keep=[], show_progress=False)
     _, documents, _ = read_vectors(tmp_path / "v")
+    assert set(documents[0]) == {"id", "text"}
+    embed_corpus(
+        corpus, str(tiny_model_dir), tmp_path / "u", keep=["lang"], keep_text=False, show_progress=False
+    )
+    _, documents, _ = read_vectors(tmp_path / "u")
     assert documents[0] == {"id": "d0", "lang": "de"}
     with pytest.raises(DataError, match="no field 'title' to keep"):
         embed_corpus(corpus, str(tiny_model_dir), tmp_path / "w", keep=["title"], show_progress=False)

@@ -32,6 +32,9 @@ def embed_command(
         list[str] | None,
         typer.Option(help="A field to store beside each vector (repeat).", show_default="every field"),
     ] = None,
+    keep_text: Annotated[
+        bool, typer.Option(help="Store the text too (index build --from-vectors needs it).")
+    ] = True,
     shard_size: Annotated[int, typer.Option(min=1, help="Texts per Parquet shard.")] = 10_000,
     batch_size: Annotated[int, typer.Option(min=1, help="Texts per forward pass.")] = 64,
     backend: Backend = "torch",
@@ -59,6 +62,7 @@ def embed_command(
         id_field=id_field,
         text_field=text_field,
         keep=keep,
+        keep_text=keep_text,
         shard_size=shard_size,
         batch_size=batch_size,
         backend=backend,

@@ -87,13 +87,16 @@ class LocalEngine:
         """Nothing to release."""
 
 
-def _settings(source: Path, id_field: str | None, text_field: str, keep, shard_size: int) -> dict:
+def _settings(
+    source: Path, id_field: str | None, text_field: str, keep, keep_text: bool, shard_size: int
+) -> dict:
     stat = source.stat()
     return {
         "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
         "id_field": id_field,
         "text_field": text_field,
         "keep": keep,
+        "keep_text": keep_text,
         "shard_size": shard_size,
     }
 
@@ -165,6 +168,7 @@ def embed_corpus(
     id_field: str | None = "id",
     text_field: str = "text",
     keep: list[str] | None = None,
+    keep_text: bool = True,
     shard_size: int = SHARD_SIZE,
     batch_size: int = 64,
     backend: str = "torch",
@@ -177,8 +181,8 @@ def embed_corpus(
     """Embed every document of `source` with `model` into Parquet shards in `out`, with a manifest.
 
     `engine="local"` encodes here; `engine="ray"` runs the same job on Ray Data (a local Ray by default,
-    `address` for a cluster), giving the same shards. `keep`: the fields stored beside each vector
-    (default: all of them, the text included).
+    `address` for a cluster), giving the same shards. `keep`: the other fields stored beside each vector
+    (default: all of them); the text too unless `keep_text=False` (an index built from the shards needs it).
 
     Example::
 
@@ -192,7 +196,7 @@ def embed_corpus(
         raise ConfigError(f"--shard-size {shard_size}: must be at least 1")
     if not source.is_file():
         raise DataError("file not found", path=source)
-    settings = _settings(source, id_field, text_field, keep, shard_size)
+    settings = _settings(source, id_field, text_field, keep, keep_text, shard_size)
     identity = encoder_identity(model, backend)
     open_output(out, identity, settings, resume=resume)  # refuse before the lock file is made
     with folder_lock(out, 1.0, "these vectors"):
@@ -222,7 +226,7 @@ def _run(runner, source: Path, out: Path, manifest: dict, show_progress: bool) -
     from tqdm.auto import tqdm
 
     settings = manifest["settings"]
-    keep_text = settings["keep"] is None or settings["text_field"] in settings["keep"]
+    keep_text = settings["keep_text"]
     kept = len(manifest["shards"])
     shards = _documents_in_shards(source, settings)
     for _ in islice(shards, kept):  # finished shards: read past, never encoded or rewritten

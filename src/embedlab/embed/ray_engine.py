@@ -1,9 +1,9 @@
 """The Ray engine of `embed_corpus`: the same shards, encoded by a pool of Ray Data actors (one model each,
 a GPU each where the cluster has GPUs). Without an address a local Ray starts by itself and stops after.
 
-The driver streams the source and hands Ray a window of shards at a time (twice as many as there are
-actors), so its memory stays bounded by the window, whatever the corpus size; each window's actors load
-the model once for tens of thousands of texts.
+The driver streams the source and hands Ray a window of shards at a time (at least twice as many as there
+are actors, and about 100k texts), so its memory stays bounded by the window, whatever the corpus size;
+each window's actors load the model once for a hundred thousand texts.
 """
 
 from __future__ import annotations

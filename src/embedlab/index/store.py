@@ -87,8 +87,8 @@ def create_index_from_vectors(
     vectors, documents, manifest = read_vectors(vectors_dir)
     if documents and "text" not in documents[0]:
         raise DataError(
-            f"{vectors_dir}: the texts were not kept beside the vectors (--keep without the text field); "
-            "an index needs them: embed again keeping the text field"
+            f"{vectors_dir}: the texts were not kept beside the vectors (--no-keep-text); "
+            "an index needs them: embed again without --no-keep-text"
         )
     seen: set[str] = set()
     for number, document in enumerate(documents):
