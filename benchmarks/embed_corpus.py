@@ -95,7 +95,8 @@ def million(args) -> dict:
     from dedup_scale import corpus
 
     work = Path(args.work)
-    source = work / "million.jsonl"
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / f"texts-{args.n}.jsonl"
     if not source.is_file():
         texts, _, _ = corpus(args.n, 0.1, seed=0)
         with source.open("w", encoding="utf-8") as handle:
@@ -116,7 +117,8 @@ def main() -> None:
     args = parser.parse_args()
     report = {"job": args.job, "model": args.model, "backend": args.backend, **globals()[args.job](args)}
     print(json.dumps(report, indent=2))
-    label = f"{args.job}-{Path(args.model).name}-{args.backend}" + (f"-{args.limit}" if args.limit else "")
+    size = args.limit if args.job == "arxiv" else args.n
+    label = f"{args.job}-{Path(args.model).name}-{args.backend}" + (f"-{size}" if size else "")
     out = Path("benchmarks/results") / f"embed_{label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
