@@ -68,15 +68,8 @@ def train_command(
 
 
 def _train_seeds(run_config, seeds: int | None, soup: str | None, resume: bool, overwrite: bool) -> None:
-    from embedlab.errors import ConfigError
     from embedlab.train.seeds import train_seeds
 
-    if seeds is None:
-        raise ConfigError("--soup averages the models of a seed sweep: give --seeds N too")
-    if run_config.stages is not None:
-        raise ConfigError(
-            "--seeds with a staged config: run each seed with --set seed=N (stages then resume)"
-        )
     result = train_seeds(
         run_config, seeds, soup=soup, resume=resume, overwrite=overwrite, log=lambda line: console.print(line)
     )

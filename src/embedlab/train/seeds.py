@@ -39,10 +39,12 @@ class SeedsResult:
     soup_members: list[str] | None = None
 
 
-def check_seeds(config: RunConfig, seeds: int, soup: str | None) -> None:
+def check_seeds(config: RunConfig, seeds: int | None, soup: str | None) -> None:
     """Refuse what cannot work before any training: one seed, a staged config, a soup of scratch models
     (each seed starts from other random weights), a greedy soup without a dev split.
     """
+    if seeds is None:
+        raise ConfigError("--soup averages the models of a seed sweep: give --seeds N too")
     if seeds < 2:
         raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
     if config.stages is not None:
@@ -94,7 +96,7 @@ def _row(task: str, split: str, values: list[float]) -> dict:
 
 def train_seeds(
     config: RunConfig,
-    seeds: int,
+    seeds: int | None,
     *,
     soup: str | None = None,
     resume: bool = False,
@@ -111,6 +113,7 @@ def train_seeds(
         result.soup_dir  # loads with SentenceTransformer(result.soup_dir)
     """
     check_seeds(config, seeds, soup)
+    assert seeds is not None  # checked above
     runs = []
     for seed in range(config.seed, config.seed + seeds):
         seeded = config.model_copy(update={"seed": seed, "name": f"{config.name}-seed{seed}"})
