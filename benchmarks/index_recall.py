@@ -2,11 +2,16 @@
 
 Usage:
   .venv/bin/python benchmarks/index_recall.py [--n 1000000] [--dim 384] [--queries 1000] [--target 0.95]
-  .venv/bin/python benchmarks/index_recall.py --vectors embeddings.npy [--queries 1000]   # real embeddings
+  .venv/bin/python benchmarks/index_recall.py --vectors runs/vectors [--queries 1000]   # real embeddings
   /usr/bin/time -v .venv/bin/python benchmarks/index_recall.py --n 10000000 --kinds ivfpq [--opq]
+      [--pq-bytes 96] [--like runs/vectors]
 
 Synthetic vectors are clustered (1,000 centres) and queries come from the same centres, as new documents of
-a corpus would. With --vectors, a random `--queries` rows are held out as queries and the rest indexed.
+a corpus would: by default the centres are random and the noise around them isotropic (the hardest case for
+product quantisation); with --like (an `embedlab embed` folder or a .npy) the centres are k-means centres
+of those real embeddings and the noise has their residuals' covariance — vectors shaped like real ones, as
+many as wanted. With --vectors (an `embedlab embed` folder or a .npy) the real vectors themselves are used:
+a random `--queries` rows are held out as queries and the rest indexed.
 Each index is built and tuned exactly as `embedlab index build` does it (`build_tuned`), then measured on
 the held-out queries. Prints a markdown table.
 
@@ -26,7 +31,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from embedlab.embed import read_vectors
 from embedlab.index.faiss_build import (
+    PQSettings,
     Reranked,
     build_tuned,
     ivf_lists,
@@ -46,20 +53,47 @@ def clustered_vectors(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
     return _normalised(vectors)
 
 
+def load_real(path: str) -> np.ndarray:
+    """Normalised vectors from an `embedlab embed` folder or a .npy file."""
+    return _normalised(read_vectors(path)[0] if Path(path).is_dir() else np.load(path))
+
+
+class RealShaped:
+    """Synthetic vectors shaped like `real` ones: a k-means centre of the real vectors (chosen as often as
+    its cluster is), plus Gaussian noise with the covariance of the real vectors' residuals to their centres.
+    """
+
+    def __init__(self, real: np.ndarray, clusters: int = 1000) -> None:
+        kmeans = faiss.Kmeans(real.shape[1], clusters, niter=20, seed=0, spherical=True)
+        kmeans.train(real)
+        assigned = kmeans.index.search(real, 1)[1][:, 0]
+        residuals = real - kmeans.centroids[assigned]
+        values, vectors = np.linalg.eigh(np.cov(residuals, rowvar=False))
+        self.factor = (vectors * np.sqrt(values.clip(min=0))).astype(np.float32)  # noise = g @ factor.T
+        self.centres = kmeans.centroids
+        self.weights = np.bincount(assigned, minlength=clusters) / len(real)
+
+    def __call__(self, n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(self.centres), n, p=self.weights)
+        noise = rng.standard_normal((n, dim), dtype=np.float32) @ self.factor.T
+        return _normalised(self.centres[chosen] + noise)
+
+
 def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
 
 
 def in_memory(args) -> None:
     if args.vectors:
-        real = _normalised(np.load(args.vectors))
+        real = load_real(args.vectors)
         held_out = np.random.default_rng(0).permutation(len(real))
         queries, base = real[held_out[: args.queries]], real[held_out[args.queries :]]
         source = args.vectors
     else:
-        base = clustered_vectors(args.n, args.dim, clusters=1000, seed=1)
-        queries = clustered_vectors(args.queries, args.dim, clusters=1000, seed=2)
-        source = "synthetic, 1,000 clusters"
+        base = args.make(args.n, args.dim, 1000, seed=1)
+        queries = args.make(args.queries, args.dim, 1000, seed=2)
+        source = args.source
     print(
         f"{len(base):,} × {base.shape[1]} vectors ({source}), {len(queries)} queries, {args.threads} threads"
     )
@@ -69,7 +103,7 @@ def in_memory(args) -> None:
     truth = faiss.knn(queries, base, 10, metric=faiss.METRIC_INNER_PRODUCT)[1]
     for kind in args.kinds:
         started = time.perf_counter()
-        index, parameters, order = build_tuned(kind, base, target_recall=args.target, opq=args.opq)
+        index, parameters, order = build_tuned(kind, base, target_recall=args.target, pq=args.pq)
         build = time.perf_counter() - started
         started = time.perf_counter()
         _, found = index.search(queries, 10)
@@ -82,12 +116,12 @@ def in_memory(args) -> None:
         )
 
 
-def exact_top10(queries: np.ndarray, n: int, dim: int) -> np.ndarray:
+def exact_top10(queries: np.ndarray, n: int, dim: int, make) -> np.ndarray:
     """The exact top-10 of each query over all chunks, merged as they are made again (same seeds)."""
     best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
     best_rows = np.full((len(queries), 10), -1, dtype=np.int64)
     for number, start in enumerate(range(0, n, CHUNK)):
-        chunk = clustered_vectors(min(CHUNK, n - start), dim, 1000, seed=100 + number)
+        chunk = make(min(CHUNK, n - start), dim, 1000, seed=100 + number)
         scores, rows = faiss.knn(queries, chunk, 10, metric=faiss.METRIC_INNER_PRODUCT)
         merged_scores = np.concatenate([best_scores, scores], axis=1)
         merged_rows = np.concatenate([best_rows, rows + start], axis=1)
@@ -100,19 +134,17 @@ def exact_top10(queries: np.ndarray, n: int, dim: int) -> np.ndarray:
 def chunked_ivfpq(args) -> None:
     n, dim = args.n, args.dim
     nlist = ivf_lists(n)
-    print(
-        f"{n:,} × {dim} vectors (synthetic, 1,000 clusters), made in chunks of {CHUNK:,}; "
-        f"{args.threads} threads"
-    )
+    make = args.make
+    print(f"{n:,} × {dim} vectors ({args.source}), made in chunks of {CHUNK:,}; {args.threads} threads")
     started = time.perf_counter()
-    index = new_ivfpq(dim, nlist, opq=args.opq)
-    index.train(clustered_vectors(max(64 * nlist, 10_000), dim, 1000, seed=99))
+    index = new_ivfpq(dim, nlist, args.pq)
+    index.train(make(max(64 * nlist, 10_000), dim, 1000, seed=99))
     trained = time.perf_counter() - started
     folder = Path(tempfile.mkdtemp(prefix="ivfpq-", dir=args.workdir))
     full_path = folder / "vectors.f16"
     with full_path.open("wb") as full:
         for number, start in enumerate(range(0, n, CHUNK)):
-            chunk = clustered_vectors(min(CHUNK, n - start), dim, 1000, seed=100 + number)
+            chunk = make(min(CHUNK, n - start), dim, 1000, seed=100 + number)
             index.add(chunk)
             full.write(chunk.astype(np.float16).tobytes())
             print(f"  added {start + len(chunk):,} ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -120,10 +152,11 @@ def chunked_ivfpq(args) -> None:
     faiss.write_index(index, str(folder / "index.faiss"))
     codes_mb = (folder / "index.faiss").stat().st_size / 1e6
     reranked = Reranked(index, np.memmap(full_path, dtype=np.float16, mode="r", shape=(n, dim)))
-    tuning = clustered_vectors(args.queries, dim, 1000, seed=2)
-    measured = clustered_vectors(args.queries, dim, 1000, seed=3)
+    tuning = make(args.queries, dim, 1000, seed=2)
+    measured = make(args.queries, dim, 1000, seed=3)
     started = time.perf_counter()
-    truth_tuning, truth_measured = exact_top10(np.concatenate([tuning, measured]), n, dim).reshape(2, -1, 10)
+    truth = exact_top10(np.concatenate([tuning, measured]), n, dim, make)
+    truth_tuning, truth_measured = truth.reshape(2, -1, 10)
     print(
         f"  exact top-10 of {2 * args.queries} queries in {time.perf_counter() - started:.0f} s", flush=True
     )
@@ -143,7 +176,8 @@ def chunked_ivfpq(args) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| ivfpq | {n:,} | {nlist} | {pq_subquantizers(dim)} | {args.opq} | {tuned['nprobe']} | "
+        f"| ivfpq | {n:,} | {nlist} | {pq_subquantizers(dim, args.pq.code_bytes)} | {args.pq.opq} | "
+        f"{tuned['nprobe']} | "
         f"{tuned['rerank_depth']} | {trained:.0f} | {built:.0f} | {codes_mb:,.0f} | "
         f"{full_path.stat().st_size / 1e9:.1f} | {qps:,.0f} | {recall_at_10(found, truth_measured):.3f} | "
         f"{peak_gb:.2f} | {anon_gb:.2f} / {file_gb:.2f} |"
@@ -158,14 +192,22 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--vectors", help="a .npy of real embeddings instead of synthetic vectors")
+    parser.add_argument("--vectors", help="real embeddings (embed folder or .npy) instead of synthetic ones")
+    parser.add_argument("--like", help="real embeddings (embed folder or .npy) the synthetic ones imitate")
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--kinds", nargs="+", default=["flat", "ivf", "hnsw", "ivfpq"])
     parser.add_argument("--opq", action="store_true", help="ivfpq: OPQ rotation before quantising")
+    parser.add_argument("--pq-bytes", type=int, help="ivfpq: bytes per code (default: width/8)")
     parser.add_argument("--workdir", default=None, help="where the 10M run keeps its float16 vectors")
     args = parser.parse_args()
     faiss.omp_set_num_threads(args.threads)
+    args.pq = PQSettings(code_bytes=args.pq_bytes, opq=args.opq)
+    args.make, args.source = clustered_vectors, "synthetic, 1,000 random centres, isotropic noise"
+    if args.like:
+        real = load_real(args.like)
+        args.make, args.dim = RealShaped(real), real.shape[1]
+        args.source = f"synthetic, shaped like the {len(real):,} vectors of {args.like}"
     if args.n > 2_000_000 and not args.vectors:
         if args.kinds != ["ivfpq"]:
             parser.error("above 2M vectors only --kinds ivfpq runs (the others need every vector in memory)")

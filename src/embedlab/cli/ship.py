@@ -85,6 +85,14 @@ def index_build(
         ),
     ] = "flat",
     opq: Annotated[bool, typer.Option(help="ivfpq: rotate vectors (OPQ) before quantising.")] = False,
+    pq_bytes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="ivfpq: bytes per vector code (must divide the width); more = higher recall, more memory.",
+            show_default="width/8",
+        ),
+    ] = None,
     store: Annotated[
         Literal["faiss", "milvus"], typer.Option(help="Where the vectors live: a FAISS file, or Milvus.")
     ] = "faiss",
@@ -120,10 +128,13 @@ def index_build(
     """Embed documents (long ones in token-aware chunks), or take `embedlab embed`'s vectors; save a FAISS
     index (or the vectors in Milvus), a BM25 index and a manifest.
     """
-    from embedlab.index import check_target, create_index_from_vectors, milvus_settings
+    from embedlab.index import PQSettings, check_target, create_index_from_vectors, milvus_settings
 
     if store == "faiss" and (uri or collection):
         raise ConfigError("--uri and --collection are for --store milvus")
+    if kind != "ivfpq" and (opq or pq_bytes):
+        raise ConfigError("--opq and --pq-bytes are for --kind ivfpq")
+    pq = PQSettings(code_bytes=pq_bytes, opq=opq)
     check_target(out, force=force)  # before any encoding: a wrong --out costs nothing
     milvus = milvus_settings(out, uri, collection) if store == "milvus" else None
     if from_vectors is not None:
@@ -138,7 +149,7 @@ def index_build(
             bm25=bm25,
             lock_timeout=lock_timeout,
             milvus=milvus,
-            opq=opq,
+            pq=pq,
         )
         _print_built(out, index, index.manifest["count"], kind, bm25)
         return
@@ -159,7 +170,7 @@ def index_build(
         lock_timeout=lock_timeout,
         bm25=bm25,
         milvus=milvus,
-        opq=opq,
+        pq=pq,
     )
     _print_built(out, index, count, kind, bm25)
 

@@ -40,16 +40,26 @@ def parity_report(
     rows = []
     for file_name in files:
         encoder = OnnxEncoder(model_dir, file_name)
-        vectors = encoder.encode(sentences)
-        cosine = (l2_normalise(vectors) * l2_normalise(reference)).sum(1)
+        mean, least = cosine_to(encoder.encode(sentences), reference)
         spearman = stsb_spearman(encoder) if stsb else None
         size = (model_dir / file_name).stat().st_size / 1e6
-        rows.append(ParityRow(file_name, round(size, 1), float(cosine.mean()), float(cosine.min()), spearman))
+        rows.append(ParityRow(file_name, round(size, 1), mean, least, spearman))
     return rows
 
 
-def stsb_spearman(encoder) -> float:
-    """STS-B test Spearman (×100) of any encoder with `encode(texts, batch_size)`.
+def cosine_to(vectors: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Mean and minimum cosine between each row of `vectors` and the same row of `reference`.
+
+    Example::
+
+        cosine_to(int8.encode(texts), torch_model.encode(texts))  # (0.9936, 0.9889)
+    """
+    cosine = (l2_normalise(vectors) * l2_normalise(reference)).sum(1)
+    return float(cosine.mean()), float(cosine.min())
+
+
+def stsb_spearman(encoder, split: str = "test") -> float:
+    """STS-B Spearman (×100) of any encoder with `encode(texts, batch_size)`, on `split` (test or dev).
 
     Example::
 
@@ -59,7 +69,7 @@ def stsb_spearman(encoder) -> float:
     from embedlab.evaluate.sts import SPEARMAN, evaluate_pairs
 
     records = evaluate_pairs(
-        EncoderAdapter(encoder), {("stsb", "test"): load_sts("stsb", "test")}, show_progress=False
+        EncoderAdapter(encoder), {("stsb", split): load_sts("stsb", split)}, show_progress=False
     )
     return next(r.value for r in records if r.metric == SPEARMAN)
 

@@ -130,3 +130,33 @@ def evaluate_sts(
         spearmans = [r.value for r in records if r.metric == SPEARMAN]
         records.append(EvalRecord("average", "", SPEARMAN, float(np.mean(spearmans)), len(spearmans)))
     return records
+
+
+HELD_OUT = "held-out"
+
+
+def held_out_pairs(tasks: Sequence[str] = STS_SUITE) -> dict[tuple[str, str], Dataset]:
+    """Each task's evaluation pairs that are *not* in STS-B train (the same two sentences, either order).
+
+    STS-B was compiled from the SemEval STS 2012–2016 data, so a model fine-tuned on STS-B train has seen a
+    third to a half of the STS12–15 test pairs; its suite figures on the rest are the held-out ones. Keys are
+    (task, "held-out"), ready for `evaluate_pairs`.
+
+    Example::
+
+        records = evaluate_pairs(model, held_out_pairs())
+    """
+    train = load_sts("stsb", "train")
+    seen = {
+        frozenset((a.strip(), b.strip())) for a, b in zip(train["sentence1"], train["sentence2"], strict=True)
+    }
+    subsets = {}
+    for task in tasks:
+        pairs = load_sts(task, get_task(task).default_split)
+        keep = [
+            i
+            for i, (a, b) in enumerate(zip(pairs["sentence1"], pairs["sentence2"], strict=True))
+            if frozenset((a.strip(), b.strip())) not in seen
+        ]
+        subsets[(task, HELD_OUT)] = pairs.select(keep)
+    return subsets

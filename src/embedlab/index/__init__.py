@@ -1,5 +1,6 @@
 """FAISS indexes of embedded documents: versioned folders, a model identity, one writer at a time."""
 
+from embedlab.index.faiss_build import PQSettings
 from embedlab.index.faiss_index import DocumentIndex, Hit
 from embedlab.index.manifest import check_target, model_backend, model_source, read_manifest
 from embedlab.index.store import (
@@ -13,6 +14,7 @@ from embedlab.index.store import (
 __all__ = [
     "DocumentIndex",
     "Hit",
+    "PQSettings",
     "add_to_index",
     "check_addition",
     "check_target",

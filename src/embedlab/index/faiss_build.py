@@ -1,14 +1,16 @@
 """FAISS indexes by kind (flat, ivf, hnsw, ivfpq), with their search effort tuned to a recall target on
 the documents' own vectors.
 
-`ivfpq` is for corpora that outgrow memory: product-quantised codes (dim/8 bytes per vector, optionally
-after an OPQ rotation) find candidates, and the best `RERANK_DEPTH` of them are re-scored exactly with the
-full vectors, kept as float16 on disk and memory-mapped (only the candidates' rows are read).
+`ivfpq` is for corpora that outgrow memory: product-quantised codes (dim/8 bytes per vector by default,
+more for higher recall; optionally after an OPQ rotation) find candidates, and the best `RERANK_DEPTH` of
+them are re-scored exactly with the full vectors, kept as float16 on disk and memory-mapped (only the
+candidates' rows are read).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,24 +68,54 @@ class Reranked:
         return np.asarray(self.vectors[row], dtype=np.float32)
 
 
-def pq_subquantizers(dim: int) -> int:
-    """Bytes per PQ code: about dim/8 (48 for 384-d), a divisor of dim so the sub-vectors are equal."""
-    return max(m for m in range(1, max(1, dim // 8) + 1) if dim % m == 0)
+@dataclass(frozen=True)
+class PQSettings:
+    """How `ivfpq` compresses: bytes per vector (`code_bytes`, default about dim/8) and an OPQ rotation.
 
-
-def new_ivfpq(dim: int, nlist: int, *, opq: bool = False):
-    """An untrained IVF-PQ index (inner product), behind an OPQ rotation when `opq`.
+    More bytes rank candidates better (recall) for more memory and slower scans: 48 bytes for 384-d vectors
+    is 0.48 GB per 10M vectors, 96 is 0.96 GB.
 
     Example::
 
-        index = new_ivfpq(384, 4096, opq=True)
+        DocumentIndex.build(vectors, docs, model=identity, kind="ivfpq", pq=PQSettings(code_bytes=96))
+    """
+
+    code_bytes: int | None = None
+    opq: bool = False
+
+
+def pq_subquantizers(dim: int, code_bytes: int | None = None) -> int:
+    """Bytes per PQ code (one byte per sub-vector): `code_bytes`, or about dim/8 (48 for 384-d); it must
+    divide dim so the sub-vectors are equal.
+
+    Example::
+
+        pq_subquantizers(384), pq_subquantizers(384, 96)  # (48, 96)
+    """
+    if code_bytes is None:
+        return max(m for m in range(1, max(1, dim // 8) + 1) if dim % m == 0)
+    if code_bytes < 1 or dim % code_bytes:
+        divisors = [m for m in range(1, dim + 1) if dim % m == 0 and m >= dim // 32]
+        raise EmbedlabError(
+            f"--pq-bytes {code_bytes}: it must divide the vectors' width {dim}, e.g. "
+            + ", ".join(map(str, divisors))
+        )
+    return code_bytes
+
+
+def new_ivfpq(dim: int, nlist: int, pq: PQSettings = PQSettings()):
+    """An untrained IVF-PQ index (inner product), behind an OPQ rotation when `pq.opq`.
+
+    Example::
+
+        index = new_ivfpq(384, 4096, PQSettings(code_bytes=96, opq=True))
         index.train(sample)  # about 64 vectors per list
     """
     import faiss
 
-    m = pq_subquantizers(dim)
+    m = pq_subquantizers(dim, pq.code_bytes)
     ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
-    return faiss.IndexPreTransform(faiss.OPQMatrix(dim, m), ivf) if opq else ivf
+    return faiss.IndexPreTransform(faiss.OPQMatrix(dim, m), ivf) if pq.opq else ivf
 
 
 MAX_LISTS = 4096  # beyond this, assigning 10M+ vectors to lists costs more CPU than the lists save
@@ -99,7 +131,7 @@ def ivf_lists(n: int) -> int:
     return max(1, min(int(4 * math.sqrt(n)), n // 39, MAX_LISTS))
 
 
-def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray, opq: bool = False):
+def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray, pq: PQSettings = PQSettings()):
     """An empty index of `kind`, trained on `vectors` where the kind needs it, with its build parameters."""
     import faiss
 
@@ -109,7 +141,7 @@ def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray, opq: bool = False
         return faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT), {"hnsw_m": HNSW_M}
     if kind == "ivfpq":
         nlist = ivf_lists(len(vectors))
-        index = new_ivfpq(dim, nlist, opq=opq)
+        index = new_ivfpq(dim, nlist, pq)
         # PQ needs 256 points per code book (x39 for FAISS' minimum); lists need far fewer
         sample = np.random.default_rng(0).choice(
             len(vectors), min(len(vectors), max(64 * nlist, 10_000)), replace=False
@@ -117,8 +149,8 @@ def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray, opq: bool = False
         index.train(vectors[np.sort(sample)])
         return Reranked(index, np.empty((0, dim), dtype=np.float16)), {
             "nlist": nlist,
-            "pq_bytes": pq_subquantizers(dim),
-            "opq": opq,
+            "pq_bytes": pq_subquantizers(dim, pq.code_bytes),
+            "opq": pq.opq,
             "rerank_depth": RERANK_DEPTH,
         }
     if kind == "ivf":
@@ -214,7 +246,7 @@ def build_tuned(
     target_recall: float = TARGET_RECALL,
     samples: int = 200,
     seed: int = 0,
-    opq: bool = False,
+    pq: PQSettings = PQSettings(),
 ) -> tuple[object, dict, np.ndarray]:
     """A filled index of `kind` with its search effort tuned, and the order its rows were added in.
 
@@ -227,7 +259,7 @@ def build_tuned(
         picked = np.random.default_rng(seed).choice(len(vectors), size=held, replace=False)
         order = np.concatenate([np.setdiff1d(order, picked), np.sort(picked)])
     vectors = vectors[order]
-    index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors, opq=opq)
+    index, parameters = _new_faiss_index(kind, vectors.shape[1], vectors, pq)
     index.add(vectors[: len(vectors) - held])
     parameters.update(
         tune_search(

@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import EmbedlabError
-from embedlab.index.faiss_build import TARGET_RECALL, Reranked, _set_search_effort, build_tuned
+from embedlab.index.faiss_build import (
+    TARGET_RECALL,
+    PQSettings,
+    Reranked,
+    _set_search_effort,
+    build_tuned,
+)
 from embedlab.index.lexical import LexicalIndex
 from embedlab.index.manifest import check_model, read_manifest, write_version
 from embedlab.io import l2_normalise
@@ -64,12 +70,12 @@ class DocumentIndex:
         bm25: bool = False,
         extra: dict | None = None,
         milvus: dict | None = None,
-        opq: bool = False,
+        pq: PQSettings = PQSettings(),
     ) -> DocumentIndex:
         """An index of `documents` from their `vectors` (row i embeds documents[i]) made by `model`; with
         `bm25`, a BM25 index of their texts beside it (hybrid search). `extra` goes into the manifest.
-        `milvus={"uri": ..., "collection": ...}` keeps the vectors in Milvus instead of FAISS; `opq` rotates
-        vectors before product quantisation (kind `ivfpq`).
+        `milvus={"uri": ..., "collection": ...}` keeps the vectors in Milvus instead of FAISS; `pq` sets the
+        code size and OPQ rotation of kind `ivfpq`.
         """
         _check_rows(vectors, documents)
         if not 0 < target_recall <= 1:
@@ -84,7 +90,7 @@ class DocumentIndex:
             parameters = {"store": "milvus", "uri": stored.uri, "collection": stored.collection}
         else:
             normalised = l2_normalise(vectors)
-            index, parameters, order = build_tuned(kind, normalised, target_recall=target_recall, opq=opq)
+            index, parameters, order = build_tuned(kind, normalised, target_recall=target_recall, pq=pq)
         manifest = {
             "model": model,
             "dim": int(vectors.shape[1]),

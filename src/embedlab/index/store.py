@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import DataError
+from embedlab.index.faiss_build import PQSettings
 from embedlab.index.faiss_index import TARGET_RECALL, DocumentIndex
 from embedlab.index.manifest import LOCK_TIMEOUT, check_target, writer_lock
 
@@ -28,7 +29,7 @@ def create_index(
     bm25: bool = False,
     extra: dict | None = None,
     milvus: dict | None = None,
-    opq: bool = False,
+    pq: PQSettings = PQSettings(),
 ) -> DocumentIndex:
     """Build an index in `directory`: a new or empty folder, or (with `force`) one holding an index.
 
@@ -53,7 +54,7 @@ def create_index(
         bm25=bm25,
         extra=extra,
         milvus=milvus,
-        opq=opq,
+        pq=pq,
     )
     with writer_lock(directory, lock_timeout):
         check_target(directory, force=force)  # another process may have built one meanwhile
@@ -71,7 +72,7 @@ def create_index_from_vectors(
     lock_timeout: float = LOCK_TIMEOUT,
     bm25: bool = True,
     milvus: dict | None = None,
-    opq: bool = False,
+    pq: PQSettings = PQSettings(),
 ) -> DocumentIndex:
     """Build an index from the Parquet shards `embedlab embed` wrote, without encoding anything again: the
     model's identity comes from their manifest, so later searches and additions are checked against it.
@@ -107,7 +108,7 @@ def create_index_from_vectors(
         bm25=bm25,
         extra={"chunking": None, "from_vectors": str(Path(vectors_dir).resolve())},
         milvus=milvus,
-        opq=opq,
+        pq=pq,
     )
 
 

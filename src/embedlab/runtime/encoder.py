@@ -20,6 +20,7 @@ import numpy as np
 from embedlab.errors import ModelError
 from embedlab.io import l2_normalise
 from embedlab.models.identity import pooling_mode_of
+from embedlab.runtime.batching import length_batches, pad_encodings
 
 
 @runtime_checkable
@@ -238,7 +239,9 @@ def read_max_length(model_dir: Path) -> int:
 
 
 class OnnxEncoder:
-    """onnxruntime + tokenizers + numpy. Sentences are sorted by length so each batch pads little.
+    """onnxruntime + tokenizers + numpy. Texts are tokenised once, sorted by token count and batched so each
+    batch pads little; with `token_budget`, a batch of long texts holds fewer rows (rows × longest ≤ budget),
+    which keeps long-text batches in cache.
 
     Example::
 
@@ -252,21 +255,23 @@ class OnnxEncoder:
         file_name: str = "onnx/model.onnx",
         threads: int = 2,
         device: str | None = None,
+        token_budget: int | None = None,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
         self.file_name = file_name
+        self.token_budget = token_budget
         self.pooling, self.normalize, self.max_seq_length = read_model_layout(self.model_dir)
         onnx_path = self.model_dir / file_name
         if not onnx_path.is_file():
             raise ModelError(f"{onnx_path} not found; run: embedlab export onnx {self.model_dir}")
         self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_seq_length)
+        self.tokenizer.no_padding()  # padded per batch, to the batch's longest
         pad_id = self.tokenizer.token_to_id("[PAD]")
-        pad_id = pad_id if pad_id is not None else self.tokenizer.token_to_id("<pad>") or 0
-        self.tokenizer.enable_padding(pad_id=pad_id)
+        self.pad_id = pad_id if pad_id is not None else self.tokenizer.token_to_id("<pad>") or 0
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -279,26 +284,24 @@ class OnnxEncoder:
         return self.encode_counted(texts, batch_size)[0]
 
     def encode_counted(self, texts: list[str], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-        """Embeddings and token counts; length-sorted batches keep padding low."""
-        order = np.argsort([-len(text) for text in texts], kind="stable")
+        """Embeddings and token counts."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        counts = np.array([len(e.ids) for e in encodings], dtype=np.int64)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        counts = np.empty(len(texts), dtype=np.int64)
-        for start in range(0, len(texts), batch_size):
-            chosen = order[start : start + batch_size]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in chosen])
-            feeds = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
-            (tokens,) = self.session.run(None, {name: feeds[name] for name in self.input_names})
+        for chosen in length_batches(counts, batch_size, self.token_budget):
+            feeds = self.feeds([encodings[i] for i in chosen])
+            (tokens,) = self.session.run(None, feeds)
             out[chosen] = self._pool(tokens, feeds["attention_mask"])
-            counts[chosen] = feeds["attention_mask"].sum(axis=1)
         return (l2_normalise(out) if self.normalize else out), counts
+
+    def feeds(self, encodings: list) -> dict[str, np.ndarray]:
+        """The model's inputs for tokenised texts, padded to the longest."""
+        arrays = pad_encodings(encodings, self.pad_id)
+        return {name: arrays[name] for name in self.input_names}
 
     def count_tokens(self, texts: list[str]) -> int:
         """The total token count of `texts` (after truncation)."""
-        return sum(sum(e.attention_mask) for e in self.tokenizer.encode_batch(list(texts)))
+        return sum(len(e.ids) for e in self.tokenizer.encode_batch(list(texts)))
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the model's tokens of `text` (no special tokens, no truncation), to chunk."""

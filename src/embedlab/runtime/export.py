@@ -1,24 +1,39 @@
 """ONNX export of a sentence-transformers folder: fp32 with dynamic batch and sequence axes, optional int8
-dynamic quantization (per-channel, symmetric weights: per-tensor defaults lose accuracy, mean cosine 0.964
-vs 0.993), written where sentence-transformers' ONNX backend looks. Parity: `embedlab.evaluate.parity`.
+(`embedlab.runtime.quantize`), written where sentence-transformers' ONNX backend looks. Parity:
+`embedlab.evaluate.parity`.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from embedlab.errors import EmbedlabError, ModelError
 from embedlab.io import atomic_path
+from embedlab.runtime.quantize import matmul_sensitivity, quantize_int8
 
 FP32_FILE = "onnx/model.onnx"
 INT8_FILE = "onnx/model_qint8_per_channel.onnx"
+KEEP_FP32 = 0  # MatMuls left in fp32 by default (docs/results.md: int8 levers)
 
 
 def export_onnx(
-    model_dir: str | Path, *, int8: bool = False, force: bool = False, opset: int = 17
+    model_dir: str | Path,
+    *,
+    int8: bool = False,
+    force: bool = False,
+    opset: int = 17,
+    keep_fp32: int = KEEP_FP32,
+    attention: str | None = None,
 ) -> list[Path]:
-    """Write onnx/model.onnx (and the int8 file); refuses to overwrite without `force`. Atomic per file."""
+    """Write onnx/model.onnx (and the int8 file); refuses to overwrite without `force`. Atomic per file.
+    `keep_fp32`: how many of the MatMuls most sensitive to quantization (measured on STS-B dev sentences)
+    the int8 file leaves in fp32. `attention`: the transformers attention implementation traced (e.g.
+    "eager", the pattern onnxruntime's transformer optimizer fuses); the model's default otherwise.
+
+    Example::
+
+        export_onnx("runs/minilm", int8=True)  # runs/minilm/onnx/model.onnx, .../model_qint8_per_channel.onnx
+    """
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -29,7 +44,8 @@ def export_onnx(
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:
         raise EmbedlabError(f"{', '.join(existing)} already exists; pass --force to overwrite")
-    model = SentenceTransformer(str(model_dir), device="cpu")
+    kwargs = {"attn_implementation": attention} if attention else {}
+    model = SentenceTransformer(str(model_dir), device="cpu", model_kwargs=kwargs)
     transformer = model[0]
     backbone = transformer.auto_model.eval()
     example = transformer.tokenizer(
@@ -62,27 +78,11 @@ def export_onnx(
         )
     written = [fp32]
     if int8:
-        written.append(quantize_int8(fp32, model_dir / INT8_FILE))
+        keep: list[str] = []
+        if keep_fp32:
+            from embedlab.data.sts import sentences as sts_sentences
+
+            ranked = matmul_sensitivity(model_dir, sts_sentences("stsb", "dev", limit=300), FP32_FILE)
+            keep = [name for name, _ in ranked[:keep_fp32]]
+        written.append(quantize_int8(fp32, model_dir / INT8_FILE, keep_fp32=keep))
     return written
-
-
-def quantize_int8(source: Path, target: Path) -> Path:
-    """Dynamic int8 quantization of an ONNX file (weights int8, activations quantized at run time).
-
-    Example::
-
-        quantize_int8(Path("runs/minilm/onnx/model.onnx"), Path("runs/minilm/onnx/model_int8.onnx"))
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    with atomic_path(target) as staging:
-        quantize_dynamic(
-            model_input=str(source),
-            model_output=str(staging),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"WeightSymmetric": True},
-        )
-    for leftover in target.parent.glob(f".{target.stem}*"):  # quantizer side files
-        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
-    return target

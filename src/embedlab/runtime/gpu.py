@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from embedlab.hardware import resolve_device, resolve_dtype
+from embedlab.runtime.batching import length_batches, pad_encodings
 
 __all__ = ["PipelinedEncoder", "resolve_device", "resolve_dtype"]
 
@@ -58,24 +59,13 @@ class PipelinedEncoder:
         def prepare(start: int) -> list[tuple[np.ndarray, dict]]:
             encodings = self.tokenizer.encode_batch(texts[start : start + CHUNK])
             lengths = np.array([len(e.ids) for e in encodings])
-            order = np.argsort(-lengths, kind="stable")
-            out, at = [], 0
-            while at < len(order):
-                longest = int(lengths[order[at]])
-                size = max(1, self.token_budget // max(longest, 1))
-                chosen = order[at : at + size]
-                ids = np.full((len(chosen), longest), self.pad_id, dtype=np.int64)
-                mask = np.zeros((len(chosen), longest), dtype=np.int64)
-                types = np.zeros((len(chosen), longest), dtype=np.int64)
-                for row, i in enumerate(chosen):
-                    n = lengths[i]
-                    ids[row, :n], mask[row, :n], types[row, :n] = encodings[i].ids, 1, encodings[i].type_ids
-                arrays = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            out = []
+            for chosen in length_batches(lengths, None, self.token_budget):
+                arrays = pad_encodings([encodings[i] for i in chosen], self.pad_id)
                 tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
                 if pin:
                     tensors = {k: v.pin_memory() for k, v in tensors.items()}
                 out.append((start + chosen, tensors))
-                at += len(chosen)
             return out
 
         with ThreadPoolExecutor(self.workers) as pool:
