@@ -86,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", metavar="LABEL=MODEL[@BACKEND]")
     parser.add_argument("--arxiv", help="an arXiv pipeline run folder: its data and eval settings (P@10, F1)")
+    parser.add_argument("--arxiv-models", nargs="+", metavar="LABEL", help="arXiv for these only (time)")
     parser.add_argument("--per-task", action="store_true", help="also each STS task, Klein's layout")
     args = parser.parse_args()
     specs = [arg.split("=", 1) for arg in args.models]
@@ -108,7 +109,7 @@ def main() -> None:
         row["size_mb"] = size_mb(Path(resolve(model)), backend)
         row["sentences_per_s"] = len(sample) / time_encoding(encoder, sample, batch_size=64, repeats=5)
         first_rate = first_rate or row["sentences_per_s"]
-        if args.arxiv and backend.startswith("torch"):
+        if args.arxiv and backend.startswith("torch") and label in (args.arxiv_models or [label]):
             row |= arxiv_figures(model, args.arxiv)
         cells = [label, backend, cell(row["sts_average"]), cell(row["held_out_average"])]
         cells += [cell(row["stsb_test"]), cell(row.get("arxiv_p10")), cell(row.get("arxiv_macro_f1"))]

@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 
 
-def test_cli_prepares_splits_and_evaluates_models_and_the_baseline(arxiv_corpus, tiny_model_dir, tmp_path):
+def test_cli_prepares_splits_and_evaluates_models_and_the_baseline(
+    arxiv_corpus, tiny_model_dir, tokenizer_dir, tmp_path
+):
     from typer.testing import CliRunner
 
     from embedlab.cli import app
+    from tests.train.test_distill import _tiny_static_model
+
+    static = tmp_path / "static"
+    _tiny_static_model(tokenizer_dir).save(str(static))  # no length limit to set: it reads whole texts
 
     runner = CliRunner()
     out = tmp_path / "splits"
@@ -17,7 +23,7 @@ def test_cli_prepares_splits_and_evaluates_models_and_the_baseline(arxiv_corpus,
     )
     assert prepared.exit_code == 0, prepared.output
     assert "set aside 1: invalid JSON" in prepared.output and (out / "test.parquet").is_file()
-    for model in ("tfidf", str(tiny_model_dir)):
+    for model in ("tfidf", str(tiny_model_dir), str(static)):
         result = runner.invoke(
             app,
             [

@@ -24,3 +24,18 @@ def test_refuses_to_overwrite_without_force(exported_tiny):
     with pytest.raises(EmbedlabError, match="--force"):
         export_onnx(exported_tiny)
     export_onnx(exported_tiny, force=True)
+
+
+def test_int8_export_can_keep_the_most_sensitive_matmuls_in_fp32(exported_tiny, tmp_path):
+    import shutil
+
+    import onnx
+
+    from embedlab.runtime.quantize import weight_matmuls
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(exported_tiny, folder)
+    export_onnx(folder, int8=True, force=True, keep_fp32=2)
+    ops = {node.name: node.op_type for node in onnx.load(str(folder / INT8_FILE)).graph.node}
+    still_fp32 = [name for name in weight_matmuls(folder / FP32_FILE) if ops.get(name) == "MatMul"]
+    assert len(still_fp32) == 2

@@ -30,6 +30,7 @@ from embedlab.cli.common import (
 )
 from embedlab.errors import ConfigError, EmbedlabError
 from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.runtime.export import KEEP_FP32
 
 
 @export_app.command("onnx")
@@ -41,13 +42,21 @@ def export_onnx_command(
     ] = False,
     force: Annotated[bool, typer.Option(help="Overwrite existing ONNX files.")] = False,
     sentences: Annotated[int, typer.Option(help="STS-B test sentences for the parity check.")] = 500,
+    keep_fp32: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="int8: leave this many of the MatMuls most sensitive to quantization in fp32 "
+            "(ranked on STS-B dev sentences).",
+        ),
+    ] = KEEP_FP32,
 ) -> None:
     """ONNX export (fp32, optional int8) into MODEL_DIR/onnx/, with a parity report against torch."""
     from embedlab.data.sts import sentences as sts_sentences
     from embedlab.evaluate.parity import parity_report
     from embedlab.runtime.export import export_onnx
 
-    written = export_onnx(model_dir, int8=int8, force=force)
+    written = export_onnx(model_dir, int8=int8, force=force, keep_fp32=keep_fp32)
     sample = sts_sentences("stsb", "test", limit=sentences)
     rows = parity_report(model_dir, [str(p.relative_to(model_dir)) for p in written], sample)
     print_table(

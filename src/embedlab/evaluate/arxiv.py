@@ -117,7 +117,7 @@ def _encoder_results(
 
     settings, test = papers.settings, papers.test
     encoder = TorchEncoder(model)
-    if settings.max_seq_length:
+    if settings.max_seq_length and encoder.max_seq_length:  # a static model has no limit to set
         encoder.model.max_seq_length = settings.max_seq_length
     vectors: dict[str, np.ndarray] = {}
 

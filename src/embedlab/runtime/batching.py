@@ -26,14 +26,15 @@ def length_batches(counts: np.ndarray, batch_size: int | None, token_budget: int
     return batches
 
 
-def pad_encodings(encodings: list, pad_id: int) -> dict[str, np.ndarray]:
-    """input_ids, attention_mask and token_type_ids (int64) of `tokenizers` encodings, padded to the longest.
+def pad_encodings(encodings: list, pad_id: int, width: int | None = None) -> dict[str, np.ndarray]:
+    """input_ids, attention_mask and token_type_ids (int64) of `tokenizers` encodings, padded to the longest
+    (or to `width`, where every batch must have one shape).
 
     Example::
 
         arrays = pad_encodings(tokenizer.encode_batch(["a", "a longer text"]), pad_id=0)
     """
-    width = max(len(e.ids) for e in encodings)
+    width = width or max(len(e.ids) for e in encodings)
     ids = np.full((len(encodings), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(encodings), width), dtype=np.int64)
     types = np.zeros((len(encodings), width), dtype=np.int64)

@@ -294,9 +294,9 @@ class OnnxEncoder:
             out[chosen] = self._pool(tokens, feeds["attention_mask"])
         return (l2_normalise(out) if self.normalize else out), counts
 
-    def feeds(self, encodings: list) -> dict[str, np.ndarray]:
-        """The model's inputs for tokenised texts, padded to the longest."""
-        arrays = pad_encodings(encodings, self.pad_id)
+    def feeds(self, encodings: list, width: int | None = None) -> dict[str, np.ndarray]:
+        """The model's inputs for tokenised texts, padded to the longest (or to `width`)."""
+        arrays = pad_encodings(encodings, self.pad_id, width)
         return {name: arrays[name] for name in self.input_names}
 
     def count_tokens(self, texts: list[str]) -> int:

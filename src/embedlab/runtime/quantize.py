@@ -83,9 +83,10 @@ def quantize_int8_static(
     class Batches(CalibrationDataReader):
         def __init__(self) -> None:
             encodings = encoder.tokenizer.encode_batch(sentences)
+            width = max(len(e.ids) for e in encodings)  # one shape: the histogram calibrators stack batches
             self.feeds = iter(
                 [
-                    encoder.feeds(encodings[start : start + batch_size])
+                    encoder.feeds(encodings[start : start + batch_size], width)
                     for start in range(0, len(encodings), batch_size)
                 ]
             )
