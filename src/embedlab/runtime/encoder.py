@@ -311,9 +311,8 @@ class OnnxEncoder:
     def _untruncated(self):
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_str(self.tokenizer.to_str())
+        tokenizer = Tokenizer.from_str(self.tokenizer.to_str())  # already unpadded
         tokenizer.no_truncation()
-        tokenizer.no_padding()
         return tokenizer
 
     @cached_property
