@@ -188,6 +188,10 @@ class TrainingConfig(Strict):
     logging_steps: int = Field(default=10, gt=0)
     max_seq_length: int | None = Field(default=None, gt=0)
     bf16: Literal["auto"] | bool = "auto"  # auto: only on CPUs with AMX (or CUDA GPUs with bf16)
+    # how rows are grouped into batches. auto: for in-batch-negative losses, no text twice in a batch.
+    # distinct-labels: also no two rows of one label (a `label` column, as the arXiv pipeline's pairs have),
+    # so no in-batch negative shares the anchor's subject; batch_size at most the number of labels
+    batches: Literal["auto", "distinct-labels"] = "auto"
     # experiment trackers, local and offline by default: they write under runs/NAME/tracking/
     report_to: list[Literal["none", "tensorboard", "mlflow", "trackio"]] = Field(
         default_factory=lambda: ["none"]  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from sentence_transformers import SentenceTransformer
 
 from embedlab.config import RunConfig, load_config
 from embedlab.train import train
+from embedlab.train.seeds import train_seeds
 from embedlab.train.stages import stage_configs
 
 
@@ -46,6 +47,19 @@ def test_a_two_stage_config_runs_for_a_few_steps_and_keeps_finished_stages(tmp_p
     lines = []
     train(config, log=lines.append)
     assert lines == [f"stage {s}: finished before, kept ({run / s})" for s in ("nli", "stsb")]
+
+    # seeds of a staged run vary its last stage only: NLI is kept, the plain STS-B stage is seed 42
+    lines = []
+    seeds = train_seeds(config, 2, soup="uniform", log=lines.append)
+    assert lines[:3] == [
+        f"stage nli: finished before, kept ({run / 'nli'})",
+        f"seed 42: finished before, kept ({run / 'stsb'})",
+        f"seed 43: training {run / 'stsb-seed43'}",
+    ]
+    assert [r.run_dir for r in seeds.runs] == [run / "stsb", run / "stsb-seed43"]
+    seed43 = json.loads((run / "stsb-seed43" / "results.json").read_text())["config"]
+    assert seed43["seed"] == 43 and seed43["model"] == str(run / "nli" / "model")
+    assert seeds.out == run / "stsb-seeds" and (run / "stsb-seeds" / "soup" / "model" / "README.md").is_file()
 
 
 def test_a_staged_config_refuses_top_level_data():

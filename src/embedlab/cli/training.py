@@ -35,7 +35,9 @@ def train_command(
     seeds: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Train with N seeds (runs/NAME-seedS/) and report mean ± sd (runs/NAME-seeds/)."
+            min=1,
+            help="Train with N seeds (runs/NAME-seedS/; a staged config: its last stage) and report "
+            "mean ± sd (runs/NAME-seeds/).",
         ),
     ] = None,
     soup: Annotated[

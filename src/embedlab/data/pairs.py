@@ -141,8 +141,10 @@ def contrastive_dataset(
     anchor_field: TextField,
     positive_field: TextField,
     negatives: list[int] | None = None,
+    with_labels: bool = False,
 ) -> Dataset:
-    """Anchor / positive (/ negative) columns for the contrastive losses, from paper index pairs.
+    """Anchor / positive (/ negative) columns for the contrastive losses, from paper index pairs; with
+    `with_labels`, a `label` column too (the anchor's label as a number, for distinct-label batches).
 
     Example::
 
@@ -150,12 +152,15 @@ def contrastive_dataset(
             papers, [(0, 1), (2, 3)], anchor_field="title", positive_field="abstract"
         )
     """
-    columns = {
+    columns: dict[str, list] = {
         "anchor": [papers[a][anchor_field] for a, _ in pairs],
         "positive": [papers[p][positive_field] for _, p in pairs],
     }
     if negatives is not None:
         columns["negative"] = [papers[n][positive_field] for n in negatives]
+    if with_labels:
+        number = {label: i for i, label in enumerate(sorted(_by_label(papers)))}
+        columns["label"] = [number[papers[a]["label"]] for a, _ in pairs]
     return Dataset.from_dict(columns)
 
 

@@ -55,11 +55,9 @@ def training_arguments(
     best dev checkpoint (by `best_metric`, an evaluator's metric name) can be restored at the end.
     """
     import torch
-    from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
 
     strategy = "steps" if config.training.eval_steps else "epoch"
-    in_batch_negatives = config.loss.name in IN_BATCH_NEGATIVES
     return SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.training.epochs,
@@ -86,9 +84,21 @@ def training_arguments(
         use_cpu=(bf16 or world_size() > 1) and not torch.cuda.is_available(),
         report_to=[t for t in config.training.report_to if t != "none"] or "none",
         dataloader_pin_memory=torch.cuda.is_available(),
-        # in-batch negatives: a duplicate text in a batch would be a false negative
-        batch_sampler=BatchSamplers.NO_DUPLICATES if in_batch_negatives else BatchSamplers.BATCH_SAMPLER,
+        batch_sampler=_batch_sampler(config),
     )
+
+
+def _batch_sampler(config: RunConfig):
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    if config.training.batches == "distinct-labels":
+        from embedlab.train.samplers import DistinctLabelBatchSampler
+
+        return DistinctLabelBatchSampler
+    # in-batch negatives: a duplicate text in a batch would be a false negative
+    if config.loss.name in IN_BATCH_NEGATIVES:
+        return BatchSamplers.NO_DUPLICATES
+    return BatchSamplers.BATCH_SAMPLER
 
 
 TRACKER_HOMES = {  # where each tracker writes unless the user's environment says otherwise

@@ -117,7 +117,7 @@ def finished_run(config: RunConfig) -> RunResult | None:
     if not results.is_file():
         return None
     saved = json.loads(results.read_text(encoding="utf-8"))
-    if saved.get("config") != config.model_dump(mode="json"):
+    if not _same_config(saved.get("config"), config):
         return None
     return RunResult(
         run_dir=config.run_dir,
@@ -129,6 +129,19 @@ def finished_run(config: RunConfig) -> RunResult | None:
         train_seconds=saved["train_seconds"],
         bf16=saved["bf16"],
     )
+
+
+def _same_config(saved: dict | None, config: RunConfig) -> bool:
+    """Whether a run's saved config is `config`, read with today's defaults: a setting added to embedlab
+    after the run (at its default) does not make a finished run unfinished.
+    """
+    if saved is None:
+        return False
+    try:
+        then = type(config).model_validate(saved)
+    except ValueError:  # a config embedlab no longer reads is not this one
+        return False
+    return then.model_dump(mode="json") == config.model_dump(mode="json")
 
 
 def _checkpoint_step(checkpoint: str) -> int:

@@ -40,15 +40,13 @@ class SeedsResult:
 
 
 def check_seeds(config: RunConfig, seeds: int | None, soup: str | None) -> None:
-    """Refuse what cannot work before any training: one seed, a staged config, a soup of scratch models
+    """Refuse what cannot work before any training: one seed, a soup of scratch models
     (each seed starts from other random weights), a greedy soup without a dev split.
     """
     if seeds is None:
         raise ConfigError("--soup averages the models of a seed sweep: give --seeds N too")
     if seeds < 2:
         raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
-    if config.stages is not None:
-        raise ConfigError("--seeds with a staged config: run each seed with --set seed=N instead")
     if soup is not None and soup not in SOUPS:
         raise ConfigError(f"--soup {soup}: choose uniform or greedy")
     if soup is not None and config.scratch is not None:
@@ -105,7 +103,9 @@ def train_seeds(
 ) -> SeedsResult:
     """Train `config` with seeds seed, seed+1, ... into runs/NAME-seedS/ (a finished seed is kept, an
     interrupted one resumes with `resume`), then write runs/NAME-seeds/{summary.json, report.md} and, with
-    `soup`, runs/NAME-seeds/soup/model (its card says which seeds it averages and its dev figure).
+    `soup`, runs/NAME-seeds/soup/model (its card says which seeds it averages and its dev figure). The
+    config's own seed is kept from runs/NAME when that run finished with this config. A staged config trains
+    its earlier stages once and seeds its last stage (runs/NAME/STAGE-seedS/), so the seeds share a start.
 
     Example::
 
@@ -114,23 +114,30 @@ def train_seeds(
     """
     check_seeds(config, seeds, soup)
     assert seeds is not None  # checked above
-    runs = []
-    for seed in range(config.seed, config.seed + seeds):
-        seeded = config.model_copy(update={"seed": seed, "name": f"{config.name}-seed{seed}"})
-        finished = None if overwrite else finished_run(seeded)
-        if finished is not None:
-            log(f"seed {seed}: finished before, kept ({seeded.run_dir})")
-            runs.append(finished)
-            continue
-        log(f"seed {seed}: training {seeded.run_dir}")
-        again = resume and last_checkpoint(seeded.run_dir / "checkpoints") is not None
-        runs.append(train_from_config(seeded, resume=again, overwrite=overwrite, log=log))
+    if config.stages is not None:
+        from embedlab.train.stages import last_stage_after_earlier
+
+        config = last_stage_after_earlier(config, resume=resume, log=log)
+    runs = [_train_seed(config, s, resume, overwrite, log) for s in range(config.seed, config.seed + seeds)]
     out = config.run_dir.with_name(f"{config.name}-seeds")
     result = SeedsResult(out, runs, seed_summary(runs))
     if soup is not None:
         _make_soup(config, result, soup, log)
     _write_report(config, result)
     return result
+
+
+def _train_seed(config: RunConfig, seed: int, resume: bool, overwrite: bool, log) -> RunResult:
+    seeded = config.model_copy(update={"seed": seed, "name": f"{config.name}-seed{seed}"})
+    for finished in (seeded, config if seed == config.seed else None):
+        # the config's own seed may have run before as the plain run (runs/NAME): the same training, kept
+        done = None if overwrite or finished is None else finished_run(finished)
+        if done is not None:
+            log(f"seed {seed}: finished before, kept ({done.run_dir})")
+            return done
+    log(f"seed {seed}: training {seeded.run_dir}")
+    again = resume and last_checkpoint(seeded.run_dir / "checkpoints") is not None
+    return train_from_config(seeded, resume=again, overwrite=overwrite, log=log)
 
 
 def _make_soup(config: RunConfig, result: SeedsResult, soup: str, log) -> None:

@@ -52,23 +52,12 @@ def train_stages(
         result = train_stages(load_config("configs/nli-stsb-minilm.yaml"), resume=True, log=print)
         result.model_dir  # runs/nli-stsb-minilm/stsb/model
     """
-    from embedlab.train.trainer import train_from_config
-
     if is_main_process():
         config.run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(config.run_dir / "config.yaml", config.to_yaml())
     summary, result = [], None
     for staged in stage_configs(config):
-        done = None if overwrite else finished_run(staged)
-        if done is not None:
-            log(f"stage {staged.name}: finished before, kept ({staged.run_dir})")
-            result = done
-        else:
-            log(f"stage {staged.name}: {staged.model} → {staged.run_dir}")
-            again = resume and last_checkpoint(staged.run_dir / "checkpoints") is not None
-            result = train_from_config(
-                staged, resume=again, overwrite=overwrite, callbacks=callbacks, log=log
-            )
+        result = train_stage(staged, resume=resume, overwrite=overwrite, callbacks=callbacks, log=log)
         summary.append(
             {
                 "stage": staged.name,
@@ -82,3 +71,40 @@ def train_stages(
         write_json_atomic(config.run_dir / "stages.json", summary)
     assert result is not None  # a staged config has at least one stage
     return result
+
+
+def train_stage(
+    staged: RunConfig, *, resume: bool = False, overwrite: bool = False, callbacks=None, log=lambda line: None
+) -> RunResult:
+    """One stage: kept when it finished before with exactly this config, else trained (with `resume`, from
+    its last checkpoint).
+
+    Example::
+
+        nli, stsb = stage_configs(config)
+        train_stage(nli, resume=True, log=print).model_dir  # runs/nli-stsb-minilm/nli/model
+    """
+    from embedlab.train.trainer import train_from_config
+
+    done = None if overwrite else finished_run(staged)
+    if done is not None:
+        log(f"stage {staged.name}: finished before, kept ({staged.run_dir})")
+        return done
+    log(f"stage {staged.name}: {staged.model} → {staged.run_dir}")
+    again = resume and last_checkpoint(staged.run_dir / "checkpoints") is not None
+    return train_from_config(staged, resume=again, overwrite=overwrite, callbacks=callbacks, log=log)
+
+
+def last_stage_after_earlier(config: RunConfig, *, resume: bool = False, log=lambda line: None) -> RunConfig:
+    """Train (or keep, when finished) every stage but the last, and return the last stage's config: what a
+    seed sweep of a staged run varies, so that every seed starts from the same model, as a soup needs.
+
+    Example::
+
+        stsb = last_stage_after_earlier(load_config("configs/nli-stsb-minilm.yaml"), log=print)
+        stsb.model  # "runs/nli-stsb-minilm/nli/model", trained once
+    """
+    *earlier, last = stage_configs(config)
+    for staged in earlier:
+        train_stage(staged, resume=resume, log=log)
+    return last

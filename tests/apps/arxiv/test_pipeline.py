@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
+import pytest
+
+from embedlab.errors import ConfigError
+
 
 def _pipeline_config(arxiv_corpus: Path, model_dir: Path, out: Path, **overrides):
     from embedlab.apps.arxiv.config import PipelineConfig
@@ -62,3 +67,29 @@ def test_pipeline_runs_end_to_end_then_skips_unchanged_stages_and_reruns_changed
     )
     assert set(changed.ran) == {"pairs", "train", "evaluate-finetuned"}
     assert set(changed.skipped) == {"preprocess", "evaluate-base", "evaluate-tfidf"}
+
+    # subject-aware batches: the pairs gain a label column, so pairs and training run again
+    labelled = run_pipeline(
+        _pipeline_config(
+            arxiv_corpus,
+            tiny_model_dir,
+            tmp_path,
+            training__batches="distinct-labels",
+            training__batch_size=4,
+        ),
+        log=lambda line: None,
+    )
+    assert set(labelled.ran) == {"pairs", "train", "evaluate-finetuned"}
+    pairs = pq.read_table(run / "pairs" / "train.parquet")
+    assert pairs.column_names == ["anchor", "positive", "label"] and set(pairs["label"].to_pylist()) == {
+        0,
+        1,
+        2,
+        3,
+    }
+
+    with pytest.raises(ConfigError, match=r"training.batch_size 8: .* the data has 4 labels"):
+        run_pipeline(
+            _pipeline_config(arxiv_corpus, tiny_model_dir, tmp_path, training__batches="distinct-labels"),
+            log=lambda line: None,
+        )

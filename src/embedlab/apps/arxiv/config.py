@@ -79,6 +79,10 @@ class PipelineConfig(RunFolder):
             raise ValueError("loss.name: the arXiv pipeline trains with mnrl, cached-mnrl or contrastive")
         if self.loss.name == "contrastive" and self.pairs.hard_negatives:
             raise ValueError("pairs.hard_negatives needs an in-batch-negatives loss (mnrl, cached-mnrl)")
+        if self.loss.name == "contrastive" and self.training.batches == "distinct-labels":
+            raise ValueError(
+                "training.batches distinct-labels is for in-batch-negatives losses (mnrl, cached-mnrl)"
+            )
         return self
 
 

@@ -148,6 +148,7 @@ def run_pipeline(
     )
     stages.run("preprocess", preprocess_key, lambda: _preprocess(source, data_dir, settings, log))
 
+    labelled = config.training.batches == "distinct-labels"  # the pairs carry a label column
     pairs_key = stage_key(
         "pairs",
         config.pairs.model_dump(),
@@ -155,6 +156,7 @@ def run_pipeline(
         config.seed,
         preprocess_key,
         config.model if config.pairs.hard_negatives else None,
+        *(["labelled"] if labelled else []),  # (a key of runs from before the option stays the same)
     )
     stages.run("pairs", pairs_key, lambda: _build_pairs(config, data_dir, pairs_dir, log))
 
@@ -162,7 +164,7 @@ def run_pipeline(
         "train",
         config.model,
         config.loss.model_dump(),
-        config.training.model_dump(),
+        config.training.model_dump(exclude=None if labelled else {"batches"}),
         config.seed,
         config.eval.training_eval_queries,
         pairs_key,
@@ -240,6 +242,7 @@ def _build_pairs(config: PipelineConfig, data_dir: Path, out: Path, log: Callabl
                 anchor_field=pairs.anchor_field,
                 positive_field=pairs.positive_field,
                 negatives=negatives,
+                with_labels=config.training.batches == "distinct-labels",
             )
         _write_dataset(dataset, out / f"{split}.parquet")
         log(f"  {split}: {len(dataset):,} pairs ({', '.join(dataset.column_names)})")
