@@ -12,6 +12,7 @@ from sentence_transformers import SentenceTransformer
 from embedlab.errors import ConfigError
 from embedlab.evaluate.records import lookup
 from embedlab.evaluate.sts import SPEARMAN
+from embedlab.train.run_folder import finished_run
 from embedlab.train.seeds import check_seeds, train_seeds
 from tests.train.test_trainer import tiny_config
 
@@ -46,6 +47,18 @@ def test_seeds_report_mean_and_spread_and_soup_their_weights(tmp_path, tiny_mode
     again = train_seeds(config, 2, log=lines.append)  # finished seeds are kept, not trained again
     assert lines == [f"seed {s}: finished before, kept ({tmp_path}/runs/tiny-seed{s})" for s in (42, 43)]
     assert again.summary[0]["values"] == stsb["values"]
+
+    # a run saved before a setting existed (here training.batches, at its default) still counts as finished
+    saved = tmp_path / "runs" / "tiny-seed42" / "results.json"
+    results = json.loads(saved.read_text())
+    del results["config"]["training"]["batches"]
+    saved.write_text(json.dumps(results))
+    lines = []
+    train_seeds(config, 2, log=lines.append)
+    assert lines[0] == f"seed 42: finished before, kept ({tmp_path}/runs/tiny-seed42)"
+    results["config"]["training"]["learning_rate"] = 0.5  # another config: trained again
+    saved.write_text(json.dumps(results))
+    assert finished_run(config.model_copy(update={"name": "tiny-seed42"})) is None
 
 
 def test_incompatible_seed_options_are_config_errors(tmp_path, tiny_model_dir):
