@@ -92,11 +92,54 @@ def test_a_few_distillation_steps_bring_the_student_closer_and_it_loads_and_eval
     assert mse(student) < 0.9 * mse(start)
     assert student.encode(["a man"]).shape == (1, 32)  # projected to the teacher's width
     assert "distilled from" in (result.model_dir / "README.md").read_text()
-    assert len(list((tmp_path / "cache" / "teacher").glob("teacher-*.npy"))) == 1  # reused by later runs
+    assert len(list((tmp_path / "cache" / "teacher").glob("*/chunk-*.npz"))) == 1  # reused by later runs
     evaluated = CliRunner().invoke(
         app, ["eval", str(result.model_dir), "--tasks", "stsb:dev", "--out", str(tmp_path / "e.json")]
     )
     assert evaluated.exit_code == 0, evaluated.output
+
+
+def test_the_teacher_cache_encodes_only_texts_it_has_not_seen(tiny_model_dir, tmp_path, monkeypatch):
+    import hashlib
+
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab.config import DistillConfig
+    from embedlab.train import distill
+
+    config = DistillConfig(teacher=str(tiny_model_dir))
+    teacher = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    cache = tmp_path / "teacher"
+    encoded: list[str] = []
+    from embedlab.models import registry
+
+    real = registry.load_model
+
+    def counting(name):  # the teacher, recording what it is asked to encode
+        model = real(name)
+        original = model.encode
+        model.encode = lambda texts, **kw: encoded.extend(texts) or original(texts, **kw)
+        return model
+
+    monkeypatch.setattr(registry, "load_model", counting)
+    first = distill.teacher_embeddings(config, ["a dog runs", "a cat sleeps", "two men"], cache)
+    assert encoded == ["a dog runs", "a cat sleeps", "two men"]
+    np.testing.assert_allclose(first, teacher.encode(["a dog runs", "a cat sleeps", "two men"]), atol=1e-5)
+
+    encoded.clear()  # another sample of the sources (another seed, more sentences): only new texts
+    second = distill.teacher_embeddings(config, ["two men", "a kite", "a dog runs", "a kite"], cache)
+    assert encoded == ["a kite"]
+    np.testing.assert_allclose(
+        second, teacher.encode(["two men", "a kite", "a dog runs", "a kite"]), atol=1e-5
+    )
+    assert len(list(cache.glob("*/chunk-*.npz"))) == 2
+
+    # a cache file from before the per-text cache (one per sentence list) is read, not encoded again
+    texts = ["an old sentence", "another old one"]
+    key = hashlib.sha256(json.dumps([config.teacher, texts]).encode()).hexdigest()[:16]
+    np.save(cache / f"teacher-{key}.npy", np.full((2, 32), 0.5, np.float32))
+    encoded.clear()
+    assert (distill.teacher_embeddings(config, texts, cache) == 0.5).all() and encoded == []
 
 
 @pytest.mark.integration  # the teacher uses the packaged MiniLM tokenizer

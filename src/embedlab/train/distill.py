@@ -1,8 +1,8 @@
 """Distillation data: the teacher's embeddings of unlabelled sentences, as the MSE targets of a student.
 
-The teacher's embeddings are cached in EMBEDLAB_CACHE_DIR/teacher/ (keyed on the teacher and the sentences),
-so a resumed run, or a new run over the same sentences with other training settings, does not pay for them
-again.
+The teacher's embeddings are cached per text in EMBEDLAB_CACHE_DIR/teacher/TEACHER-KEY/, so a resumed run, a
+run with other training settings, another seed's sample of the same sources, or a run with more sentences
+encodes only the texts the teacher has not seen before.
 """
 
 from __future__ import annotations
@@ -26,20 +26,77 @@ ALIGNMENT_SENTENCES = 20_000
 
 
 def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path) -> np.ndarray:
-    """The teacher's embedding of each text, cached on (teacher, texts)."""
-    from embedlab.models.registry import load_model
+    """The teacher's embedding of each text: texts cached before (by any run, in any order) are read back,
+    only the new ones are encoded, and they are added to the cache as one more chunk.
 
-    key = hashlib.sha256(json.dumps([config.teacher, sentences]).encode()).hexdigest()[:16]
-    path = cache / f"teacher-{key}.npy"
-    if path.is_file():
-        return np.load(path)
-    teacher = load_model(config.teacher)
-    vectors = teacher.encode(
-        sentences, batch_size=config.teacher_batch_size, convert_to_numpy=True, show_progress_bar=True
-    ).astype(np.float32)
-    with atomic_path(path) as staging, staging.open("wb") as handle:
-        np.save(handle, vectors)
-    return vectors
+    Example::
+
+        config = DistillConfig(teacher="all-MiniLM-L6-v2")
+        vectors = teacher_embeddings(config, ["a dog", "a cat"], cache_dir() / "teacher")
+    """
+    store = cache / hashlib.sha256(config.teacher.encode()).hexdigest()[:16]
+    keys = _text_keys(sentences)
+    known = _cached_vectors(store, set(keys.tolist()))
+    if len(known) < len(set(keys.tolist())):
+        _fold_in_list_cache(cache / _list_cache_name(config, sentences), store, keys, known)
+    missing = list(
+        {key: text for key, text in zip(keys.tolist(), sentences, strict=True) if key not in known}.items()
+    )
+    if missing:
+        from embedlab.models.registry import load_model
+
+        teacher = load_model(config.teacher)
+        vectors = teacher.encode(
+            [text for _, text in missing],
+            batch_size=config.teacher_batch_size,
+            convert_to_numpy=True,
+            show_progress_bar=True,
+        ).astype(np.float32)
+        new_keys = np.array([key for key, _ in missing], dtype="S16")
+        _write_chunk(store, new_keys, vectors)
+        known.update(zip(new_keys.tolist(), vectors, strict=True))
+    return np.stack([known[key] for key in keys.tolist()])
+
+
+def _text_keys(texts: list[str]) -> np.ndarray:
+    return np.array([hashlib.blake2b(text.encode(), digest_size=16).digest() for text in texts], dtype="S16")
+
+
+def _cached_vectors(store: Path, wanted: set[bytes]) -> dict[bytes, np.ndarray]:
+    """The cached vectors of the wanted keys, from every chunk of the store (written whole, so readable)."""
+    found: dict[bytes, np.ndarray] = {}
+    for chunk in sorted(store.glob("chunk-*.npz")):
+        with np.load(chunk) as data:
+            vectors = data["vectors"]
+            for row, key in enumerate(data["keys"].tolist()):
+                if key in wanted:
+                    found[key] = vectors[row]
+    return found
+
+
+def _write_chunk(store: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
+    # named after its content: two processes caching the same texts write the same file, harmlessly
+    name = hashlib.sha256(keys.tobytes()).hexdigest()[:16]
+    with atomic_path(store / f"chunk-{name}.npz") as staging, staging.open("wb") as handle:
+        np.savez(handle, keys=keys, vectors=vectors)
+
+
+def _list_cache_name(config: DistillConfig, sentences: list[str]) -> str:
+    return f"teacher-{hashlib.sha256(json.dumps([config.teacher, sentences]).encode()).hexdigest()[:16]}.npy"
+
+
+def _fold_in_list_cache(old: Path, store: Path, keys: np.ndarray, known: dict[bytes, np.ndarray]) -> None:
+    """A cache file of embedlab before the per-text cache (one file per teacher and sentence list): its
+    vectors join the per-text store, so an upgrade does not pay for the teacher pass again.
+    """
+    if not old.is_file():
+        return
+    vectors = np.load(old)
+    rows = sorted(
+        dict(zip(keys.tolist(), range(len(keys)), strict=True)).values()
+    )  # one row per distinct text
+    _write_chunk(store, keys[rows], vectors[rows])
+    known.update(zip(keys[rows].tolist(), vectors[rows], strict=True))
 
 
 def teacher_token_vectors(config: DistillConfig, tokenizer_dir: str | Path) -> np.ndarray:
