@@ -176,6 +176,11 @@ def _make_soup(config: RunConfig, result: SeedsResult, soup: str, log) -> None:
     save_model(model, result.soup_dir, card)
 
 
+def _row_name(row: dict) -> str:
+    # the suite's average has no split of its own
+    return f"{row['task']} ({row['split']})" if row["split"] else row["task"]
+
+
 def _write_report(config: RunConfig, result: SeedsResult) -> None:
     payload: dict = {
         "name": config.name,
@@ -183,7 +188,7 @@ def _write_report(config: RunConfig, result: SeedsResult) -> None:
         "summary": result.summary,
     }
     rows = [
-        [f"{r['task']} ({r['split']})", f"{r['mean']:.2f} ± {r['std']:.2f}", f"{r['min']:.2f}–{r['max']:.2f}"]
+        [_row_name(r), f"{r['mean']:.2f} ± {r['std']:.2f}", f"{r['min']:.2f}–{r['max']:.2f}"]
         for r in result.summary
     ]
     headers = ["task", f"Spearman, mean ± sd of {len(result.runs)} seeds", "min–max"]
