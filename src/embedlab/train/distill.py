@@ -36,11 +36,12 @@ def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path)
     """
     store = cache / hashlib.sha256(config.teacher.encode()).hexdigest()[:16]
     keys = _text_keys(sentences)
-    known = _cached_vectors(store, set(keys.tolist()))
-    if len(known) < len(set(keys.tolist())):
+    listed = keys.tolist()
+    known = _cached_vectors(store, set(listed))
+    if len(known) < len(set(listed)):
         _fold_in_list_cache(cache / _list_cache_name(config, sentences), store, keys, known)
     missing = list(
-        {key: text for key, text in zip(keys.tolist(), sentences, strict=True) if key not in known}.items()
+        {key: text for key, text in zip(listed, sentences, strict=True) if key not in known}.items()
     )
     if missing:
         from embedlab.models.registry import load_model
@@ -55,7 +56,7 @@ def teacher_embeddings(config: DistillConfig, sentences: list[str], cache: Path)
         new_keys = np.array([key for key, _ in missing], dtype="S16")
         _write_chunk(store, new_keys, vectors)
         known.update(zip(new_keys.tolist(), vectors, strict=True))
-    return np.stack([known[key] for key in keys.tolist()])
+    return np.stack([known[key] for key in listed])
 
 
 def _text_keys(texts: list[str]) -> np.ndarray:

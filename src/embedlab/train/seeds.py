@@ -14,8 +14,8 @@ from embedlab.evaluate.records import EvalRecord
 from embedlab.evaluate.report import markdown_table, model_card
 from embedlab.evaluate.sts import SPEARMAN, evaluate_sts
 from embedlab.io import write_json_atomic, write_text_atomic
-from embedlab.train.run_folder import RunResult, finished_run, last_checkpoint, save_model
-from embedlab.train.trainer import build_dev_evaluator, train_from_config
+from embedlab.train.run_folder import RunResult, save_model
+from embedlab.train.trainer import build_dev_evaluator, keep_or_train
 
 SOUPS = ("uniform", "greedy")
 
@@ -129,15 +129,16 @@ def train_seeds(
 
 def _train_seed(config: RunConfig, seed: int, resume: bool, overwrite: bool, log) -> RunResult:
     seeded = config.model_copy(update={"seed": seed, "name": f"{config.name}-seed{seed}"})
-    for finished in (seeded, config if seed == config.seed else None):
+    return keep_or_train(
+        seeded,
+        f"seed {seed}",
+        starting=f"training {seeded.run_dir}",
         # the config's own seed may have run before as the plain run (runs/NAME): the same training, kept
-        done = None if overwrite or finished is None else finished_run(finished)
-        if done is not None:
-            log(f"seed {seed}: finished before, kept ({done.run_dir})")
-            return done
-    log(f"seed {seed}: training {seeded.run_dir}")
-    again = resume and last_checkpoint(seeded.run_dir / "checkpoints") is not None
-    return train_from_config(seeded, resume=again, overwrite=overwrite, log=log)
+        same_as=config if seed == config.seed else None,
+        resume=resume,
+        overwrite=overwrite,
+        log=log,
+    )
 
 
 def _make_soup(config: RunConfig, result: SeedsResult, soup: str, log) -> None:

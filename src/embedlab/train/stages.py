@@ -8,7 +8,7 @@ from __future__ import annotations
 from embedlab.config import EvalConfig, RunConfig
 from embedlab.hardware import is_main_process
 from embedlab.io import write_json_atomic, write_text_atomic
-from embedlab.train.run_folder import RunResult, finished_run, last_checkpoint
+from embedlab.train.run_folder import RunResult
 
 
 def stage_configs(config: RunConfig) -> list[RunConfig]:
@@ -84,15 +84,17 @@ def train_stage(
         nli, stsb = stage_configs(config)
         train_stage(nli, resume=True, log=print).model_dir  # runs/nli-stsb-minilm/nli/model
     """
-    from embedlab.train.trainer import train_from_config
+    from embedlab.train.trainer import keep_or_train
 
-    done = None if overwrite else finished_run(staged)
-    if done is not None:
-        log(f"stage {staged.name}: finished before, kept ({staged.run_dir})")
-        return done
-    log(f"stage {staged.name}: {staged.model} → {staged.run_dir}")
-    again = resume and last_checkpoint(staged.run_dir / "checkpoints") is not None
-    return train_from_config(staged, resume=again, overwrite=overwrite, callbacks=callbacks, log=log)
+    return keep_or_train(
+        staged,
+        f"stage {staged.name}",
+        starting=f"{staged.model} → {staged.run_dir}",
+        resume=resume,
+        overwrite=overwrite,
+        callbacks=callbacks,
+        log=log,
+    )
 
 
 def last_stage_after_earlier(config: RunConfig, *, resume: bool = False, log=lambda line: None) -> RunConfig:

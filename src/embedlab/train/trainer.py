@@ -25,6 +25,7 @@ from embedlab.train.run_folder import (
     MetricsLog,
     RunResult,
     evaluate_before,
+    finished_run,
     last_checkpoint,
     prepare_run_dir,
     write_outputs,
@@ -307,6 +308,36 @@ def train_from_config(
         model, data, build_loss(model, config.loss), evaluator, run, callbacks=callbacks
     )
     return finish_run(run, model, trainer, metrics_log, train_examples=len(data), before=before)
+
+
+def keep_or_train(
+    config: RunConfig,
+    label: str,
+    *,
+    starting: str,
+    same_as: RunConfig | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
+    log=lambda line: None,
+) -> RunResult:
+    """The run of `config` when it finished before with exactly this config (or `same_as`, the same training
+    under another name), else trained — from its last checkpoint when `resume` and there is one. What staged
+    runs and seed sweeps do for each of their runs.
+
+    Example::
+
+        keep_or_train(config, "seed 43", starting="training", resume=True, log=print).model_dir
+    """
+    if not overwrite:
+        for candidate in (config, same_as):
+            done = finished_run(candidate) if candidate is not None else None
+            if done is not None:
+                log(f"{label}: finished before, kept ({done.run_dir})")
+                return done
+    log(f"{label}: {starting}")
+    again = resume and last_checkpoint(config.run_dir / "checkpoints") is not None
+    return train_from_config(config, resume=again, overwrite=overwrite, callbacks=callbacks, log=log)
 
 
 train = train_from_config  # the short name the README uses

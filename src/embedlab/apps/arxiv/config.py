@@ -71,6 +71,11 @@ class PipelineConfig(RunFolder):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     eval: ArxivEvalConfig = Field(default_factory=ArxivEvalConfig)
 
+    @property
+    def labelled_pairs(self) -> bool:
+        """Whether the training pairs carry a `label` column (for distinct-label batches)."""
+        return self.training.batches == "distinct-labels"
+
     @model_validator(mode="after")
     def _compatible(self) -> PipelineConfig:
         if self.data.eval_fraction + self.data.test_fraction >= 1:
@@ -79,7 +84,7 @@ class PipelineConfig(RunFolder):
             raise ValueError("loss.name: the arXiv pipeline trains with mnrl, cached-mnrl or contrastive")
         if self.loss.name == "contrastive" and self.pairs.hard_negatives:
             raise ValueError("pairs.hard_negatives needs an in-batch-negatives loss (mnrl, cached-mnrl)")
-        if self.loss.name == "contrastive" and self.training.batches == "distinct-labels":
+        if self.loss.name == "contrastive" and self.labelled_pairs:
             raise ValueError(
                 "training.batches distinct-labels is for in-batch-negatives losses (mnrl, cached-mnrl)"
             )

@@ -148,7 +148,7 @@ def run_pipeline(
     )
     stages.run("preprocess", preprocess_key, lambda: _preprocess(source, data_dir, settings, log))
 
-    labelled = config.training.batches == "distinct-labels"  # the pairs carry a label column
+    labelled = config.labelled_pairs
     pairs_key = stage_key(
         "pairs",
         config.pairs.model_dump(),
@@ -242,7 +242,7 @@ def _build_pairs(config: PipelineConfig, data_dir: Path, out: Path, log: Callabl
                 anchor_field=pairs.anchor_field,
                 positive_field=pairs.positive_field,
                 negatives=negatives,
-                with_labels=config.training.batches == "distinct-labels",
+                with_labels=config.labelled_pairs,
             )
         _write_dataset(dataset, out / f"{split}.parquet")
         log(f"  {split}: {len(dataset):,} pairs ({', '.join(dataset.column_names)})")
