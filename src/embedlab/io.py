@@ -41,6 +41,22 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def check_replaceable(path: str | Path, replaces: Callable[[Path], bool]) -> None:
+    """Refuse, before any work, a `path` that exists and is not the kind of folder about to be written there.
+
+    Example::
+
+        check_replaceable("runs/soup", replaces=lambda p: (p / "modules.json").is_file())
+    """
+    from embedlab.errors import EmbedlabError
+
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not replaces(path))):
+        raise EmbedlabError(
+            f"{path} exists and is not what this command writes; choose a new or empty folder"
+        )
+
+
 @contextmanager
 def atomic_dir(path: str | Path, *, replaces: Callable[[Path], bool]) -> Iterator[Path]:
     """Yield a fresh temporary folder beside `path`; on success it takes `path`'s place, on error it goes.
@@ -53,13 +69,8 @@ def atomic_dir(path: str | Path, *, replaces: Callable[[Path], bool]) -> Iterato
         with atomic_dir("runs/x/model", replaces=lambda p: (p / "modules.json").is_file()) as staging:
             model.save(str(staging))
     """
-    from embedlab.errors import EmbedlabError
-
     path = Path(path)
-    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not replaces(path))):
-        raise EmbedlabError(
-            f"{path} exists and is not what this command writes; choose a new or empty folder"
-        )
+    check_replaceable(path, replaces)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     staging.mkdir()  # as mkdir would (0777 less the umask), not mkdtemp's 0700

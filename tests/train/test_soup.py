@@ -59,3 +59,53 @@ def test_greedy_soup_keeps_only_members_that_do_not_lower_the_dev_score(tiny_mod
     soup, chosen, score = greedy_soup([tmp_path / n for n in "abc"], dev_score)
     assert sorted(p.name for p in chosen) == ["a", "b"] and score == pytest.approx(0.0, abs=1e-4)
     torch.testing.assert_close(soup.state_dict()[key], target, rtol=0, atol=1e-6)
+
+
+def test_soup_command_averages_folders_chosen_on_dev_and_saves_a_card(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from embedlab.cli import app
+
+    a = perturbed(tiny_model_dir, 0.01, 1, tmp_path / "a")
+    b = perturbed(tiny_model_dir, 0.01, 2, tmp_path / "b")
+    out = tmp_path / "soup"
+    args = ["soup", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out), "--how", "uniform"]
+    result = CliRunner().invoke(app, [*args, "--tasks", "stsb"])
+    assert result.exit_code == 0, result.output
+    assert "uniform soup of 2 of 2 models" in result.stdout
+    soup = SentenceTransformer(str(out), device="cpu")
+    key = "0.model.encoder.layer.0.attention.self.query.weight"
+    torch.testing.assert_close(soup.state_dict()[key], (a.state_dict()[key] + b.state_dict()[key]) / 2)
+    card = (out / "README.md").read_text()
+    assert f"members**: {tmp_path / 'a'}, {tmp_path / 'b'}" in card and "stsb:dev" in card
+
+    greedy = CliRunner().invoke(
+        app, ["soup", str(tmp_path / "a"), str(out), "--out", str(out), "--tasks", "stsb"]
+    )
+    assert greedy.exit_code == 0, greedy.output  # a model folder at --out is replaced, atomically
+    assert "greedy soup of" in greedy.stdout and (out / "modules.json").is_file()
+
+
+def test_soup_command_refuses_bad_input_in_one_line(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from embedlab.cli import app
+
+    perturbed(tiny_model_dir, 0.01, 1, tmp_path / "a")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    a, s = str(tmp_path / "a"), str(tmp_path / "s")
+    pair = ["soup", a, str(tiny_model_dir)]
+    cases = [
+        (["soup", a, "--out", s], "two or more models"),
+        (["soup", a, str(mine), "--out", s], "not a sentence-transformers model"),
+        ([*pair, "--out", s, "--how", "best"], "choose uniform"),
+        ([*pair, "--out", s, "--dev", "stsb:dev,sickr"], "one split"),
+        ([*pair, "--out", str(mine), "--tasks", "stsb"], "not what this command writes"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.output)
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert (mine / "notes.txt").read_text() == "keep me" and not (tmp_path / "s").exists()

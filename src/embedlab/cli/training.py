@@ -1,4 +1,4 @@
-"""Commands that train: `train`, `tokenizer train`, `distill static`."""
+"""Commands that train: `train`, `soup`, `tokenizer train`, `distill static`."""
 
 from __future__ import annotations
 
@@ -78,6 +78,32 @@ def _train_seeds(run_config, seeds: int | None, soup: str | None, resume: bool, 
     console.print((result.out / "report.md").read_text(encoding="utf-8"), markup=False, highlight=False)
     if result.soup_dir is not None:
         console.print(f"soup of {len(result.soup_members or [])} seeds: {result.soup_dir}")
+
+
+@app.command("soup")
+@user_errors
+def soup_command(
+    models: Annotated[
+        list[Path],
+        typer.Argument(help="Model folders: fine-tunes of one starting model (seeds or settings)."),
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the soup (a model folder there is replaced).")],
+    how: Annotated[str, typer.Option(help="greedy (members chosen on --dev) or uniform (all).")] = "greedy",
+    dev: Annotated[str, typer.Option(help="The split that chooses: task:split.")] = "stsb:dev",
+    tasks: Annotated[str, typer.Option(help="Evaluation tasks for the card; 'sts' = 7-task suite.")] = "sts",
+) -> None:
+    """Average the weights of fine-tuned models into one (a model soup), chosen on dev, with a card."""
+    from embedlab.evaluate.report import table_rows
+    from embedlab.train.soup import soup_models
+
+    result = soup_models(models, out, how=how, dev=dev, tasks=tasks, log=lambda line: console.print(line))
+    headers, rows = table_rows(result.after)
+    print_table(f"{out} — STS Spearman (cosine, ×100)", headers, rows)
+    console.print(
+        f"{how} soup of {len(result.members)} of {len(models)} models, dev {result.dev:.2f}: "
+        f"{result.model_dir}",
+        highlight=False,
+    )
 
 
 @tokenizer_app.command("train")

@@ -15,9 +15,8 @@ from embedlab.evaluate.report import markdown_table, model_card
 from embedlab.evaluate.sts import SPEARMAN, evaluate_sts
 from embedlab.io import write_json_atomic, write_text_atomic
 from embedlab.train.run_folder import RunResult, save_model
+from embedlab.train.soup import SOUPS, make_soup
 from embedlab.train.trainer import build_dev_evaluator, keep_or_train
-
-SOUPS = ("uniform", "greedy")
 
 
 @dataclass
@@ -142,22 +141,14 @@ def _train_seed(config: RunConfig, seed: int, resume: bool, overwrite: bool, log
 
 
 def _make_soup(config: RunConfig, result: SeedsResult, soup: str, log) -> None:
-    from sentence_transformers import SentenceTransformer
-
     from embedlab.train.hf_trainer import DEV_NAME
-    from embedlab.train.soup import average_weights, greedy_soup
 
     evaluator = build_dev_evaluator(config)
 
     def dev_score(model) -> float:
         return float(evaluator(model)[f"{DEV_NAME}_spearman_cosine"]) if evaluator else float("nan")
 
-    folders = [run.model_dir for run in result.runs]
-    if soup == "greedy":
-        model, chosen, dev = greedy_soup(folders, dev_score, log)
-    else:
-        model = average_weights([SentenceTransformer(str(f), device="cpu") for f in folders])
-        chosen, dev = [Path(f) for f in folders], dev_score(model)
+    model, chosen, dev = make_soup([run.model_dir for run in result.runs], soup, dev_score, log)
     result.soup_members = [str(path) for path in chosen]
     result.soup_dev = dev * 100
     result.soup_after = evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
@@ -169,7 +160,7 @@ def _make_soup(config: RunConfig, result: SeedsResult, soup: str, log) -> None:
         before=None,
         config_yaml=config.to_yaml(),
         training_summary={
-            "soup": f"{soup}: the mean of the weights of {len(chosen)} of {len(folders)} seeds",
+            "soup": f"{soup}: the mean of the weights of {len(chosen)} of {len(result.runs)} seeds",
             "members": ", ".join(result.soup_members),
             "dev Spearman": f"{result.soup_dev:.2f}",
         },

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,10 @@ from embedlab.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from embedlab.evaluate.records import EvalRecord
+
+SOUPS = ("uniform", "greedy")
 
 
 def average_weights(models: Sequence[SentenceTransformer]) -> SentenceTransformer:
@@ -72,3 +77,98 @@ def greedy_soup(
         if kept:
             chosen, soup, best_score = [*chosen, path], candidate, candidate_score
     return soup, chosen, best_score
+
+
+def make_soup(
+    folders: Sequence[str | Path],
+    how: str,
+    dev_score: Callable[[SentenceTransformer], float],
+    log=lambda line: None,
+) -> tuple[SentenceTransformer, list[Path], float]:
+    """A `uniform` soup (every model) or a `greedy` one (chosen on dev); returns the soup, its members and
+    its dev score.
+
+    Example::
+
+        soup, members, dev = make_soup(["runs/a/model", "runs/b/model"], "uniform", dev_score)
+    """
+    from sentence_transformers import SentenceTransformer
+
+    if how not in SOUPS:
+        raise ConfigError(f"soup {how}: choose uniform or greedy")
+    if how == "greedy":
+        return greedy_soup(folders, dev_score, log)
+    model = average_weights([SentenceTransformer(str(f), device="cpu") for f in folders])
+    return model, [Path(f) for f in folders], dev_score(model)
+
+
+@dataclass
+class SoupResult:
+    """Where a soup was saved, which models it averages, its dev Spearman (×100) and its evaluation."""
+
+    model_dir: Path
+    members: list[Path]
+    dev: float
+    after: list[EvalRecord]
+
+
+def soup_models(
+    folders: Sequence[str | Path],
+    out: str | Path,
+    how: str = "greedy",
+    dev: str = "stsb:dev",
+    tasks: str | Sequence[str] | None = None,
+    batch_size: int = 64,
+    log=lambda line: None,
+) -> SoupResult:
+    """Average fine-tunes of one starting model — other seeds or other settings (the model-soup recipe) — into
+    one model at `out`, chosen on the `dev` split, evaluated on `tasks` (default: the 7-task STS suite) and
+    saved with a card. `out` is replaced only if it is a model folder.
+
+    Example::
+
+        result = soup_models(["runs/a/model", "runs/b/model"], "runs/ab-soup", how="greedy")
+        SentenceTransformer(str(result.model_dir))
+    """
+    import yaml
+
+    from embedlab.config import DataSource
+    from embedlab.evaluate.report import model_card
+    from embedlab.evaluate.sts import evaluate_sts, parse_tasks
+    from embedlab.io import check_replaceable
+    from embedlab.train.hf_trainer import DEV_NAME
+    from embedlab.train.run_folder import is_model_folder, save_model
+    from embedlab.train.trainer import dev_evaluator
+
+    folders = [Path(f) for f in folders]
+    if len(folders) < 2:
+        raise ConfigError("a soup averages two or more models: give their folders")
+    for folder in folders:
+        if not is_model_folder(folder):
+            raise ConfigError(f"{folder}: not a sentence-transformers model folder (no modules.json)")
+    check_replaceable(out, replaces=is_model_folder)
+    dev_split = parse_tasks(dev)
+    if len(dev_split) != 1:
+        raise ConfigError(f"--dev {dev}: give one split, such as stsb:dev")
+    ((task, split),) = dev_split
+    evaluator = dev_evaluator(DataSource(task=task, split=split), batch_size=batch_size)
+
+    def dev_score(model) -> float:
+        return float(evaluator(model)[f"{DEV_NAME}_spearman_cosine"])
+
+    model, members, dev_value = make_soup(folders, how, dev_score, log)
+    after = evaluate_sts(model, tasks, batch_size=batch_size)
+    recipe = {"soup": how, "dev": f"{task}:{split}", "candidates": [str(f) for f in folders]}
+    card = model_card(
+        name=f"{Path(out).name} ({how} soup)",
+        base_model=str(members[0]),
+        after=after,
+        before=None,
+        config_yaml=yaml.safe_dump(recipe, sort_keys=False),
+        training_summary={
+            "soup": f"{how}: the mean of the weights of {len(members)} of {len(folders)} models",
+            "members": ", ".join(str(m) for m in members),
+            "dev Spearman": f"{dev_value * 100:.2f} ({task}:{split})",
+        },
+    )
+    return SoupResult(save_model(model, Path(out), card), members, dev_value * 100, after)

@@ -13,7 +13,7 @@ import numpy as np
 from datasets import Dataset
 from transformers import ProgressCallback, TrainerCallback
 
-from embedlab.config import RunConfig
+from embedlab.config import DataSource, RunConfig
 from embedlab.errors import ConfigError
 from embedlab.evaluate.sts import evaluate_sts, parse_tasks
 from embedlab.hardware import is_main_process, resolve_bf16, wait_for_everyone
@@ -43,17 +43,28 @@ def build_dev_evaluator(config: RunConfig):
 
         evaluator = build_dev_evaluator(config)  # None when the config has no dev split
     """
-    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
-
     if config.dev is None:
         return None
-    pairs, _ = load_source(config.dev, config.seed)
+    return dev_evaluator(config.dev, config.seed, config.eval.batch_size)
+
+
+def dev_evaluator(source: DataSource, seed: int = 42, batch_size: int = 64):
+    """The cosine-Spearman evaluator of one scored source (a benchmark split or a pair file).
+
+    Example::
+
+        evaluator = dev_evaluator(DataSource(task="stsb", split="dev"))
+        evaluator(model)[f"{DEV_NAME}_spearman_cosine"]  # 0.8921
+    """
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    pairs, _ = load_source(source, seed)
     return EmbeddingSimilarityEvaluator(
         pairs["sentence1"],
         pairs["sentence2"],
         pairs["score"],
         name=DEV_NAME,
-        batch_size=config.eval.batch_size,
+        batch_size=batch_size,
         similarity_fn_names=["cosine"],
         show_progress_bar=False,
     )
