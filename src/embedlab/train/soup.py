@@ -140,13 +140,13 @@ def soup_models(
     from embedlab.train.run_folder import is_model_folder, save_model
     from embedlab.train.trainer import dev_evaluator
 
-    folders = [Path(f) for f in folders]
-    if len(folders) < 2:
+    paths = [Path(f) for f in folders]
+    if len(paths) < 2:
         raise ConfigError("a soup averages two or more models: give their folders")
-    for folder in folders:
+    for folder in paths:
         if not is_model_folder(folder):
             raise ConfigError(f"{folder}: not a sentence-transformers model folder (no modules.json)")
-    check_replaceable(out, replaces=is_model_folder)
+    check_replaceable(Path(out), replaces=is_model_folder)
     dev_split = parse_tasks(dev)
     if len(dev_split) != 1:
         raise ConfigError(f"--dev {dev}: give one split, such as stsb:dev")
@@ -156,9 +156,9 @@ def soup_models(
     def dev_score(model) -> float:
         return float(evaluator(model)[f"{DEV_NAME}_spearman_cosine"])
 
-    model, members, dev_value = make_soup(folders, how, dev_score, log)
+    model, members, dev_value = make_soup(paths, how, dev_score, log)
     after = evaluate_sts(model, tasks, batch_size=batch_size)
-    recipe = {"soup": how, "dev": f"{task}:{split}", "candidates": [str(f) for f in folders]}
+    recipe = {"soup": how, "dev": f"{task}:{split}", "candidates": [str(f) for f in paths]}
     card = model_card(
         name=f"{Path(out).name} ({how} soup)",
         base_model=str(members[0]),
