@@ -16,7 +16,7 @@ from embedlab.evaluate.sts import SPEARMAN, evaluate_sts
 from embedlab.io import write_json_atomic, write_text_atomic
 from embedlab.train.run_folder import RunResult, save_model
 from embedlab.train.soup import SOUPS, make_soup
-from embedlab.train.trainer import build_dev_evaluator, keep_or_train
+from embedlab.train.trainer import build_dev_evaluator, dev_spearman, keep_or_train
 
 
 @dataclass
@@ -141,12 +141,10 @@ def _train_seed(config: RunConfig, seed: int, resume: bool, overwrite: bool, log
 
 
 def _make_soup(config: RunConfig, result: SeedsResult, soup: str, log) -> None:
-    from embedlab.train.hf_trainer import DEV_NAME
-
     evaluator = build_dev_evaluator(config)
 
     def dev_score(model) -> float:
-        return float(evaluator(model)[f"{DEV_NAME}_spearman_cosine"]) if evaluator else float("nan")
+        return dev_spearman(evaluator, model) if evaluator else float("nan")
 
     model, chosen, dev = make_soup([run.model_dir for run in result.runs], soup, dev_score, log)
     result.soup_members = [str(path) for path in chosen]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -136,9 +137,8 @@ def soup_models(
     from embedlab.evaluate.report import model_card
     from embedlab.evaluate.sts import evaluate_sts, parse_tasks
     from embedlab.io import check_replaceable
-    from embedlab.train.hf_trainer import DEV_NAME
     from embedlab.train.run_folder import is_model_folder, save_model
-    from embedlab.train.trainer import dev_evaluator
+    from embedlab.train.trainer import dev_evaluator, dev_spearman
 
     paths = [Path(f) for f in folders]
     if len(paths) < 2:
@@ -152,11 +152,7 @@ def soup_models(
         raise ConfigError(f"--dev {dev}: give one split, such as stsb:dev")
     ((task, split),) = dev_split
     evaluator = dev_evaluator(DataSource(task=task, split=split), batch_size=batch_size)
-
-    def dev_score(model) -> float:
-        return float(evaluator(model)[f"{DEV_NAME}_spearman_cosine"])
-
-    model, members, dev_value = make_soup(paths, how, dev_score, log)
+    model, members, dev_value = make_soup(paths, how, partial(dev_spearman, evaluator), log)
     after = evaluate_sts(model, tasks, batch_size=batch_size)
     recipe = {"soup": how, "dev": f"{task}:{split}", "candidates": [str(f) for f in paths]}
     card = model_card(
@@ -166,7 +162,7 @@ def soup_models(
         before=None,
         config_yaml=yaml.safe_dump(recipe, sort_keys=False),
         training_summary={
-            "soup": f"{how}: the mean of the weights of {len(members)} of {len(folders)} models",
+            "soup": f"{how}: the mean of the weights of {len(members)} of {len(paths)} models",
             "members": ", ".join(str(m) for m in members),
             "dev Spearman": f"{dev_value * 100:.2f} ({task}:{split})",
         },

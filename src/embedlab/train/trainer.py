@@ -54,7 +54,7 @@ def dev_evaluator(source: DataSource, seed: int = 42, batch_size: int = 64):
     Example::
 
         evaluator = dev_evaluator(DataSource(task="stsb", split="dev"))
-        evaluator(model)[f"{DEV_NAME}_spearman_cosine"]  # 0.8921
+        dev_spearman(evaluator, model)  # 0.8921
     """
     from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
@@ -68,6 +68,16 @@ def dev_evaluator(source: DataSource, seed: int = 42, batch_size: int = 64):
         similarity_fn_names=["cosine"],
         show_progress_bar=False,
     )
+
+
+def dev_spearman(evaluator, model: SentenceTransformer) -> float:
+    """The cosine Spearman (0–1) that a dev evaluator gives `model`: what picks checkpoints and soups.
+
+    Example::
+
+        dev_spearman(build_dev_evaluator(config), model)  # 0.8921
+    """
+    return float(evaluator(model)[f"{DEV_NAME}_spearman_cosine"])
 
 
 def build_model(
