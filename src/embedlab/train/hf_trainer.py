@@ -16,6 +16,7 @@ from embedlab.hardware import world_size
 from embedlab.train.losses import IN_BATCH_NEGATIVES
 
 DEV_NAME = "dev"
+DEV_METRIC = f"{DEV_NAME}_spearman_cosine"  # what picks checkpoints, seeds and soups
 
 
 class CleanProgress(ProgressCallback):
@@ -49,7 +50,7 @@ def training_arguments(
     *,
     has_dev: bool,
     bf16: bool,
-    best_metric: str = f"{DEV_NAME}_spearman_cosine",
+    best_metric: str = DEV_METRIC,
 ):
     """The Trainer's arguments: evaluate and checkpoint together (per epoch, or every eval_steps) so the
     best dev checkpoint (by `best_metric`, an evaluator's metric name) can be restored at the end.

@@ -19,7 +19,7 @@ from embedlab.evaluate.sts import evaluate_sts, parse_tasks
 from embedlab.hardware import is_main_process, resolve_bf16, wait_for_everyone
 from embedlab.models.registry import load_model
 from embedlab.models.static import fold_projection, is_static
-from embedlab.train.hf_trainer import DEV_NAME, CleanProgress, local_trackers, training_arguments
+from embedlab.train.hf_trainer import DEV_METRIC, DEV_NAME, CleanProgress, local_trackers, training_arguments
 from embedlab.train.losses import build_loss, prepare_dataset
 from embedlab.train.run_folder import (
     MetricsLog,
@@ -77,7 +77,7 @@ def dev_spearman(evaluator, model: SentenceTransformer) -> float:
 
         dev_spearman(build_dev_evaluator(config), model)  # 0.8921
     """
-    return float(evaluator(model)[f"{DEV_NAME}_spearman_cosine"])
+    return float(evaluator(model)[DEV_METRIC])
 
 
 def build_model(
