@@ -47,6 +47,10 @@ def test_a_two_stage_config_runs_for_a_few_steps_and_keeps_finished_stages(tmp_p
     lines = []
     train(config, log=lines.append)
     assert lines == [f"stage {s}: finished before, kept ({run / s})" for s in ("nli", "stsb")]
+    # asked again with --bf16: precision is not the recipe, the finished stages are still kept
+    lines = []
+    train(load_config_with_bf16(config), log=lines.append)
+    assert lines == [f"stage {s}: finished before, kept ({run / s})" for s in ("nli", "stsb")]
 
     # seeds of a staged run vary its last stage only: NLI is kept, the plain STS-B stage is seed 42
     lines = []
@@ -60,6 +64,23 @@ def test_a_two_stage_config_runs_for_a_few_steps_and_keeps_finished_stages(tmp_p
     seed43 = json.loads((run / "stsb-seed43" / "results.json").read_text())["config"]
     assert seed43["seed"] == 43 and seed43["model"] == str(run / "nli" / "model")
     assert seeds.out == run / "stsb-seeds" and (run / "stsb-seeds" / "soup" / "model" / "README.md").is_file()
+
+
+def load_config_with_bf16(config: RunConfig) -> RunConfig:
+    """What `embedlab train CONFIG --bf16` makes of a config: the run's training.bf16 forced on."""
+    return config.model_copy(update={"training": config.training.model_copy(update={"bf16": True})})
+
+
+def test_bf16_of_the_run_reaches_every_stage_left_at_auto():
+    config = load_config("configs/nli-stsb-mpnet.yaml", ["training.bf16=true"])  # what --bf16 sets
+    assert [stage.training.bf16 for stage in stage_configs(config)] == [True, True]
+    assert [stage.training.bf16 for stage in stage_configs(load_config("configs/nli-stsb-mpnet.yaml"))] == [
+        "auto",
+        "auto",
+    ]
+    raw = config.model_dump(mode="json")
+    raw["stages"][0]["training"]["bf16"] = False  # a stage's own setting wins
+    assert [stage.training.bf16 for stage in stage_configs(RunConfig.model_validate(raw))] == [False, True]
 
 
 def test_a_staged_config_refuses_top_level_data():

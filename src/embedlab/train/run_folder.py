@@ -133,7 +133,9 @@ def finished_run(config: RunConfig) -> RunResult | None:
 
 def _same_config(saved: dict | None, config: RunConfig) -> bool:
     """Whether a run's saved config is `config`, read with today's defaults: a setting added to embedlab
-    after the run (at its default) does not make a finished run unfinished.
+    after the run (at its default) does not make a finished run unfinished. Precision (`training.bf16`) is
+    how a run was computed, not what it trained: a finished two-hour stage is kept when asked again with
+    `--bf16`.
     """
     if saved is None:
         return False
@@ -141,7 +143,13 @@ def _same_config(saved: dict | None, config: RunConfig) -> bool:
         then = type(config).model_validate(saved)
     except ValueError:  # a config embedlab no longer reads is not this one
         return False
-    return then.model_dump(mode="json") == config.model_dump(mode="json")
+    return _recipe(then) == _recipe(config)
+
+
+def _recipe(config: RunConfig) -> dict:
+    recipe = config.model_dump(mode="json")
+    recipe["training"].pop("bf16")
+    return recipe
 
 
 def _checkpoint_step(checkpoint: str) -> int:

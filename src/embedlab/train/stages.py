@@ -5,7 +5,7 @@ before it made; a finished stage is kept when the run is started again, an inter
 
 from __future__ import annotations
 
-from embedlab.config import EvalConfig, RunConfig
+from embedlab.config import EvalConfig, RunConfig, TrainingConfig
 from embedlab.hardware import is_main_process
 from embedlab.io import write_json_atomic, write_text_atomic
 from embedlab.train.run_folder import RunResult
@@ -13,7 +13,8 @@ from embedlab.train.run_folder import RunResult
 
 def stage_configs(config: RunConfig) -> list[RunConfig]:
     """The run config of each stage: its data, loss and training; the starting model is the previous stage's
-    model folder; the run's evaluation tasks are scored after the last stage only.
+    model folder; the run's evaluation tasks are scored after the last stage only; a stage at bf16 `auto`
+    takes the run's bf16 setting (what `--bf16` sets).
 
     Example::
 
@@ -33,12 +34,21 @@ def stage_configs(config: RunConfig) -> list[RunConfig]:
             train=stage.train,
             dev=stage.dev or config.dev,
             loss=stage.loss,
-            training=stage.training,
+            training=_with_run_precision(stage.training, config.training.bf16),
             eval=config.eval if last else quiet,
         )
         configs.append(staged)
         model = str(staged.run_dir / "model")
     return configs
+
+
+def _with_run_precision(training: TrainingConfig, run_bf16: bool | str) -> TrainingConfig:
+    """A stage left at bf16 `auto` follows the run's setting: `--bf16` (the run's `training.bf16`) reaches
+    every stage, not only a top level that a staged run does not train with.
+    """
+    if training.bf16 != "auto":
+        return training
+    return training.model_copy(update={"bf16": run_bf16})
 
 
 def train_stages(
