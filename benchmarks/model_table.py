@@ -10,8 +10,8 @@ BACKEND is torch (default), torch-bf16, onnx or onnx-int8 (a folder after `embed
 Throughput: the 2,552 distinct STS-B test sentences, batch 64, 2 threads, median of 5 after a warm-up; the
 last column is each model's throughput over the first model's. arXiv (`--arxiv runs/arxiv-minilm`): the
 pipeline's evaluation with that run's data and `eval:` settings, the same for every model (torch backends).
-`--per-task` adds Spearman / Pearson of each STS task (Klein's layout). Writes
-benchmarks/results/model_table.json.
+`--per-task` adds Spearman / Pearson of each STS task (Klein's layout); `--speed-only` measures size and
+throughput alone (no evaluation). Writes benchmarks/results/model_table.json (model_table_speed.json).
 """
 
 from __future__ import annotations
@@ -88,11 +88,13 @@ def main() -> None:
     parser.add_argument("--arxiv", help="an arXiv pipeline run folder: its data and eval settings (P@10, F1)")
     parser.add_argument("--arxiv-models", nargs="+", metavar="LABEL", help="arXiv for these only (time)")
     parser.add_argument("--per-task", action="store_true", help="also each STS task, Klein's layout")
+    parser.add_argument("--speed-only", action="store_true", help="size and throughput only, no evaluation")
     args = parser.parse_args()
     specs = [arg.split("=", 1) for arg in args.models]
     if any(len(s) != 2 for s in specs):
         parser.error("give each model as LABEL=MODEL[@BACKEND]")
-    pairs = {(task, split): load_sts(task, split) for task, split in parse_tasks(None)} | held_out_pairs()
+    suite = {} if args.speed_only else {(t, s): load_sts(t, s) for t, s in parse_tasks(None)}
+    pairs = suite | ({} if args.speed_only else held_out_pairs())
     sample = sts_sentences("stsb", "test")
     header = ["model", "backend", "7-task avg", "held-out avg", "STS-B test", "arXiv P@10", "arXiv macro-F1"]
     header += ["params M", "size MB", "sentences/s", "× first"]
@@ -103,7 +105,9 @@ def main() -> None:
         model, _, backend = spec.partition("@")
         backend = backend or "torch"
         encoder = load_encoder(model, backend, threads=2)
-        row = {"label": label, "model": model, "backend": backend, **sts_figures(encoder, pairs)}
+        row = {"label": label, "model": model, "backend": backend}
+        if not args.speed_only:
+            row |= sts_figures(encoder, pairs)
         model_obj = getattr(encoder, "model", None)
         row["params_m"] = sum(p.numel() for p in model_obj.parameters()) / 1e6 if model_obj else None
         row["size_mb"] = size_mb(Path(resolve(model)), backend)
@@ -111,19 +115,19 @@ def main() -> None:
         first_rate = first_rate or row["sentences_per_s"]
         if args.arxiv and backend.startswith("torch") and label in (args.arxiv_models or [label]):
             row |= arxiv_figures(model, args.arxiv)
-        cells = [label, backend, cell(row["sts_average"]), cell(row["held_out_average"])]
-        cells += [cell(row["stsb_test"]), cell(row.get("arxiv_p10")), cell(row.get("arxiv_macro_f1"))]
+        cells = [label, backend, cell(row.get("sts_average")), cell(row.get("held_out_average"))]
+        cells += [cell(row.get("stsb_test")), cell(row.get("arxiv_p10")), cell(row.get("arxiv_macro_f1"))]
         cells += [cell(row["params_m"], 1), cell(row["size_mb"], 1), cell(row["sentences_per_s"], 0)]
         cells.append(f"{row['sentences_per_s'] / first_rate:.1f}")
         print("| " + " | ".join(cells) + " |", flush=True)
         rows.append(row)
-    if args.per_task:
+    if args.per_task and not args.speed_only:
         print("\n| model | " + " | ".join(TITLES[t] for t in STS_SUITE) + " |")
         print("|" + "---|" * (len(STS_SUITE) + 1))
         for row in rows:
             spearman_pearson = [f"{s:.2f} / {p:.2f}" for s, p in row["per_task"].values()]
             print(f"| {row['label']} | " + " | ".join(spearman_pearson) + " |")
-    out = Path("benchmarks/results/model_table.json")
+    out = Path(f"benchmarks/results/model_table{'_speed' if args.speed_only else ''}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))
 
