@@ -93,8 +93,9 @@ def main() -> None:
     specs = [arg.split("=", 1) for arg in args.models]
     if any(len(s) != 2 for s in specs):
         parser.error("give each model as LABEL=MODEL[@BACKEND]")
-    suite = {} if args.speed_only else {(t, s): load_sts(t, s) for t, s in parse_tasks(None)}
-    pairs = suite | ({} if args.speed_only else held_out_pairs())
+    pairs = {}
+    if not args.speed_only:
+        pairs = {(task, split): load_sts(task, split) for task, split in parse_tasks(None)} | held_out_pairs()
     sample = sts_sentences("stsb", "test")
     header = ["model", "backend", "7-task avg", "held-out avg", "STS-B test", "arXiv P@10", "arXiv macro-F1"]
     header += ["params M", "size MB", "sentences/s", "× first"]

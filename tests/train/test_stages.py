@@ -49,7 +49,7 @@ def test_a_two_stage_config_runs_for_a_few_steps_and_keeps_finished_stages(tmp_p
     assert lines == [f"stage {s}: finished before, kept ({run / s})" for s in ("nli", "stsb")]
     # asked again with --bf16: precision is not the recipe, the finished stages are still kept
     lines = []
-    train(load_config_with_bf16(config), log=lines.append)
+    train(with_run_bf16(config), log=lines.append)
     assert lines == [f"stage {s}: finished before, kept ({run / s})" for s in ("nli", "stsb")]
 
     # seeds of a staged run vary its last stage only: NLI is kept, the plain STS-B stage is seed 42
@@ -66,7 +66,7 @@ def test_a_two_stage_config_runs_for_a_few_steps_and_keeps_finished_stages(tmp_p
     assert seeds.out == run / "stsb-seeds" and (run / "stsb-seeds" / "soup" / "model" / "README.md").is_file()
 
 
-def load_config_with_bf16(config: RunConfig) -> RunConfig:
+def with_run_bf16(config: RunConfig) -> RunConfig:
     """What `embedlab train CONFIG --bf16` makes of a config: the run's training.bf16 forced on."""
     return config.model_copy(update={"training": config.training.model_copy(update={"bf16": True})})
 

@@ -143,13 +143,13 @@ def _same_config(saved: dict | None, config: RunConfig) -> bool:
         then = type(config).model_validate(saved)
     except ValueError:  # a config embedlab no longer reads is not this one
         return False
-    return _recipe(then) == _recipe(config)
+    return _recipe(then.model_dump(mode="json")) == _recipe(config.model_dump(mode="json"))
 
 
-def _recipe(config: RunConfig) -> dict:
-    recipe = config.model_dump(mode="json")
-    recipe["training"].pop("bf16")
-    return recipe
+def _recipe(dumped: dict) -> dict:
+    """A dumped run config less its precision: what makes two runs the same run, for keeping and resuming."""
+    training = {key: value for key, value in (dumped.get("training") or {}).items() if key != "bf16"}
+    return dumped | {"training": training}
 
 
 def _checkpoint_step(checkpoint: str) -> int:
@@ -162,7 +162,7 @@ def _checkpoint_step(checkpoint: str) -> int:
 def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
     """Create (or, with `resume`, check) the run folder and save the config into it.
 
-    Refuses an existing run unless `resume` or `overwrite`; resuming needs the same config.
+    Refuses an existing run unless `resume` or `overwrite`; resuming needs the same config, precision aside.
 
     Example::
 
@@ -173,8 +173,8 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
     if resume:
         if not saved.is_file():
             raise ConfigError(f"--resume: {run_dir} holds no run to resume (no config.yaml)")
-        previous = yaml.safe_load(saved.read_text(encoding="utf-8"))
-        current = config.model_dump(mode="json")
+        previous = _recipe(yaml.safe_load(saved.read_text(encoding="utf-8")))
+        current = _recipe(config.model_dump(mode="json"))
         changed = sorted(key for key in current if previous.get(key) != current[key] and key != "eval")
         if changed:
             raise ConfigError(
