@@ -61,6 +61,22 @@ def test_seeds_report_mean_and_spread_and_soup_their_weights(tmp_path, tiny_mode
     assert finished_run(config.model_copy(update={"name": "tiny-seed42"})) is None
 
 
+def test_seeds_measure_their_shared_starting_model_once(tmp_path, tiny_model_dir, monkeypatch):
+    import embedlab.train.run_folder as run_folder
+
+    calls = []
+    evaluate = run_folder.evaluate_sts
+    monkeypatch.setattr(run_folder, "evaluate_sts", lambda *a, **k: calls.append(a) or evaluate(*a, **k))
+    config = tiny_config(
+        tmp_path, tiny_model_dir, training={"max_steps": 1}, eval={"tasks": ["stsb"], "before": True}
+    )
+    first, second = train_seeds(config, 2).runs
+    assert len(calls) == 1  # the before figures of seed 42, reused for seed 43
+    assert first.before and second.before == first.before
+    saved = [json.loads((run.run_dir / "before.json").read_text()) for run in (first, second)]
+    assert saved[0] == saved[1]
+
+
 def test_incompatible_seed_options_are_config_errors(tmp_path, tiny_model_dir):
     config = tiny_config(tmp_path, tiny_model_dir)
     with pytest.raises(ConfigError, match="--seeds 1: give 2 or more"):

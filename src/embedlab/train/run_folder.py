@@ -208,14 +208,19 @@ def last_checkpoint(checkpoints: Path) -> str | None:
     return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
 
 
-def evaluate_before(config: RunConfig, model: SentenceTransformer, run_dir: Path) -> list[EvalRecord] | None:
-    """The starting model's figures, computed once per run (a resumed run reuses them); rank 0 only."""
+def evaluate_before(
+    config: RunConfig, model: SentenceTransformer, run_dir: Path, known: list[EvalRecord] | None = None
+) -> list[EvalRecord] | None:
+    """The starting model's figures, computed once per run (a resumed run reuses them); rank 0 only.
+    `known`: the figures of this starting model on these tasks, already measured (a seed sweep's seeds share
+    their start), saved as this run's instead of evaluating again.
+    """
     if not (config.eval.before and config.eval.tasks and is_main_process()):
         return None
     cached = run_dir / "before.json"
     if cached.is_file():
         return records_from_json(json.loads(cached.read_text(encoding="utf-8")))
-    records = evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
+    records = known or evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
     write_json_atomic(cached, [r.to_dict() for r in records])
     return records
 

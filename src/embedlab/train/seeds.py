@@ -117,7 +117,11 @@ def train_seeds(
         from embedlab.train.stages import last_stage_after_earlier
 
         config = last_stage_after_earlier(config, resume=resume, log=log)
-    runs = [_train_seed(config, s, resume, overwrite, log) for s in range(config.seed, config.seed + seeds)]
+    runs: list[RunResult] = []
+    for seed in range(config.seed, config.seed + seeds):
+        # the seeds share their starting model: its figures are measured once (minutes for MPNet)
+        before = runs[0].before if runs else None
+        runs.append(_train_seed(config, seed, resume, overwrite, before, log))
     out = config.run_dir.with_name(f"{config.name}-seeds")
     result = SeedsResult(out, runs, seed_summary(runs))
     if soup is not None:
@@ -126,7 +130,9 @@ def train_seeds(
     return result
 
 
-def _train_seed(config: RunConfig, seed: int, resume: bool, overwrite: bool, log) -> RunResult:
+def _train_seed(
+    config: RunConfig, seed: int, resume: bool, overwrite: bool, before: list[EvalRecord] | None, log
+) -> RunResult:
     seeded = config.model_copy(update={"seed": seed, "name": f"{config.name}-seed{seed}"})
     return keep_or_train(
         seeded,
@@ -136,6 +142,7 @@ def _train_seed(config: RunConfig, seed: int, resume: bool, overwrite: bool, log
         same_as=config if seed == config.seed else None,
         resume=resume,
         overwrite=overwrite,
+        before=before,
         log=log,
     )
 

@@ -35,6 +35,8 @@ from embedlab.train.sources import load_source
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from embedlab.evaluate.records import EvalRecord
+
 
 def build_dev_evaluator(config: RunConfig):
     """The dev-split evaluator (cosine Spearman) the Trainer uses to pick the best checkpoint.
@@ -301,9 +303,11 @@ def train_from_config(
     resume: bool = False,
     overwrite: bool = False,
     callbacks: list[TrainerCallback] | None = None,
+    before: list[EvalRecord] | None = None,
     log=lambda line: None,
 ) -> RunResult:
     """Train as the config says, into `runs/NAME/`: its train and dev sources, loss and evaluation tasks.
+    `before`: the starting model's figures when already measured (not evaluated again).
     Callers with their own data or evaluator (the arXiv app) compose `start_run`, `prepare_student`,
     `fit` and `finish_run` instead.
 
@@ -324,7 +328,7 @@ def train_from_config(
     else:
         data = prepare_dataset(distillation, config.loss, (0.0, 1.0))
     evaluator = build_dev_evaluator(config)
-    before = evaluate_before(config, model, run.run_dir)
+    before = evaluate_before(config, model, run.run_dir, known=before)
     trainer, metrics_log = fit(
         model, data, build_loss(model, config.loss), evaluator, run, callbacks=callbacks
     )
@@ -340,6 +344,7 @@ def keep_or_train(
     resume: bool = False,
     overwrite: bool = False,
     callbacks: list[TrainerCallback] | None = None,
+    before: list[EvalRecord] | None = None,
     log=lambda line: None,
 ) -> RunResult:
     """The run of `config` when it finished before with exactly this config (or `same_as`, the same training
@@ -358,7 +363,9 @@ def keep_or_train(
                 return done
     log(f"{label}: {starting}")
     again = resume and last_checkpoint(config.run_dir / "checkpoints") is not None
-    return train_from_config(config, resume=again, overwrite=overwrite, callbacks=callbacks, log=log)
+    return train_from_config(
+        config, resume=again, overwrite=overwrite, callbacks=callbacks, before=before, log=log
+    )
 
 
 train = train_from_config  # the short name the README uses
