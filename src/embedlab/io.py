@@ -109,6 +109,16 @@ def write_json_atomic(path: str | Path, payload: object) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
+def content_digest(payload: object, length: int = 16) -> str:
+    """A short, stable SHA-256 of `payload` as JSON (keys sorted): names a cache entry or a stage's inputs.
+
+    Example::
+
+        content_digest(["pairs", {"train_pairs": 20000}, 42])  # "3f1c0a9e…" (16 hex digits)
+    """
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
 def sha256_file(path: str | Path) -> str:
     """The hex SHA-256 of a file, read in 1 MiB blocks.
 

@@ -8,7 +8,6 @@ and the first few of each reason are named by file and line.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import re
 import unicodedata
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from embedlab.errors import DataError
-from embedlab.io import atomic_dir, sha256_file
+from embedlab.io import atomic_dir, content_digest, sha256_file
 from embedlab.paths import data_dir
 
 SPLITS = ("train", "eval", "test")
@@ -184,11 +183,6 @@ def stratified_split(labels: list[str], settings: ArxivSettings) -> dict[str, li
     return {"train": sorted(train), "eval": sorted(evaluation), "test": sorted(test)}
 
 
-def file_sha256(path: Path) -> str:
-    """The source file's SHA-256 (recorded in the manifest, and part of the pipeline's stage keys)."""
-    return sha256_file(path)
-
-
 def prepare_arxiv(path: str | Path, out: str | Path, settings: ArxivSettings | None = None) -> dict:
     """Clean, label, filter and split; write the splits as Parquet plus a manifest, atomically.
     Returns the manifest.
@@ -233,7 +227,7 @@ def _write_splits(staging: Path, papers, labels, splits, path: Path, settings, s
     manifest = {
         "format": 1,
         "source": str(path),
-        "source_sha256": file_sha256(path),
+        "source_sha256": sha256_file(path),
         "settings": settings.__dict__,
         "papers": len(papers),
         "labels": len(labels),
@@ -286,7 +280,7 @@ def default_prepared_dir() -> Path:
 
     source = default_arxiv_path()
     settings = ArxivSettings()
-    key = hashlib.sha256(json.dumps([file_sha256(source), settings.__dict__]).encode()).hexdigest()[:12]
+    key = content_digest([sha256_file(source), settings.__dict__], length=12)
     prepared = cache_dir() / "arxiv" / key
     if not (prepared / "manifest.json").is_file():
         prepare_arxiv(source, prepared, settings)

@@ -34,7 +34,6 @@ def export_onnx(
 
         export_onnx("runs/minilm", int8=True)  # runs/minilm/onnx/model.onnx, .../model_qint8_per_channel.onnx
     """
-    import torch
     from sentence_transformers import SentenceTransformer
 
     model_dir = Path(model_dir)
@@ -46,6 +45,26 @@ def export_onnx(
         raise EmbedlabError(f"{', '.join(existing)} already exists; pass --force to overwrite")
     kwargs = {"attn_implementation": attention} if attention else {}
     model = SentenceTransformer(str(model_dir), device="cpu", model_kwargs=kwargs)
+    fp32 = model_dir / FP32_FILE
+    _trace(model, fp32, opset)
+    written = [fp32]
+    if int8:
+        keep: list[str] = []
+        if keep_fp32:
+            from embedlab.data.sts import sentences as sts_sentences
+
+            ranked = matmul_sensitivity(model_dir, sts_sentences("stsb", "dev", limit=300), FP32_FILE)
+            keep = [name for name, _ in ranked[:keep_fp32]]
+        written.append(quantize_int8(fp32, model_dir / INT8_FILE, keep_fp32=keep))
+    return written
+
+
+def _trace(model, out: Path, opset: int) -> None:
+    """The transformer's token embeddings as ONNX (pooling and normalisation stay in the encoder), atomically;
+    batch and sequence length dynamic.
+    """
+    import torch
+
     transformer = model[0]
     backbone = transformer.auto_model.eval()
     example = transformer.tokenizer(
@@ -62,9 +81,8 @@ def export_onnx(
             return self.backbone(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     axes = {name: {0: "batch", 1: "sequence"} for name in [*names, "last_hidden_state"]}
-    fp32 = model_dir / FP32_FILE
-    fp32.parent.mkdir(exist_ok=True)
-    with atomic_path(fp32) as staging, torch.no_grad():
+    out.parent.mkdir(exist_ok=True)
+    with atomic_path(out) as staging, torch.no_grad():
         torch.onnx.export(
             TokenEmbeddings(),
             tuple(example[name] for name in names),
@@ -76,13 +94,3 @@ def export_onnx(
             do_constant_folding=True,
             dynamo=False,
         )
-    written = [fp32]
-    if int8:
-        keep: list[str] = []
-        if keep_fp32:
-            from embedlab.data.sts import sentences as sts_sentences
-
-            ranked = matmul_sensitivity(model_dir, sts_sentences("stsb", "dev", limit=300), FP32_FILE)
-            keep = [name for name, _ in ranked[:keep_fp32]]
-        written.append(quantize_int8(fp32, model_dir / INT8_FILE, keep_fp32=keep))
-    return written

@@ -82,14 +82,7 @@ def quantize_int8_static(
 
     class Batches(CalibrationDataReader):
         def __init__(self) -> None:
-            encodings = encoder.tokenizer.encode_batch(sentences)
-            width = max(len(e.ids) for e in encodings)  # one shape: the histogram calibrators stack batches
-            self.feeds = iter(
-                [
-                    encoder.feeds(encodings[start : start + batch_size], width)
-                    for start in range(0, len(encodings), batch_size)
-                ]
-            )
+            self.feeds = iter(_calibration_feeds(encoder, sentences, batch_size))
 
         def get_next(self):
             return next(self.feeds, None)
@@ -115,6 +108,15 @@ def quantize_int8_static(
         )
     _remove_side_files(target)
     return target
+
+
+def _calibration_feeds(encoder, sentences: list[str], batch_size: int) -> list[dict]:
+    encodings = encoder.tokenizer.encode_batch(sentences)
+    width = max(len(e.ids) for e in encodings)  # one shape: the histogram calibrators stack batches
+    return [
+        encoder.feeds(encodings[start : start + batch_size], width)
+        for start in range(0, len(encodings), batch_size)
+    ]
 
 
 def matmul_sensitivity(

@@ -9,7 +9,6 @@ Under torchrun every process trains; rank 0 alone prepares the data, evaluates a
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -18,12 +17,12 @@ from pathlib import Path
 
 from embedlab.apps.arxiv.config import PipelineConfig
 from embedlab.config import DataSource, EvalConfig, RunConfig
-from embedlab.data.arxiv import ArxivSettings, default_arxiv_path, file_sha256, load_split, prepare_arxiv
+from embedlab.data.arxiv import ArxivSettings, default_arxiv_path, load_split, prepare_arxiv
 from embedlab.data.pairs import contrastive_dataset, labelled_dataset, mine_hard_negatives, positive_pairs
 from embedlab.evaluate.arxiv import stratified_sample
 from embedlab.evaluate.retrieval import retrieval_inputs
 from embedlab.hardware import is_main_process, wait_for_everyone
-from embedlab.io import atomic_path, write_json_atomic
+from embedlab.io import atomic_path, content_digest, sha256_file, write_json_atomic, write_text_atomic
 
 EVAL_NAME = "arxiv-eval"
 BEST_METRIC = f"{EVAL_NAME}_cosine_precision@10"
@@ -37,7 +36,7 @@ def stage_key(*parts: object) -> str:
 
         stage_key("pairs", config.pairs.model_dump(), config.seed)  # "3f1c0a..."
     """
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return content_digest(list(parts))
 
 
 @dataclass
@@ -130,11 +129,31 @@ def run_pipeline(
     """
     run_dir = config.run_dir
     if is_main_process():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+        write_text_atomic(run_dir / "config.yaml", config.to_yaml())
     stages = Stages(run_dir, log, force)
-    data_dir, pairs_dir, train_dir, eval_dir = (run_dir / n for n in ("data", "pairs", "train", "eval"))
+    preprocess_key = _preprocess_stage(config, stages, log)
+    pairs_key = _pairs_stage(config, stages, preprocess_key, log)
+    train_key = _train_stage(config, stages, pairs_key)
+    if not is_main_process():
+        return stages.record
+    eval_settings = config.eval.model_dump()
+    for system, identity in (("base", config.model), ("finetuned", train_key), ("tfidf", "tfidf")):
+        key = stage_key("evaluate", system, identity, eval_settings, config.seed, preprocess_key)
+        stages.run(f"evaluate-{system}", key, functools.partial(_evaluate, config, system))
 
+    from embedlab.apps.arxiv.report import write_report
+
+    started = time.perf_counter()
+    write_report(config, run_dir / "eval", run_dir, stages.record)
+    log(f"[bold]report[/bold]: {run_dir / 'report.md'} ({time.perf_counter() - started:.0f} s)")
+    return stages.record
+
+
+# Each stage's key hashes everything its output depends on, the earlier stages' keys included; changing
+# what goes into a key reruns that stage for every existing run folder, so keys change only on purpose.
+
+
+def _preprocess_stage(config: PipelineConfig, stages: Stages, log: Callable[[str], None]) -> str:
     source = Path(config.data.path) if config.data.path else default_arxiv_path()
     settings = ArxivSettings(
         label_level=config.data.label_level,
@@ -143,55 +162,45 @@ def run_pipeline(
         test_fraction=config.data.test_fraction,
         seed=config.seed,
     )
-    preprocess_key = stage_key(
-        "preprocess", settings.__dict__, file_sha256(source) if source.is_file() else str(source)
-    )
-    stages.run("preprocess", preprocess_key, lambda: _preprocess(source, data_dir, settings, log))
+    key = stage_key("preprocess", settings.__dict__, sha256_file(source) if source.is_file() else str(source))
+    stages.run("preprocess", key, lambda: _preprocess(source, config.run_dir / "data", settings, log))
+    return key
 
-    labelled = config.labelled_pairs
-    pairs_key = stage_key(
+
+def _pairs_stage(
+    config: PipelineConfig, stages: Stages, preprocess_key: str, log: Callable[[str], None]
+) -> str:
+    key = stage_key(
         "pairs",
         config.pairs.model_dump(),
         config.loss.name,
         config.seed,
         preprocess_key,
         config.model if config.pairs.hard_negatives else None,
-        *(["labelled"] if labelled else []),  # (a key of runs from before the option stays the same)
+        # (the key of a run from before the option exists stays the same)
+        *(["labelled"] if config.labelled_pairs else []),
     )
-    stages.run("pairs", pairs_key, lambda: _build_pairs(config, data_dir, pairs_dir, log))
+    data, pairs = config.run_dir / "data", config.run_dir / "pairs"
+    stages.run("pairs", key, lambda: _build_pairs(config, data, pairs, log))
+    return key
 
-    train_key = stage_key(
+
+def _train_stage(config: PipelineConfig, stages: Stages, pairs_key: str) -> str:
+    """Fine-tune on every rank (torchrun); an interrupted training with the same key resumes."""
+    key = stage_key(
         "train",
         config.model,
         config.loss.model_dump(),
-        config.training.model_dump(exclude=None if labelled else {"batches"}),
+        config.training.model_dump(exclude=None if config.labelled_pairs else {"batches"}),
         config.seed,
         config.eval.training_eval_queries,
         pairs_key,
     )
     wait_for_everyone()  # under torchrun: the data rank 0 prepared is ready
-    resume = stages.started_with("train", train_key) and any((train_dir / "checkpoints").glob("checkpoint-*"))
-    stages.run(
-        "train", train_key, lambda: _train(config, data_dir, pairs_dir, run_dir, resume), every_rank=True
-    )
-    if not is_main_process():
-        return stages.record
-
-    eval_settings = config.eval.model_dump()
-    for system, identity in (("base", config.model), ("finetuned", train_key), ("tfidf", "tfidf")):
-        key = stage_key("evaluate", system, identity, eval_settings, config.seed, preprocess_key)
-        stages.run(
-            f"evaluate-{system}",
-            key,
-            functools.partial(_evaluate, config, system, data_dir, train_dir, eval_dir),
-        )
-
-    from embedlab.apps.arxiv.report import write_report
-
-    started = time.perf_counter()
-    write_report(config, eval_dir, run_dir, stages.record)
-    log(f"[bold]report[/bold]: {run_dir / 'report.md'} ({time.perf_counter() - started:.0f} s)")
-    return stages.record
+    checkpoints = config.run_dir / "train" / "checkpoints"
+    resume = stages.started_with("train", key) and any(checkpoints.glob("checkpoint-*"))
+    stages.run("train", key, lambda: _train(config, resume), every_rank=True)
+    return key
 
 
 def _preprocess(source: Path, out: Path, settings: ArxivSettings, log: Callable[[str], None]) -> None:
@@ -267,9 +276,12 @@ def training_evaluator(config: PipelineConfig, data_dir: Path):
     )
 
 
-def _train(config: PipelineConfig, data_dir: Path, pairs_dir: Path, run_dir: Path, resume: bool) -> None:
+def _train(config: PipelineConfig, resume: bool) -> None:
     """Fine-tune on the mined pairs, keeping the checkpoint best at arXiv retrieval on the eval split."""
     from embedlab.train import build_loss, finish_run, fit, prepare_dataset, prepare_student, start_run
+
+    run_dir = config.run_dir
+    data_dir, pairs_dir = run_dir / "data", run_dir / "pairs"
 
     run_config = RunConfig(
         name="train",
@@ -290,9 +302,10 @@ def _train(config: PipelineConfig, data_dir: Path, pairs_dir: Path, run_dir: Pat
     finish_run(run, model, trainer, log, train_examples=len(data), before=None)
 
 
-def _evaluate(config: PipelineConfig, system: str, data_dir: Path, train_dir: Path, eval_dir: Path) -> None:
+def _evaluate(config: PipelineConfig, system: str) -> None:
     from embedlab.evaluate.arxiv import evaluate_arxiv
 
-    model = {"base": config.model, "finetuned": str(train_dir / "model"), "tfidf": None}[system]
-    payload = evaluate_arxiv(model, data_dir, config.eval, seed=config.seed, with_map=True)
-    write_json_atomic(eval_dir / f"{system}.json", {"system": system, **payload})
+    run_dir = config.run_dir
+    model = {"base": config.model, "finetuned": str(run_dir / "train" / "model"), "tfidf": None}[system]
+    payload = evaluate_arxiv(model, run_dir / "data", config.eval, seed=config.seed, with_map=True)
+    write_json_atomic(run_dir / "eval" / f"{system}.json", {"system": system, **payload})
