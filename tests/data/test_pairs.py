@@ -46,3 +46,26 @@ def test_balanced_pairs_draw_every_label_equally_often():
     assert sum(papers[a]["label"] == "small" for a, _ in plain) < 40  # about 10 %
     assert sum(papers[a]["label"] == "small" for a, _ in balanced) == 100
     assert all(papers[a]["label"] == papers[p]["label"] and a != p for a, p in balanced)
+
+
+def test_same_category_pairs_share_the_finer_category_and_fall_back_to_the_label():
+    papers = [
+        {"label": "math", "primary_category": cat, "title": f"{cat}{i}", "abstract": f"A{cat}{i}"}
+        for cat, size in (("math.PR", 30), ("math.AG", 30), ("math.CO", 1))
+        for i in range(size)
+    ]
+    papers += [
+        {"label": "cs", "primary_category": "cs.LG", "title": f"lg{i}", "abstract": f"L{i}"}
+        for i in range(40)
+    ]
+    pairs = positive_pairs(papers, 400, ["same-category", "title-abstract"], balance=True, seed=5)
+    crossed = [(a, p) for a, p in pairs if a != p]
+    assert len(crossed) == 200 and all(papers[a]["label"] == papers[p]["label"] for a, p in crossed)
+    lonely = [(a, p) for a, p in crossed if papers[a]["primary_category"] == "math.CO"]
+    category = [(a, p) for a, p in crossed if (a, p) not in lonely]
+    assert all(papers[a]["primary_category"] == papers[p]["primary_category"] for a, p in category)
+    # the one math.CO paper has no category partner: its positive is another paper of its subject
+    assert lonely and all(papers[p]["label"] == "math" for _, p in lonely)
+    same_label = positive_pairs(papers, 400, ["same-label"], balance=True, seed=5)
+    across = sum(papers[a]["primary_category"] != papers[p]["primary_category"] for a, p in same_label)
+    assert across > 50  # subject-level positives cross categories; category-level ones never do

@@ -1,5 +1,5 @@
-"""Training pairs from labelled documents (arXiv papers): same-label pairs, title ↔ own abstract, mined hard
-negatives, and labelled positive/negative pairs for ContrastiveLoss.
+"""Training pairs from labelled documents (arXiv papers): same-label and same-category pairs, title ↔ own
+abstract, mined hard negatives, and labelled positive/negative pairs for ContrastiveLoss.
 
 Pairs are always built from one split's papers, so no pair crosses a split boundary.
 """
@@ -17,14 +17,14 @@ from embedlab.errors import ConfigError
 if TYPE_CHECKING:
     from embedlab.runtime.encoder import Encoder
 
-PairKind = Literal["same-label", "title-abstract"]
+PairKind = Literal["same-label", "same-category", "title-abstract"]
 TextField = Literal["title", "abstract"]
 
 
-def _by_label(papers: list[dict]) -> dict[str, list[int]]:
+def _by_label(papers: list[dict], key: str = "label") -> dict[str, list[int]]:
     groups: dict[str, list[int]] = defaultdict(list)
     for position, paper in enumerate(papers):
-        groups[paper["label"]].append(position)
+        groups[paper[key]].append(position)
     return groups
 
 
@@ -66,15 +66,22 @@ def positive_pairs(
 ) -> list[tuple[int, int]]:
     """(anchor paper, positive paper) positions, `count` in all, shared equally between `kinds`.
 
-    same-label: two different papers with the same label; title-abstract: a paper with itself (its title as
-    anchor, its abstract as positive). `balance`: anchors drawn equally from every label (see _anchor_order).
+    same-label: two different papers with the same label; same-category: two different papers with the same
+    `primary_category` (finer than a subject label: math.PR, not math; a category with one paper falls back to
+    its label); title-abstract: a paper with itself (its title as anchor, its abstract as positive).
+    `balance`: anchors drawn equally from every label (see _anchor_order).
+
+    Example::
+
+        pairs = positive_pairs(papers, 1_000, ["same-category", "title-abstract"], balance=True)
     """
     if not kinds:
-        raise ConfigError("pairs.kinds: give at least one of same-label, title-abstract")
+        raise ConfigError("pairs.kinds: give at least one of same-label, same-category, title-abstract")
     rng = random.Random(seed)
     groups = {label: members for label, members in _by_label(papers).items() if len(members) >= 2}
-    if "same-label" in kinds and not groups:
-        raise ConfigError("same-label pairs need a label with at least two papers")
+    if {"same-label", "same-category"} & set(kinds) and not groups:
+        raise ConfigError("same-label and same-category pairs need a label with at least two papers")
+    categories = _by_label(papers, "primary_category") if "same-category" in kinds else {}
     pairs: list[tuple[int, int]] = []
     for number, kind in enumerate(kinds):
         wanted = count // len(kinds) + (1 if number < count % len(kinds) else 0)
@@ -83,6 +90,8 @@ def positive_pairs(
                 pairs.append((anchor, anchor))
                 continue
             members = groups.get(papers[anchor]["label"])
+            if kind == "same-category" and len(categories[papers[anchor]["primary_category"]]) >= 2:
+                members = categories[papers[anchor]["primary_category"]]
             if members is None:  # a label with one paper: pair a paper of another label's group instead
                 members = groups[rng.choice(sorted(groups))]
                 anchor = rng.choice(members)

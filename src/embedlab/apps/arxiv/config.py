@@ -40,7 +40,8 @@ class PairsConfig(Strict):
         PairsConfig(kinds=["title-abstract"], train_pairs=5_000, hard_negatives=True)
     """
 
-    kinds: list[Literal["same-label", "title-abstract"]] = Field(
+    # same-category: positives share the paper's primary category (math.PR), finer than its subject label
+    kinds: list[Literal["same-label", "same-category", "title-abstract"]] = Field(
         default_factory=lambda: ["same-label", "title-abstract"]  # type: ignore[arg-type]
     )
     anchor_field: TextField = "title"
@@ -70,6 +71,32 @@ class PipelineConfig(RunFolder):
     loss: LossConfig = Field(default_factory=lambda: LossConfig(name="mnrl"))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     eval: ArxivEvalConfig = Field(default_factory=ArxivEvalConfig)
+
+    # Where each stage keeps its output, spelled once: RUN/{data, pairs, train/model, eval}.
+    @property
+    def data_dir(self) -> Path:
+        """The prepared splits (`RUN/data`)."""
+        return self.run_dir / "data"
+
+    @property
+    def pairs_dir(self) -> Path:
+        """The training and eval pairs as Parquet (`RUN/pairs`)."""
+        return self.run_dir / "pairs"
+
+    @property
+    def train_dir(self) -> Path:
+        """The fine-tuning run folder (`RUN/train`: checkpoints/, model/, metrics)."""
+        return self.run_dir / "train"
+
+    @property
+    def model_dir(self) -> Path:
+        """The fine-tuned model (`RUN/train/model`)."""
+        return self.train_dir / "model"
+
+    @property
+    def eval_dir(self) -> Path:
+        """One JSON file of test-split results per system (`RUN/eval`)."""
+        return self.run_dir / "eval"
 
     @property
     def labelled_pairs(self) -> bool:

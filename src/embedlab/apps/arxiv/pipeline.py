@@ -144,7 +144,7 @@ def run_pipeline(
     from embedlab.apps.arxiv.report import write_report
 
     started = time.perf_counter()
-    write_report(config, run_dir / "eval", run_dir, stages.record)
+    write_report(config, stages.record)
     log(f"[bold]report[/bold]: {run_dir / 'report.md'} ({time.perf_counter() - started:.0f} s)")
     return stages.record
 
@@ -163,7 +163,7 @@ def _preprocess_stage(config: PipelineConfig, stages: Stages, log: Callable[[str
         seed=config.seed,
     )
     key = stage_key("preprocess", settings.__dict__, sha256_file(source) if source.is_file() else str(source))
-    stages.run("preprocess", key, lambda: _preprocess(source, config.run_dir / "data", settings, log))
+    stages.run("preprocess", key, lambda: _preprocess(source, config.data_dir, settings, log))
     return key
 
 
@@ -180,8 +180,7 @@ def _pairs_stage(
         # (the key of a run from before the option exists stays the same)
         *(["labelled"] if config.labelled_pairs else []),
     )
-    data, pairs = config.run_dir / "data", config.run_dir / "pairs"
-    stages.run("pairs", key, lambda: _build_pairs(config, data, pairs, log))
+    stages.run("pairs", key, lambda: _build_pairs(config, log))
     return key
 
 
@@ -197,7 +196,7 @@ def _train_stage(config: PipelineConfig, stages: Stages, pairs_key: str) -> str:
         pairs_key,
     )
     wait_for_everyone()  # under torchrun: the data rank 0 prepared is ready
-    checkpoints = config.run_dir / "train" / "checkpoints"
+    checkpoints = config.train_dir / "checkpoints"
     resume = stages.started_with("train", key) and any(checkpoints.glob("checkpoint-*"))
     stages.run("train", key, lambda: _train(config, resume), every_rank=True)
     return key
@@ -212,11 +211,12 @@ def _preprocess(source: Path, out: Path, settings: ArxivSettings, log: Callable[
     )
 
 
-def _build_pairs(config: PipelineConfig, data_dir: Path, out: Path, log: Callable[[str], None]) -> None:
+def _build_pairs(config: PipelineConfig, log: Callable[[str], None]) -> None:
+    out = config.pairs_dir
     out.mkdir(parents=True, exist_ok=True)
     pairs = config.pairs
     for split, count in (("train", pairs.train_pairs), ("eval", pairs.eval_pairs)):
-        papers = load_split(data_dir, split)
+        papers = load_split(config.data_dir, split)
         seed = config.seed + (0 if split == "train" else 1)
         if config.loss.name == "contrastive":
             dataset = labelled_dataset(
@@ -280,14 +280,13 @@ def _train(config: PipelineConfig, resume: bool) -> None:
     """Fine-tune on the mined pairs, keeping the checkpoint best at arXiv retrieval on the eval split."""
     from embedlab.train import build_loss, finish_run, fit, prepare_dataset, prepare_student, start_run
 
-    run_dir = config.run_dir
-    data_dir, pairs_dir = run_dir / "data", run_dir / "pairs"
+    pairs_dir = config.pairs_dir
 
     run_config = RunConfig(
-        name="train",
+        name=config.train_dir.name,  # the trainer's run folder is output_dir/name: RUN/train
         model=config.model,
         seed=config.seed,
-        output_dir=str(run_dir),
+        output_dir=str(config.train_dir.parent),
         train=DataSource(path=str(pairs_dir / "train.parquet")),
         dev=None,
         loss=config.loss,
@@ -297,7 +296,7 @@ def _train(config: PipelineConfig, resume: bool) -> None:
     run = start_run(run_config, resume=resume, overwrite=not resume)
     model, _ = prepare_student(run_config)
     data = prepare_dataset(_read_dataset(pairs_dir / "train.parquet"), config.loss, (0.0, 1.0))
-    evaluator = training_evaluator(config, data_dir)
+    evaluator = training_evaluator(config, config.data_dir)
     trainer, log = fit(model, data, build_loss(model, config.loss), evaluator, run, best_metric=BEST_METRIC)
     finish_run(run, model, trainer, log, train_examples=len(data), before=None)
 
@@ -305,7 +304,6 @@ def _train(config: PipelineConfig, resume: bool) -> None:
 def _evaluate(config: PipelineConfig, system: str) -> None:
     from embedlab.evaluate.arxiv import evaluate_arxiv
 
-    run_dir = config.run_dir
-    model = {"base": config.model, "finetuned": str(run_dir / "train" / "model"), "tfidf": None}[system]
-    payload = evaluate_arxiv(model, run_dir / "data", config.eval, seed=config.seed, with_map=True)
-    write_json_atomic(run_dir / "eval" / f"{system}.json", {"system": system, **payload})
+    model = {"base": config.model, "finetuned": str(config.model_dir), "tfidf": None}[system]
+    payload = evaluate_arxiv(model, config.data_dir, config.eval, seed=config.seed, with_map=True)
+    write_json_atomic(config.eval_dir / f"{system}.json", {"system": system, **payload})

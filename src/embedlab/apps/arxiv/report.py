@@ -132,13 +132,14 @@ def _save_figure(figure, path: Path) -> None:
     plt.close(figure)
 
 
-def write_report(config: PipelineConfig, eval_dir: Path, run_dir: Path, stage_log) -> dict:
+def write_report(config: PipelineConfig, stage_log) -> dict:
     """Write `RUN/report.md`, `RUN/report.json`, the charts and the model card from the evaluation files.
 
     Example::
 
-        results = write_report(config, run_dir / "eval", run_dir, record)
+        results = write_report(config, record)
     """
+    run_dir, eval_dir = config.run_dir, config.eval_dir
     results = {
         system: json.loads((eval_dir / f"{system}.json").read_text(encoding="utf-8"))
         for system in SYSTEM_TITLES
@@ -187,9 +188,8 @@ Machine: {machine_summary()}
         "config": config.model_dump(mode="json"),
     }
     write_json_atomic(run_dir / "report.json", report)
-    model_dir = run_dir / "train" / "model"
-    if model_dir.is_dir():
-        write_text_atomic(model_dir / "README.md", _model_card(config, table))
+    if config.model_dir.is_dir():
+        write_text_atomic(config.model_dir / "README.md", _model_card(config, table))
     return report
 
 
