@@ -236,6 +236,8 @@ def _build_pairs(config: PipelineConfig, log: Callable[[str], None]) -> None:
             if pairs.hard_negatives:
                 from embedlab.runtime.encoder import TorchEncoder
 
+                pool = min(pairs.hard_negative_pool, len(papers))
+                log(f"  {split}: mining hard negatives with {config.model} among {pool:,} papers (minutes)")
                 negatives = mine_hard_negatives(
                     papers,
                     chosen,
