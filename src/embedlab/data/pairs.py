@@ -90,8 +90,9 @@ def positive_pairs(
                 pairs.append((anchor, anchor))
                 continue
             members = groups.get(papers[anchor]["label"])
-            if kind == "same-category" and len(categories[papers[anchor]["primary_category"]]) >= 2:
-                members = categories[papers[anchor]["primary_category"]]
+            if kind == "same-category":  # the anchor's category, unless it is the category's only paper
+                finer = categories[papers[anchor]["primary_category"]]
+                members = finer if len(finer) >= 2 else members
             if members is None:  # a label with one paper: pair a paper of another label's group instead
                 members = groups[rng.choice(sorted(groups))]
                 anchor = rng.choice(members)

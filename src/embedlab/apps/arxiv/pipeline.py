@@ -259,13 +259,19 @@ def _build_pairs(config: PipelineConfig, log: Callable[[str], None]) -> None:
         log(f"  {split}: {len(dataset):,} pairs ({', '.join(dataset.column_names)})")
 
 
-def training_evaluator(config: PipelineConfig, data_dir: Path):
-    """InformationRetrievalEvaluator on a stratified sample of the eval split (queries and corpus from the
-    same sampled papers), used to pick the checkpoint kept.
+def training_evaluator(config: PipelineConfig):
+    """InformationRetrievalEvaluator on a stratified sample of the run's eval split (queries and corpus from
+    the same sampled papers), used to pick the checkpoint kept.
+
+    Example::
+
+        evaluator = training_evaluator(load_pipeline_config("configs/arxiv-minilm.yaml"))
     """
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
-    papers = stratified_sample(load_split(data_dir, "eval"), config.eval.training_eval_queries, config.seed)
+    papers = stratified_sample(
+        load_split(config.data_dir, "eval"), config.eval.training_eval_queries, config.seed
+    )
     inputs = retrieval_inputs(papers, config.eval.query_field, config.eval.corpus_field)
     return InformationRetrievalEvaluator(
         inputs.queries,
@@ -298,7 +304,7 @@ def _train(config: PipelineConfig, resume: bool) -> None:
     run = start_run(run_config, resume=resume, overwrite=not resume)
     model, _ = prepare_student(run_config)
     data = prepare_dataset(_read_dataset(pairs_dir / "train.parquet"), config.loss, (0.0, 1.0))
-    evaluator = training_evaluator(config, config.data_dir)
+    evaluator = training_evaluator(config)
     trainer, log = fit(model, data, build_loss(model, config.loss), evaluator, run, best_metric=BEST_METRIC)
     finish_run(run, model, trainer, log, train_examples=len(data), before=None)
 
