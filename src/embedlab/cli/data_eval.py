@@ -102,20 +102,35 @@ def pipeline_command(
     config: Annotated[Path, typer.Argument(help="Pipeline config YAML, e.g. configs/arxiv-minilm.yaml.")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: a.b=value.")] = None,
     force: Annotated[bool, typer.Option(help="Rerun every stage, even unchanged ones.")] = False,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="Train with N seeds on one benchmark (runs/NAME, runs/NAME-seedS/) and report the mean ± sd "
+            "of every figure (runs/NAME-seeds/).",
+        ),
+    ] = None,
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
     """Preprocess → pairs → train → evaluate (base, fine-tuned, TF-IDF) → report; skips unchanged stages."""
     use_device(device, dtype)
     from embedlab.apps.arxiv.config import load_pipeline_config
-    from embedlab.apps.arxiv.pipeline import run_pipeline
 
     settings = load_pipeline_config(config, list(set_ or []))
-    run_pipeline(settings, log=lambda line: console.print(line, highlight=False), force=force)
+    log = lambda line: console.print(line, highlight=False)  # noqa: E731
+    if seeds is None:
+        from embedlab.apps.arxiv.pipeline import run_pipeline
+
+        run_pipeline(settings, log=log, force=force)
+        report = settings.run_dir / "report.md"
+    else:
+        from embedlab.apps.arxiv.seeds import run_pipeline_seeds, seeded_configs
+
+        seeded_configs(settings, seeds)  # a bad --seeds is refused before any work
+        run_pipeline_seeds(settings, seeds, log=log, force=force)
+        report = settings.run_dir.with_name(f"{settings.name}-seeds") / "report.md"
     if not console.quiet:  # under torchrun only rank 0 writes the report
-        console.print(
-            (settings.run_dir / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False
-        )
+        console.print(report.read_text(encoding="utf-8"), highlight=False, markup=False)
 
 
 @data_app.command("check")

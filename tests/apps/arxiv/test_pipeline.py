@@ -93,3 +93,52 @@ def test_pipeline_runs_end_to_end_then_skips_unchanged_stages_and_reruns_changed
             _pipeline_config(arxiv_corpus, tiny_model_dir, tmp_path, training__batches="distinct-labels"),
             log=lambda line: None,
         )
+
+
+def test_seeds_share_one_benchmark_and_report_the_spread_of_the_fine_tuned_figures(
+    arxiv_corpus, tiny_model_dir, tmp_path
+):
+    import statistics
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from embedlab.apps.arxiv.seeds import run_pipeline_seeds
+    from embedlab.cli import app
+
+    config = _pipeline_config(arxiv_corpus, tiny_model_dir, tmp_path)
+    lines: list[str] = []
+    result = run_pipeline_seeds(config, 2, log=lines.append)
+    assert result is not None
+    first, second = tmp_path / "tiny", tmp_path / "tiny-seed43"
+    assert [r.run_dir for r in result.runs] == [first, second]
+
+    # the benchmark is the first seed's: same split, the base model's and TF-IDF's figures taken, not rerun
+    for shared in ("data/test.parquet", "eval/base.json", "eval/tfidf.json", ".stages/evaluate-base.json"):
+        assert (first / shared).read_bytes() == (second / shared).read_bytes(), shared
+    assert sum("taken from" in line for line in lines) == 3
+    assert sum("evaluate-base[/bold]: running" in line for line in lines) == 1
+    # what training draws does change with the seed
+    assert (first / "pairs/train.parquet").read_bytes() != (second / "pairs/train.parquet").read_bytes()
+    assert yaml.safe_load((second / "config.yaml").read_text())["data"]["seed"] == 42
+
+    row = next(r for r in result.summary if (r["task"], r["split"]) == ("retrieval", "precision@10"))
+    values = [
+        next(
+            r["value"]
+            for r in json.loads((run / "eval/finetuned.json").read_text())["records"]
+            if r["metric"] == "precision@10"
+        )
+        for run in (first, second)
+    ]
+    assert row["values"] == values and row["mean"] == round(statistics.fmean(values), 2)
+    assert any(r["task"] == "eval split" for r in result.summary)
+    report = (tmp_path / "tiny-seeds" / "report.md").read_text()
+    assert "mean ± sd of 2 seeds" in report and "| retrieval | precision@10 |" in report
+
+    again: list[str] = []
+    run_pipeline_seeds(config, 2, log=again.append)
+    assert sum("unchanged, skipped" in line for line in again) == 12
+
+    refused = CliRunner().invoke(app, ["pipeline", str(first / "config.yaml"), "--seeds", "1"])
+    assert refused.exit_code == 2 and "--seeds 1: give 2 or more" in refused.output

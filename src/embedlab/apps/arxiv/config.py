@@ -30,6 +30,10 @@ class ArxivDataConfig(Strict):
     min_papers: int = Field(default=100, gt=0)
     eval_fraction: float = Field(default=0.05, gt=0, lt=1)
     test_fraction: float = Field(default=0.10, gt=0, lt=1)
+    # The benchmark's seed: the split, the classifier's training sample and the eval-split sample that picks
+    # the checkpoint. Default: the run's `seed`. Fixing it while `seed` varies compares training seeds on
+    # one benchmark (`embedlab pipeline --seeds`).
+    seed: int | None = None
 
 
 class PairsConfig(Strict):
@@ -97,6 +101,11 @@ class PipelineConfig(RunFolder):
     def eval_dir(self) -> Path:
         """One JSON file of test-split results per system (`RUN/eval`)."""
         return self.run_dir / "eval"
+
+    @property
+    def data_seed(self) -> int:
+        """The seed of the split and of the evaluation samples: `data.seed`, else the run's `seed`."""
+        return self.seed if self.data.seed is None else self.data.seed
 
     @property
     def labelled_pairs(self) -> bool:

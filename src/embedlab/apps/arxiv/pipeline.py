@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,14 @@ from embedlab.data.pairs import contrastive_dataset, labelled_dataset, mine_hard
 from embedlab.evaluate.arxiv import stratified_sample
 from embedlab.evaluate.retrieval import retrieval_inputs
 from embedlab.hardware import is_main_process, wait_for_everyone
-from embedlab.io import atomic_path, content_digest, sha256_file, write_json_atomic, write_text_atomic
+from embedlab.io import (
+    atomic_dir,
+    atomic_path,
+    content_digest,
+    sha256_file,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 EVAL_NAME = "arxiv-eval"
 BEST_METRIC = f"{EVAL_NAME}_cosine_precision@10"
@@ -97,6 +105,31 @@ class Stages:
         self.record.ran[name] = seconds
         self.log(f"[bold]{name}[/bold]: done in {seconds:.0f} s")
 
+    def share(self, source: Stages, name: str, outputs: list[Path]) -> bool:
+        """Take a stage another run folder finished — its outputs (paths relative to the run folder) and its
+        record — unless this folder has begun the stage or holds one of those paths. The record's key still
+        decides at `run`: where this run's inputs differ, the stage reruns over the copies.
+
+        Example::
+
+            stages.share(Stages(Path("runs/arxiv-minilm"), print), "evaluate-base", [Path("eval/base.json")])
+        """
+        record = source.state(name)
+        here, there = self.directory.parent, source.directory.parent
+        if not (record and record.get("finished")) or self.state(name) is not None:
+            return False
+        if any((here / path).exists() for path in outputs):
+            return False
+        for path in outputs:
+            if (there / path).is_dir():
+                with atomic_dir(here / path, replaces=lambda _: False) as staging:
+                    shutil.copytree(there / path, staging, dirs_exist_ok=True)
+            else:
+                with atomic_path(here / path) as staging:
+                    shutil.copyfile(there / path, staging)
+        write_json_atomic(self._path(name), record)
+        return True
+
     def started_with(self, name: str, key: str) -> bool:
         """The stage began with this key and did not finish (an interrupted run to resume)."""
         state = self.state(name)
@@ -138,7 +171,7 @@ def run_pipeline(
         return stages.record
     eval_settings = config.eval.model_dump()
     for system, identity in (("base", config.model), ("finetuned", train_key), ("tfidf", "tfidf")):
-        key = stage_key("evaluate", system, identity, eval_settings, config.seed, preprocess_key)
+        key = stage_key("evaluate", system, identity, eval_settings, config.data_seed, preprocess_key)
         stages.run(f"evaluate-{system}", key, functools.partial(_evaluate, config, system))
 
     from embedlab.apps.arxiv.report import write_report
@@ -160,7 +193,7 @@ def _preprocess_stage(config: PipelineConfig, stages: Stages, log: Callable[[str
         min_papers=config.data.min_papers,
         eval_fraction=config.data.eval_fraction,
         test_fraction=config.data.test_fraction,
-        seed=config.seed,
+        seed=config.data_seed,
     )
     key = stage_key("preprocess", settings.__dict__, sha256_file(source) if source.is_file() else str(source))
     stages.run("preprocess", key, lambda: _preprocess(source, config.data_dir, settings, log))
@@ -270,7 +303,7 @@ def training_evaluator(config: PipelineConfig):
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
     papers = stratified_sample(
-        load_split(config.data_dir, "eval"), config.eval.training_eval_queries, config.seed
+        load_split(config.data_dir, "eval"), config.eval.training_eval_queries, config.data_seed
     )
     inputs = retrieval_inputs(papers, config.eval.query_field, config.eval.corpus_field)
     return InformationRetrievalEvaluator(
@@ -313,5 +346,5 @@ def _evaluate(config: PipelineConfig, system: str) -> None:
     from embedlab.evaluate.arxiv import evaluate_arxiv
 
     model = {"base": config.model, "finetuned": str(config.model_dir), "tfidf": None}[system]
-    payload = evaluate_arxiv(model, config.data_dir, config.eval, seed=config.seed, with_map=True)
+    payload = evaluate_arxiv(model, config.data_dir, config.eval, seed=config.data_seed, with_map=True)
     write_json_atomic(config.eval_dir / f"{system}.json", {"system": system, **payload})

@@ -1,0 +1,181 @@
+"""`embedlab pipeline CONFIG --seeds N`: one arXiv config trained with N seeds on one benchmark, and the
+mean ± sd of the fine-tuned model's figures — how much of a difference between two levers is seed noise.
+
+The seeds vary what training draws (pairs, their order, the batches); the benchmark stays put: the split, the
+classifier's training papers and the eval-split sample that picks the checkpoint all follow `data.seed` (the
+config's seed), so every seed is scored on the same test papers, and the base model's and TF-IDF's figures
+are computed once and shared.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedlab.apps.arxiv.config import PipelineConfig
+from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, run_pipeline
+from embedlab.apps.arxiv.report import METRICS
+from embedlab.errors import ConfigError
+from embedlab.evaluate.report import markdown_table
+from embedlab.hardware import is_main_process, wait_for_everyone
+from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.train.seeds import spread_row
+
+EVAL_SPLIT_CHOICE = ("eval split", "precision@10 (the choice)")
+
+
+@dataclass
+class PipelineSeeds:
+    """The seeds' run folders and the summary rows (mean, std, min, max, values of each figure).
+
+    Example::
+
+        result = run_pipeline_seeds(config, 3)
+        result.summary[0]  # {"task": "eval split", "split": "precision@10 (the choice)", "mean": 57.1, ...}
+    """
+
+    out: Path
+    runs: list[PipelineConfig]
+    summary: list[dict]
+
+
+def seeded_configs(config: PipelineConfig, seeds: int) -> list[PipelineConfig]:
+    """The config once per seed: its own seed in runs/NAME (the plain run, kept if it finished), the next ones
+    in runs/NAME-seedS, all with the benchmark (`data.seed`) of the config's own seed.
+
+    Example::
+
+        [c.run_dir.name for c in seeded_configs(config, 3)]  # ["arxiv-minilm", "arxiv-minilm-seed43", ...]
+    """
+    if seeds < 2:
+        raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
+    data = config.data.model_copy(update={"seed": config.data_seed})
+    return [
+        config.model_copy(
+            update={
+                "seed": seed,
+                "data": data,
+                "name": config.name if seed == config.seed else f"{config.name}-seed{seed}",
+            }
+        )
+        for seed in range(config.seed, config.seed + seeds)
+    ]
+
+
+def run_pipeline_seeds(
+    config: PipelineConfig, seeds: int, *, log: Callable[[str], None] = print, force: bool = False
+) -> PipelineSeeds | None:
+    """Run the pipeline with seeds seed, seed+1, ... (each run's finished stages are skipped, an interrupted
+    training resumes), then write runs/NAME-seeds/{report.md, summary.json}. None on the ranks other than 0
+    under torchrun.
+
+    Example::
+
+        result = run_pipeline_seeds(load_pipeline_config("configs/arxiv-minilm.yaml"), 3)
+        print((result.out / "report.md").read_text())
+    """
+    runs = seeded_configs(config, seeds)
+    for number, seeded in enumerate(runs, start=1):
+        log(f"[bold]seed {seeded.seed}[/bold] ({number} of {len(runs)}): {seeded.run_dir}")
+        if number > 1 and not force:
+            _share_benchmark(runs[0], seeded, log)
+        run_pipeline(seeded, log=log, force=force)
+    if not is_main_process():
+        return None
+    result = PipelineSeeds(config.run_dir.with_name(f"{config.name}-seeds"), runs, seed_summary(runs))
+    _write_report(config, result)
+    return result
+
+
+def _share_benchmark(first: PipelineConfig, seeded: PipelineConfig, log: Callable[[str], None]) -> None:
+    """The split and the base model's and TF-IDF's test figures do not depend on the training seed: copy them
+    from the first seed's folder (their stage keys still decide; a stage whose inputs differ reruns).
+    """
+    if is_main_process():
+        source, target = Stages(first.run_dir, log), Stages(seeded.run_dir, log)
+        for name, outputs in (
+            ("preprocess", [Path("data")]),
+            ("evaluate-base", [Path("eval/base.json")]),
+            ("evaluate-tfidf", [Path("eval/tfidf.json")]),
+        ):
+            if target.share(source, name, outputs):
+                log(f"  {name}: taken from {first.run_dir} (the same benchmark)")
+    wait_for_everyone()
+
+
+def _figures(config: PipelineConfig) -> dict[tuple[str, str], float]:
+    """One run's test figures of the fine-tuned model, and the eval-split figure that chose its checkpoint."""
+    result = json.loads((config.eval_dir / "finetuned.json").read_text(encoding="utf-8"))
+    figures = {
+        (r["task"].removeprefix("arxiv-"), r["metric"]): r["value"]
+        for r in result["records"]
+        if (r["task"], r["metric"]) in METRICS
+    }
+    lines = (config.train_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    choices = [row[f"eval_{BEST_METRIC}"] for row in map(json.loads, lines) if f"eval_{BEST_METRIC}" in row]
+    if choices:
+        figures[EVAL_SPLIT_CHOICE] = round(100 * max(choices), 2)
+    return figures
+
+
+def seed_summary(runs: list[PipelineConfig]) -> list[dict]:
+    """Mean ± sd over the seeds of each test figure of the fine-tuned model, and of the eval-split choice.
+
+    Example::
+
+        seed_summary(seeded_configs(config, 3))[0]["values"]  # [57.02, 56.6, 57.3]
+    """
+    figures = [_figures(run) for run in runs]
+    keys = [key for key in figures[0] if all(key in f for f in figures)]
+    return [spread_row(task, metric, [f[(task, metric)] for f in figures]) for task, metric in keys]
+
+
+def _write_report(config: PipelineConfig, result: PipelineSeeds) -> None:
+    base = json.loads((result.runs[0].eval_dir / "base.json").read_text(encoding="utf-8"))
+    base_values = {(r["task"].removeprefix("arxiv-"), r["metric"]): r["value"] for r in base["records"]}
+    rows = [
+        [
+            row["task"],
+            row["split"],
+            "–"
+            if (row["task"], row["split"]) not in base_values
+            else f"{base_values[(row['task'], row['split'])]:.2f}",
+            f"{row['mean']:.2f} ± {row['std']:.2f}",
+            f"{row['min']:.2f}–{row['max']:.2f}",
+            ", ".join(f"{v:.2f}" for v in row["values"]),
+        ]
+        for row in result.summary
+    ]
+    seeds = ", ".join(str(run.seed) for run in result.runs)
+    table = markdown_table(
+        [
+            "task",
+            "metric",
+            "base model",
+            f"fine-tuned, mean ± sd of {len(result.runs)} seeds",
+            "min–max",
+            f"seeds {seeds}",
+        ],
+        rows,
+    )
+    folders = ", ".join(str(r.run_dir) for r in result.runs)
+    markdown = f"""# {config.name}: {len(result.runs)} training seeds on one benchmark
+
+Seeds {seeds} vary the pairs drawn and their order; the split, the classifier's training papers and the
+eval-split sample that picks each checkpoint are those of seed {config.data_seed}. Test figures ×100; the
+eval-split row is the figure that chose each run's checkpoint. Runs: {folders}.
+
+{table}
+"""
+    write_text_atomic(result.out / "report.md", markdown)
+    write_json_atomic(
+        result.out / "summary.json",
+        {
+            "name": config.name,
+            "seeds": [r.seed for r in result.runs],
+            "runs": [str(r.run_dir) for r in result.runs],
+            "summary": result.summary,
+        },
+    )
