@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 
 from embedlab.data.sts import STS_TASKS
@@ -107,3 +108,22 @@ each row (SICK-R full: the 9,927-pair release that MTEB scores).{before_note}
 {config_yaml.rstrip()}
 ```
 """
+
+
+def spread_row(task: str, split: str, values: list[float]) -> dict:
+    """Mean, sample standard deviation, min, max and the values of one figure over seeds.
+
+    Example::
+
+        spread_row("stsb", "test", [85.9, 86.2, 85.7])  # {"mean": 85.93, "std": 0.25, "min": 85.7, ...}
+    """
+    return {
+        "task": task,
+        "split": split,
+        "mean": round(statistics.fmean(values), 2),
+        "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+        "values": [round(v, 2) for v in values],
+        "n": len(values),
+    }

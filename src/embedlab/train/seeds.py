@@ -4,14 +4,13 @@ between settings is seed noise), and optionally the seeds' weights averaged into
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from embedlab.config import RunConfig
 from embedlab.errors import ConfigError
 from embedlab.evaluate.records import EvalRecord
-from embedlab.evaluate.report import markdown_table, model_card
+from embedlab.evaluate.report import markdown_table, model_card, spread_row
 from embedlab.evaluate.sts import SPEARMAN, evaluate_sts
 from embedlab.io import write_json_atomic, write_text_atomic
 from embedlab.train.run_folder import RunResult, save_model
@@ -76,25 +75,6 @@ def seed_summary(runs: list[RunResult]) -> list[dict]:
     if len(devs) == len(runs):
         rows.append(spread_row("best dev", "dev", devs))
     return rows
-
-
-def spread_row(task: str, split: str, values: list[float]) -> dict:
-    """Mean, sample standard deviation, min, max and the values of one figure over seeds.
-
-    Example::
-
-        spread_row("stsb", "test", [85.9, 86.2, 85.7])  # {"mean": 85.93, "std": 0.25, "min": 85.7, ...}
-    """
-    return {
-        "task": task,
-        "split": split,
-        "mean": round(statistics.fmean(values), 2),
-        "std": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
-        "min": round(min(values), 2),
-        "max": round(max(values), 2),
-        "values": [round(v, 2) for v in values],
-        "n": len(values),
-    }
 
 
 def train_seeds(

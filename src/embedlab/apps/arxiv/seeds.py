@@ -18,10 +18,9 @@ from embedlab.apps.arxiv.config import PipelineConfig
 from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, run_pipeline
 from embedlab.apps.arxiv.report import METRICS
 from embedlab.errors import ConfigError
-from embedlab.evaluate.report import markdown_table
+from embedlab.evaluate.report import markdown_table, spread_row
 from embedlab.hardware import is_main_process, wait_for_everyone
 from embedlab.io import write_json_atomic, write_text_atomic
-from embedlab.train.seeds import spread_row
 
 EVAL_SPLIT_CHOICE = ("eval split", "precision@10 (the choice)")
 
