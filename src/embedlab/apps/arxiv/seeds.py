@@ -138,9 +138,7 @@ def _write_report(config: PipelineConfig, result: PipelineSeeds) -> None:
         [
             row["task"],
             row["split"],
-            "–"
-            if (row["task"], row["split"]) not in base_values
-            else f"{base_values[(row['task'], row['split'])]:.2f}",
+            _shown(base_values.get((row["task"], row["split"]))),
             f"{row['mean']:.2f} ± {row['std']:.2f}",
             f"{row['min']:.2f}–{row['max']:.2f}",
             ", ".join(f"{v:.2f}" for v in row["values"]),
@@ -178,3 +176,7 @@ eval-split row is the figure that chose each run's checkpoint. Runs: {folders}.
             "summary": result.summary,
         },
     )
+
+
+def _shown(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
