@@ -13,6 +13,8 @@ import argparse
 import statistics
 import time
 
+from sentence_transformers import SentenceTransformer
+
 from embedlab.apps.arxiv.config import load_pipeline_config
 from embedlab.apps.arxiv.pipeline import BEST_METRIC, training_evaluator
 
@@ -31,8 +33,6 @@ def main() -> None:
     rows = {size: [] for size in args.sizes}
     for run in args.runs:
         config = load_pipeline_config(f"{run}/config.yaml")
-        from sentence_transformers import SentenceTransformer
-
         model = SentenceTransformer(str(config.model_dir), device="cpu")
         model.max_seq_length = config.training.max_seq_length  # as during training, when it was chosen
         started = time.perf_counter()

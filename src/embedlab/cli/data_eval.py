@@ -118,18 +118,18 @@ def pipeline_command(
 
     settings = load_pipeline_config(config, list(set_ or []))
     log = lambda line: console.print(line, highlight=False)  # noqa: E731
+    report: Path | None
     if seeds is None:
         from embedlab.apps.arxiv.pipeline import run_pipeline
 
         run_pipeline(settings, log=log, force=force)
         report = settings.run_dir / "report.md"
     else:
-        from embedlab.apps.arxiv.seeds import run_pipeline_seeds, seeded_configs
+        from embedlab.apps.arxiv.seeds import run_pipeline_seeds
 
-        seeded_configs(settings, seeds)  # a bad --seeds is refused before any work
-        run_pipeline_seeds(settings, seeds, log=log, force=force)
-        report = settings.run_dir.with_name(f"{settings.name}-seeds") / "report.md"
-    if not console.quiet:  # under torchrun only rank 0 writes the report
+        result = run_pipeline_seeds(settings, seeds, log=log, force=force)  # refuses a bad --seeds first
+        report = result.out / "report.md" if result else None
+    if report is not None and not console.quiet:  # under torchrun only rank 0 writes the report
         console.print(report.read_text(encoding="utf-8"), highlight=False, markup=False)
 
 

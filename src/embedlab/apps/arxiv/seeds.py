@@ -104,14 +104,16 @@ def _share_benchmark(first: PipelineConfig, seeded: PipelineConfig, log: Callabl
     wait_for_everyone()
 
 
+def _test_figures(config: PipelineConfig, system: str) -> dict[tuple[str, str], float]:
+    """A system's test figures in a run, by (task without its `arxiv-` prefix, metric)."""
+    result = json.loads((config.eval_dir / f"{system}.json").read_text(encoding="utf-8"))
+    return {(r["task"].removeprefix("arxiv-"), r["metric"]): r["value"] for r in result["records"]}
+
+
 def _figures(config: PipelineConfig) -> dict[tuple[str, str], float]:
     """One run's test figures of the fine-tuned model, and the eval-split figure that chose its checkpoint."""
-    result = json.loads((config.eval_dir / "finetuned.json").read_text(encoding="utf-8"))
-    figures = {
-        (r["task"].removeprefix("arxiv-"), r["metric"]): r["value"]
-        for r in result["records"]
-        if (r["task"], r["metric"]) in METRICS
-    }
+    shown = {(task.removeprefix("arxiv-"), metric) for task, metric in METRICS}
+    figures = {key: value for key, value in _test_figures(config, "finetuned").items() if key in shown}
     lines = (config.train_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     choices = [row[f"eval_{BEST_METRIC}"] for row in map(json.loads, lines) if f"eval_{BEST_METRIC}" in row]
     if choices:
@@ -132,8 +134,7 @@ def seed_summary(runs: list[PipelineConfig]) -> list[dict]:
 
 
 def _write_report(config: PipelineConfig, result: PipelineSeeds) -> None:
-    base = json.loads((result.runs[0].eval_dir / "base.json").read_text(encoding="utf-8"))
-    base_values = {(r["task"].removeprefix("arxiv-"), r["metric"]): r["value"] for r in base["records"]}
+    base_values = _test_figures(result.runs[0], "base")
     rows = [
         [
             row["task"],
