@@ -56,9 +56,10 @@ def test_greedy_soup_keeps_only_members_that_do_not_lower_the_dev_score(tiny_mod
     def dev_score(model) -> float:  # closer to the mean of a and b is better
         return -float((model.state_dict()[key] - target).norm())
 
-    soup, chosen, score = greedy_soup([tmp_path / n for n in "abc"], dev_score)
-    assert sorted(p.name for p in chosen) == ["a", "b"] and score == pytest.approx(0.0, abs=1e-4)
-    torch.testing.assert_close(soup.state_dict()[key], target, rtol=0, atol=1e-6)
+    soup = greedy_soup([tmp_path / n for n in "abc"], dev_score)
+    assert sorted(p.name for p in soup.members) == ["a", "b"] and soup.dev == pytest.approx(0.0, abs=1e-4)
+    torch.testing.assert_close(soup.model.state_dict()[key], target, rtol=0, atol=1e-6)
+    assert soup.alone == {tmp_path / n: dev_score(models[i]) for i, n in enumerate("abc")}
 
 
 def test_soup_command_averages_folders_chosen_on_dev_and_saves_a_card(tiny_model_dir, tmp_path):

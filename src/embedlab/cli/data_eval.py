@@ -109,6 +109,13 @@ def pipeline_command(
             "of every figure (runs/NAME-seeds/).",
         ),
     ] = None,
+    soup: Annotated[
+        str | None,
+        typer.Option(
+            help="With --seeds: average the seeds' models into one, uniform or greedy (members chosen on the "
+            "whole eval split), scored on test beside them (runs/NAME-seeds/soup/).",
+        ),
+    ] = None,
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -119,7 +126,7 @@ def pipeline_command(
     settings = load_pipeline_config(config, list(set_ or []))
     log = lambda line: console.print(line, highlight=False)  # noqa: E731
     report: Path | None
-    if seeds is None:
+    if seeds is None and soup is None:
         from embedlab.apps.arxiv.pipeline import run_pipeline
 
         run_pipeline(settings, log=log, force=force)
@@ -127,7 +134,8 @@ def pipeline_command(
     else:
         from embedlab.apps.arxiv.seeds import run_pipeline_seeds
 
-        result = run_pipeline_seeds(settings, seeds, log=log, force=force)  # refuses a bad --seeds first
+        # refuses a bad --seeds or --soup before any work
+        result = run_pipeline_seeds(settings, seeds, soup=soup, log=log, force=force)
         report = result.out / "report.md" if result else None
     if report is not None and not console.quiet:  # under torchrun only rank 0 writes the report
         console.print(report.read_text(encoding="utf-8"), highlight=False, markup=False)

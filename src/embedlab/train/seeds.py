@@ -139,9 +139,10 @@ def _make_soup(config: RunConfig, result: SeedsResult, soup: str, log) -> None:
     def dev_score(model) -> float:
         return dev_spearman(evaluator, model) if evaluator else float("nan")
 
-    model, chosen, dev = make_soup([run.model_dir for run in result.runs], soup, dev_score, log)
+    made = make_soup([run.model_dir for run in result.runs], soup, dev_score, log)
+    model, chosen = made.model, made.members
     result.soup_members = [str(path) for path in chosen]
-    result.soup_dev = dev * 100
+    result.soup_dev = made.dev * 100
     result.soup_after = evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
     result.soup_dir = result.out / "soup" / "model"
     card = model_card(

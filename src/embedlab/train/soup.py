@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,32 +52,51 @@ def average_weights(models: Sequence[SentenceTransformer]) -> SentenceTransforme
     return soup
 
 
-def greedy_soup(
-    folders: Sequence[str | Path], dev_score: Callable[[SentenceTransformer], float], log=lambda line: None
-) -> tuple[SentenceTransformer, list[Path], float]:
-    """Greedy soup: the models ranked by `dev_score`, each added to the average only if the soup's dev score
-    does not drop. Returns the soup, the folders in it and its dev score.
+@dataclass
+class Soup:
+    """A soup, the folders it averages, its dev score and each candidate's own dev score (greedy soups score
+    every candidate alone first; a uniform soup scores none of them).
 
     Example::
 
-        soup, chosen, dev = greedy_soup(seed_folders, lambda model: dev_spearman(model))
+        soup = make_soup(["runs/a/model", "runs/b/model"], "greedy", dev_score)
+        soup.model.encode(["A sentence"]), soup.members, soup.dev, soup.alone
+    """
+
+    model: SentenceTransformer
+    members: list[Path]
+    dev: float
+    alone: dict[Path, float] = field(default_factory=dict)
+
+
+def greedy_soup(
+    folders: Sequence[str | Path], dev_score: Callable[[SentenceTransformer], float], log=lambda line: None
+) -> Soup:
+    """Greedy soup: the models ranked by `dev_score`, each added to the average only if the soup's dev score
+    does not drop.
+
+    Example::
+
+        soup = greedy_soup(seed_folders, lambda model: dev_spearman(model))
+        soup.members  # the folders kept, best alone first
     """
     from sentence_transformers import SentenceTransformer
 
     models = {Path(f): SentenceTransformer(str(f), device="cpu") for f in folders}
-    ranked = sorted(((dev_score(model), path) for path, model in models.items()), key=lambda x: -x[0])
-    best_score, first = ranked[0]
-    chosen, soup = [first], models[first]
-    log(f"soup: start with {first} (dev {best_score * 100:.2f})")
-    for score, path in ranked[1:]:
-        candidate = average_weights([models[p] for p in [*chosen, path]])
+    alone = {path: dev_score(model) for path, model in models.items()}
+    ranked = sorted(alone, key=lambda path: -alone[path])
+    first = ranked[0]
+    soup = Soup(models[first], [first], alone[first], alone)
+    log(f"soup: start with {first} (dev {soup.dev * 100:.2f})")
+    for path in ranked[1:]:
+        candidate = average_weights([models[p] for p in [*soup.members, path]])
         candidate_score = dev_score(candidate)
-        kept = candidate_score >= best_score
+        kept = candidate_score >= soup.dev
         verdict = "kept" if kept else "left out"
-        log(f"soup: + {path} (alone {score * 100:.2f}) → {candidate_score * 100:.2f}: {verdict}")
+        log(f"soup: + {path} (alone {alone[path] * 100:.2f}) → {candidate_score * 100:.2f}: {verdict}")
         if kept:
-            chosen, soup, best_score = [*chosen, path], candidate, candidate_score
-    return soup, chosen, best_score
+            soup = Soup(candidate, [*soup.members, path], candidate_score, alone)
+    return soup
 
 
 def make_soup(
@@ -85,13 +104,12 @@ def make_soup(
     how: str,
     dev_score: Callable[[SentenceTransformer], float],
     log=lambda line: None,
-) -> tuple[SentenceTransformer, list[Path], float]:
-    """A `uniform` soup (every model) or a `greedy` one (chosen on dev); returns the soup, its members and
-    its dev score.
+) -> Soup:
+    """A `uniform` soup (every model) or a `greedy` one (chosen on dev), with its members and dev score.
 
     Example::
 
-        soup, members, dev = make_soup(["runs/a/model", "runs/b/model"], "uniform", dev_score)
+        soup = make_soup(["runs/a/model", "runs/b/model"], "uniform", dev_score)
     """
     from sentence_transformers import SentenceTransformer
 
@@ -100,7 +118,7 @@ def make_soup(
     if how == "greedy":
         return greedy_soup(folders, dev_score, log)
     model = average_weights([SentenceTransformer(str(f), device="cpu") for f in folders])
-    return model, [Path(f) for f in folders], dev_score(model)
+    return Soup(model, [Path(f) for f in folders], dev_score(model))
 
 
 @dataclass
@@ -152,7 +170,8 @@ def soup_models(
         raise ConfigError(f"--dev {dev}: give one split, such as stsb:dev")
     ((task, split),) = dev_split
     evaluator = dev_evaluator(DataSource(task=task, split=split), batch_size=batch_size)
-    model, members, dev_value = make_soup(paths, how, partial(dev_spearman, evaluator), log)
+    soup = make_soup(paths, how, partial(dev_spearman, evaluator), log)
+    model, members, dev_value = soup.model, soup.members, soup.dev
     after = evaluate_sts(model, tasks, batch_size=batch_size)
     recipe = {"soup": how, "dev": f"{task}:{split}", "candidates": [str(f) for f in paths]}
     card = model_card(

@@ -142,3 +142,55 @@ def test_seeds_share_one_benchmark_and_report_the_spread_of_the_fine_tuned_figur
 
     refused = CliRunner().invoke(app, ["pipeline", str(first / "config.yaml"), "--seeds", "1"])
     assert refused.exit_code == 2 and "--seeds 1: give 2 or more" in refused.output
+    for args, line in (
+        (["--soup", "greedy"], "--soup averages the models of a seed sweep: give --seeds N too"),
+        (["--seeds", "2", "--soup", "mean"], "--soup mean: choose uniform or greedy"),
+    ):
+        refused = CliRunner().invoke(app, ["pipeline", str(first / "config.yaml"), *args])
+        assert refused.exit_code == 2 and line in refused.output, refused.output
+
+
+def test_a_soup_of_the_seeds_is_their_mean_scored_on_test_beside_them(arxiv_corpus, tiny_model_dir, tmp_path):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from embedlab.apps.arxiv.seeds import run_pipeline_seeds
+
+    # no warm-up: the first checkpoint (kept on a tie) has already moved, each seed its own way
+    config = _pipeline_config(
+        arxiv_corpus, tiny_model_dir, tmp_path, training__warmup_ratio=0.0, training__learning_rate=1e-3
+    )
+    lines: list[str] = []
+    result = run_pipeline_seeds(config, 2, soup="uniform", log=lines.append)
+    assert result is not None and result.soup is not None
+    soup = result.soup
+    assert soup.model_dir == tmp_path / "tiny-seeds" / "soup" / "model"
+    assert soup.members == [str(tmp_path / name / "train" / "model") for name in ("tiny", "tiny-seed43")]
+
+    # a soup loads with plain sentence-transformers and its weights are the mean of the seeds'
+    made = SentenceTransformer(str(soup.model_dir), device="cpu").state_dict()
+    seeds = [SentenceTransformer(m, device="cpu").state_dict() for m in soup.members]
+    assert any(not torch.equal(seeds[0][key], seeds[1][key]) for key in made)
+    for key, tensor in made.items():
+        expected = (seeds[0][key] + seeds[1][key]) / 2 if tensor.is_floating_point() else seeds[0][key]
+        torch.testing.assert_close(tensor, expected, rtol=0, atol=1e-6)
+
+    # scored on the whole eval split (every paper) and on test as the seeds are, reported beside them
+    tested = json.loads((soup.model_dir.parent / "eval" / "soup.json").read_text())
+    assert (
+        tested["test_papers"]
+        == json.loads((tmp_path / "tiny/eval/finetuned.json").read_text())["test_papers"]
+    )
+    assert soup.eval_papers == len(pq.read_table(tmp_path / "tiny" / "data" / "eval.parquet"))
+    p10 = next(r["value"] for r in tested["records"] if r["metric"] == "precision@10")
+    report = (tmp_path / "tiny-seeds" / "report.md").read_text()
+    row = report.split("| retrieval | precision@10 |")[1].splitlines()[0]
+    assert "uniform soup (2 of 2)" in report and row.endswith(f"| {p10:.2f} |")
+    summary = json.loads((tmp_path / "tiny-seeds" / "summary.json").read_text())
+    assert summary["soup"]["members"] == soup.members and summary["soup"]["test"] == tested["records"]
+    card = (soup.model_dir / "README.md").read_text()
+    assert "uniform soup" in card and "| retrieval | precision@10 |" in card
+
+    again: list[str] = []
+    run_pipeline_seeds(config, 2, soup="uniform", log=again.append)
+    assert sum("unchanged, skipped" in line for line in again) == 14  # 2 × 6 stages, the soup and its test

@@ -292,19 +292,20 @@ def _build_pairs(config: PipelineConfig, log: Callable[[str], None]) -> None:
         log(f"  {split}: {len(dataset):,} pairs ({', '.join(dataset.column_names)})")
 
 
-def training_evaluator(config: PipelineConfig):
+def training_evaluator(config: PipelineConfig, *, whole_split: bool = False):
     """InformationRetrievalEvaluator on a stratified sample of the run's eval split (queries and corpus from
-    the same sampled papers), used to pick the checkpoint kept.
+    the same sampled papers), used to pick the checkpoint kept; `whole_split`: on every eval-split paper.
 
     Example::
 
         evaluator = training_evaluator(load_pipeline_config("configs/arxiv-minilm.yaml"))
+        evaluator(model)[BEST_METRIC]  # precision@10 on the eval split, 0–1
     """
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
-    papers = stratified_sample(
-        load_split(config.data_dir, "eval"), config.eval.training_eval_queries, config.data_seed
-    )
+    papers = load_split(config.data_dir, "eval")
+    if not whole_split:
+        papers = stratified_sample(papers, config.eval.training_eval_queries, config.data_seed)
     inputs = retrieval_inputs(papers, config.eval.query_field, config.eval.corpus_field)
     return InformationRetrievalEvaluator(
         inputs.queries,

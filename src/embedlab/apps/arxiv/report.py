@@ -189,11 +189,25 @@ Machine: {machine_summary()}
     }
     write_json_atomic(run_dir / "report.json", report)
     if config.model_dir.is_dir():
-        write_text_atomic(config.model_dir / "README.md", _model_card(config, table))
+        write_text_atomic(config.model_dir / "README.md", model_card_text(config, table))
     return report
 
 
-def _model_card(config: PipelineConfig, table: str) -> str:
+def model_card_text(config: PipelineConfig, table: str | None, about: str | None = None) -> str:
+    """The card of a model the pipeline made: how it was trained (`about` replaces that line), how to load it,
+    its test table (when evaluated) and the config.
+
+    Example::
+
+        (config.model_dir / "README.md").write_text(model_card_text(config, comparison_table(results)))
+    """
+    kinds = ", ".join(config.pairs.kinds)
+    about = about or (
+        f"`{config.model}` fine-tuned with embedlab on arXiv papers ({config.pairs.train_pairs:,} pairs:\n"
+        f"{kinds}; loss {config.loss.name}) so that papers of the same {config.data.label_level}\n"
+        "lie close together."
+    )
+    evaluation = table or "Not evaluated yet: the pipeline writes the table here once it has."
     return f"""---
 library_name: sentence-transformers
 pipeline_tag: sentence-similarity
@@ -206,9 +220,7 @@ base_model: {config.model}
 
 # {config.name}
 
-`{config.model}` fine-tuned with embedlab on arXiv papers ({config.pairs.train_pairs:,} pairs:
-{", ".join(config.pairs.kinds)}; loss {config.loss.name}) so that papers of the same {config.data.label_level}
-lie close together.
+{about}
 
 ```python
 from sentence_transformers import SentenceTransformer
@@ -219,7 +231,7 @@ embeddings = model.encode(["Spectral gaps of random regular graphs", "We prove a
 
 ## Evaluation (held-out test papers)
 
-{table}
+{evaluation}
 
 ## Config
 

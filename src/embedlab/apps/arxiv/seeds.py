@@ -17,6 +17,7 @@ from pathlib import Path
 from embedlab.apps.arxiv.config import PipelineConfig
 from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, run_pipeline
 from embedlab.apps.arxiv.report import METRICS
+from embedlab.apps.arxiv.soup import ArxivSoup, check_soup, soup_seeds
 from embedlab.errors import ConfigError
 from embedlab.evaluate.report import markdown_table, spread_row
 from embedlab.hardware import is_main_process, wait_for_everyone
@@ -38,9 +39,10 @@ class PipelineSeeds:
     out: Path
     runs: list[PipelineConfig]
     summary: list[dict]
+    soup: ArxivSoup | None = None
 
 
-def seeded_configs(config: PipelineConfig, seeds: int) -> list[PipelineConfig]:
+def seeded_configs(config: PipelineConfig, seeds: int | None) -> list[PipelineConfig]:
     """The config once per seed: its own seed in runs/NAME (the plain run, kept if it finished), the next ones
     in runs/NAME-seedS, all with the benchmark (`data.seed`) of the config's own seed.
 
@@ -48,7 +50,7 @@ def seeded_configs(config: PipelineConfig, seeds: int) -> list[PipelineConfig]:
 
         [c.run_dir.name for c in seeded_configs(config, 3)]  # ["arxiv-minilm", "arxiv-minilm-seed43", ...]
     """
-    if seeds < 2:
+    if seeds is None or seeds < 2:
         raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
     data = config.data.model_copy(update={"seed": config.data_seed})
     return [
@@ -64,17 +66,24 @@ def seeded_configs(config: PipelineConfig, seeds: int) -> list[PipelineConfig]:
 
 
 def run_pipeline_seeds(
-    config: PipelineConfig, seeds: int, *, log: Callable[[str], None] = print, force: bool = False
+    config: PipelineConfig,
+    seeds: int | None,
+    *,
+    soup: str | None = None,
+    log: Callable[[str], None] = print,
+    force: bool = False,
 ) -> PipelineSeeds | None:
     """Run the pipeline with seeds seed, seed+1, ... (each run's finished stages are skipped, an interrupted
-    training resumes), then write runs/NAME-seeds/{report.md, summary.json}. None on the ranks other than 0
-    under torchrun.
+    training resumes), then write runs/NAME-seeds/{report.md, summary.json}; with `soup` (uniform or greedy)
+    also average the seeds' models into runs/NAME-seeds/soup/model, scored beside them. None on the ranks
+    other than 0 under torchrun.
 
     Example::
 
-        result = run_pipeline_seeds(load_pipeline_config("configs/arxiv-minilm.yaml"), 3)
+        result = run_pipeline_seeds(load_pipeline_config("configs/arxiv-minilm.yaml"), 3, soup="greedy")
         print((result.out / "report.md").read_text())
     """
+    check_soup(soup, seeds)
     runs = seeded_configs(config, seeds)
     for number, seeded in enumerate(runs, start=1):
         log(f"[bold]seed {seeded.seed}[/bold] ({number} of {len(runs)}): {seeded.run_dir}")
@@ -84,6 +93,8 @@ def run_pipeline_seeds(
     if not is_main_process():
         return None
     result = PipelineSeeds(config.run_dir.with_name(f"{config.name}-seeds"), runs, seed_summary(runs))
+    if soup is not None:
+        result.soup = soup_seeds(runs, soup, result.out / "soup", log=log, force=force)
     _write_report(config, result)
     return result
 
@@ -106,7 +117,10 @@ def _share_benchmark(first: PipelineConfig, seeded: PipelineConfig, log: Callabl
 
 def _test_figures(config: PipelineConfig, system: str) -> dict[tuple[str, str], float]:
     """A system's test figures in a run, by (task without its `arxiv-` prefix, metric)."""
-    result = json.loads((config.eval_dir / f"{system}.json").read_text(encoding="utf-8"))
+    return _by_metric(json.loads((config.eval_dir / f"{system}.json").read_text(encoding="utf-8")))
+
+
+def _by_metric(result: dict) -> dict[tuple[str, str], float]:
     return {(r["task"].removeprefix("arxiv-"), r["metric"]): r["value"] for r in result["records"]}
 
 
@@ -134,7 +148,33 @@ def seed_summary(runs: list[PipelineConfig]) -> list[dict]:
 
 
 def _write_report(config: PipelineConfig, result: PipelineSeeds) -> None:
+    seeds = ", ".join(str(run.seed) for run in result.runs)
+    folders = ", ".join(str(r.run_dir) for r in result.runs)
+    markdown = f"""# {config.name}: {len(result.runs)} training seeds on one benchmark
+
+Seeds {seeds} vary the pairs drawn and their order; the split, the classifier's training papers and the
+eval-split sample that picks each checkpoint are those of seed {config.data_seed}. Test figures ×100; the
+eval-split row is the figure that chose each run's checkpoint. Runs: {folders}.
+
+{_table(result)}
+{_soup_section(result.soup)}"""
+    write_text_atomic(result.out / "report.md", markdown)
+    soup = result.soup
+    write_json_atomic(
+        result.out / "summary.json",
+        {
+            "name": config.name,
+            "seeds": [r.seed for r in result.runs],
+            "runs": [str(r.run_dir) for r in result.runs],
+            "summary": result.summary,
+            "soup": None if soup is None else {**_soup_record(soup), "test": soup.test["records"]},
+        },
+    )
+
+
+def _table(result: PipelineSeeds) -> str:
     base_values = _test_figures(result.runs[0], "base")
+    soup_values = _by_metric(result.soup.test) if result.soup else None
     rows = [
         [
             row["task"],
@@ -143,40 +183,43 @@ def _write_report(config: PipelineConfig, result: PipelineSeeds) -> None:
             f"{row['mean']:.2f} ± {row['std']:.2f}",
             f"{row['min']:.2f}–{row['max']:.2f}",
             ", ".join(f"{v:.2f}" for v in row["values"]),
+            *([_shown(soup_values.get((row["task"], row["split"])))] if soup_values is not None else []),
         ]
         for row in result.summary
     ]
-    seeds = ", ".join(str(run.seed) for run in result.runs)
-    table = markdown_table(
-        [
-            "task",
-            "metric",
-            "base model",
-            f"fine-tuned, mean ± sd of {len(result.runs)} seeds",
-            "min–max",
-            f"seeds {seeds}",
-        ],
-        rows,
-    )
-    folders = ", ".join(str(r.run_dir) for r in result.runs)
-    markdown = f"""# {config.name}: {len(result.runs)} training seeds on one benchmark
+    headers = [
+        "task",
+        "metric",
+        "base model",
+        f"fine-tuned, mean ± sd of {len(result.runs)} seeds",
+        "min–max",
+        f"seeds {', '.join(str(run.seed) for run in result.runs)}",
+    ]
+    if result.soup is not None:
+        headers.append(f"{result.soup.how} soup ({len(result.soup.members)} of {len(result.runs)})")
+    return markdown_table(headers, rows)
 
-Seeds {seeds} vary the pairs drawn and their order; the split, the classifier's training papers and the
-eval-split sample that picks each checkpoint are those of seed {config.data_seed}. Test figures ×100; the
-eval-split row is the figure that chose each run's checkpoint. Runs: {folders}.
 
-{table}
+def _soup_section(soup: ArxivSoup | None) -> str:
+    if soup is None:
+        return ""
+    alone = "".join(f"; {member} alone {value:.2f}" for member, value in soup.alone.items())
+    return f"""
+The {soup.how} soup ({soup.model_dir}) averages the weights of {", ".join(soup.members)}. It was chosen on
+precision@10 of all {soup.eval_papers:,} eval-split papers (the soup {soup.eval_split:.2f}{alone}), not on
+the checkpoint evaluator's sample, so its eval-split figure is not in the table's eval-split row.
 """
-    write_text_atomic(result.out / "report.md", markdown)
-    write_json_atomic(
-        result.out / "summary.json",
-        {
-            "name": config.name,
-            "seeds": [r.seed for r in result.runs],
-            "runs": [str(r.run_dir) for r in result.runs],
-            "summary": result.summary,
-        },
-    )
+
+
+def _soup_record(soup: ArxivSoup) -> dict:
+    return {
+        "model": str(soup.model_dir),
+        "how": soup.how,
+        "members": soup.members,
+        "eval_split": soup.eval_split,
+        "alone": soup.alone,
+        "eval_papers": soup.eval_papers,
+    }
 
 
 def _shown(value: float | None) -> str:
