@@ -157,7 +157,7 @@ eval-split sample that picks each checkpoint are those of seed {config.data_seed
 eval-split row is the figure that chose each run's checkpoint. Runs: {folders}.
 
 {_table(result)}
-{_soup_section(result.soup)}"""
+{_soup_section(result)}"""
     write_text_atomic(result.out / "report.md", markdown)
     soup = result.soup
     write_json_atomic(
@@ -200,14 +200,19 @@ def _table(result: PipelineSeeds) -> str:
     return markdown_table(headers, rows)
 
 
-def _soup_section(soup: ArxivSoup | None) -> str:
+def _soup_section(result: PipelineSeeds) -> str:
+    soup = result.soup
     if soup is None:
         return ""
-    alone = "".join(f"; {member} alone {value:.2f}" for member, value in soup.alone.items())
+    seed_of = {str(run.model_dir): f"seed {run.seed}" for run in result.runs}
+    members = ", ".join(seed_of.get(member, member) for member in soup.members)
+    alone = "".join(
+        f"; {seed_of.get(member, member)} alone {value:.2f}" for member, value in soup.alone.items()
+    )
     return f"""
-The {soup.how} soup ({soup.model_dir}) averages the weights of {", ".join(soup.members)}. It was chosen on
-precision@10 of all {soup.eval_papers:,} eval-split papers (the soup {soup.eval_split:.2f}{alone}), not on
-the checkpoint evaluator's sample, so its eval-split figure is not in the table's eval-split row.
+The {soup.how} soup ({soup.model_dir}) averages the weights of {members} (in the order added). It was chosen
+on precision@10 of all {soup.eval_papers:,} eval-split papers (the soup {soup.eval_split:.2f}{alone}), not
+on the checkpoint evaluator's sample, so its eval-split figure is not in the table's eval-split row.
 """
 
 
