@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from embedlab.apps.arxiv.config import PipelineConfig
@@ -167,7 +167,7 @@ eval-split row is the figure that chose each run's checkpoint. Runs: {folders}.
             "seeds": [r.seed for r in result.runs],
             "runs": [str(r.run_dir) for r in result.runs],
             "summary": result.summary,
-            "soup": None if soup is None else {**_soup_record(soup), "test": soup.test["records"]},
+            "soup": None if soup is None else _soup_record(soup),
         },
     )
 
@@ -217,14 +217,8 @@ on the checkpoint evaluator's sample, so its eval-split figure is not in the tab
 
 
 def _soup_record(soup: ArxivSoup) -> dict:
-    return {
-        "model": str(soup.model_dir),
-        "how": soup.how,
-        "members": soup.members,
-        "eval_split": soup.eval_split,
-        "alone": soup.alone,
-        "eval_papers": soup.eval_papers,
-    }
+    record = {key: value for key, value in asdict(soup).items() if key != "test"}
+    return {**record, "model_dir": str(soup.model_dir), "test": soup.test["records"]}
 
 
 def _shown(value: float | None) -> str:
