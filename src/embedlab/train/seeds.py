@@ -14,7 +14,7 @@ from embedlab.evaluate.report import markdown_table, model_card, spread_row
 from embedlab.evaluate.sts import SPEARMAN, evaluate_sts
 from embedlab.io import write_json_atomic, write_text_atomic
 from embedlab.train.run_folder import RunResult, save_model
-from embedlab.train.soup import SOUPS, make_soup
+from embedlab.train.soup import check_sweep, make_soup
 from embedlab.train.trainer import build_dev_evaluator, dev_spearman, keep_or_train
 
 
@@ -41,12 +41,7 @@ def check_seeds(config: RunConfig, seeds: int | None, soup: str | None) -> None:
     """Refuse what cannot work before any training: one seed, a soup of scratch models
     (each seed starts from other random weights), a greedy soup without a dev split.
     """
-    if seeds is None:
-        raise ConfigError("--soup averages the models of a seed sweep: give --seeds N too")
-    if seeds < 2:
-        raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
-    if soup is not None and soup not in SOUPS:
-        raise ConfigError(f"--soup {soup}: choose uniform or greedy")
+    check_sweep(seeds, soup)
     if soup is not None and config.scratch is not None:
         raise ConfigError(
             "--soup averages fine-tunes of one starting model; with model: scratch each seed starts from "

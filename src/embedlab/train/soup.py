@@ -22,6 +22,23 @@ if TYPE_CHECKING:
 SOUPS = ("uniform", "greedy")
 
 
+def check_sweep(seeds: int | None, soup: str | None) -> int:
+    """Refuse a seed sweep that cannot work, before any training: fewer than two seeds, a soup without seeds
+    to average, an unknown soup; returns the number of seeds. `train --seeds` adds the checks of its configs.
+
+    Example::
+
+        check_sweep(3, "greedy")  # 3; (1, None), (None, "greedy") and (3, "mean") raise ConfigError
+    """
+    if seeds is None and soup is not None:
+        raise ConfigError("--soup averages the models of a seed sweep: give --seeds N too")
+    if seeds is None or seeds < 2:
+        raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
+    if soup is not None and soup not in SOUPS:
+        raise ConfigError(f"--soup {soup}: choose {' or '.join(SOUPS)}")
+    return seeds
+
+
 def average_weights(models: Sequence[SentenceTransformer]) -> SentenceTransformer:
     """A copy of the first model whose every floating-point weight is the mean of the models' weights.
 
@@ -114,7 +131,7 @@ def make_soup(
     from sentence_transformers import SentenceTransformer
 
     if how not in SOUPS:
-        raise ConfigError(f"soup {how}: choose uniform or greedy")
+        raise ConfigError(f"soup {how}: choose {' or '.join(SOUPS)}")
     if how == "greedy":
         return greedy_soup(folders, dev_score, log)
     model = average_weights([SentenceTransformer(str(f), device="cpu") for f in folders])

@@ -17,11 +17,11 @@ from pathlib import Path
 from embedlab.apps.arxiv.config import PipelineConfig
 from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, run_pipeline
 from embedlab.apps.arxiv.report import METRICS
-from embedlab.apps.arxiv.soup import ArxivSoup, check_soup, soup_seeds
-from embedlab.errors import ConfigError
+from embedlab.apps.arxiv.soup import ArxivSoup, soup_seeds
 from embedlab.evaluate.report import markdown_table, spread_row
 from embedlab.hardware import is_main_process, wait_for_everyone
 from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.train.soup import check_sweep
 
 EVAL_SPLIT_CHOICE = ("eval split", "precision@10 (the choice)")
 
@@ -50,8 +50,7 @@ def seeded_configs(config: PipelineConfig, seeds: int | None) -> list[PipelineCo
 
         [c.run_dir.name for c in seeded_configs(config, 3)]  # ["arxiv-minilm", "arxiv-minilm-seed43", ...]
     """
-    if seeds is None or seeds < 2:
-        raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
+    count = check_sweep(seeds, None)
     data = config.data.model_copy(update={"seed": config.data_seed})
     return [
         config.model_copy(
@@ -61,7 +60,7 @@ def seeded_configs(config: PipelineConfig, seeds: int | None) -> list[PipelineCo
                 "name": config.name if seed == config.seed else f"{config.name}-seed{seed}",
             }
         )
-        for seed in range(config.seed, config.seed + seeds)
+        for seed in range(config.seed, config.seed + count)
     ]
 
 
@@ -83,7 +82,7 @@ def run_pipeline_seeds(
         result = run_pipeline_seeds(load_pipeline_config("configs/arxiv-minilm.yaml"), 3, soup="greedy")
         print((result.out / "report.md").read_text())
     """
-    check_soup(soup, seeds)
+    check_sweep(seeds, soup)
     runs = seeded_configs(config, seeds)
     for number, seeded in enumerate(runs, start=1):
         log(f"[bold]seed {seeded.seed}[/bold] ({number} of {len(runs)}): {seeded.run_dir}")

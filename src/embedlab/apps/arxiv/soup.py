@@ -18,10 +18,7 @@ from pathlib import Path
 from embedlab.apps.arxiv.config import PipelineConfig
 from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, stage_key, training_evaluator
 from embedlab.apps.arxiv.report import comparison_table, model_card_text
-from embedlab.data.arxiv import load_split
-from embedlab.errors import ConfigError
 from embedlab.io import write_json_atomic, write_text_atomic
-from embedlab.train.soup import SOUPS
 
 
 @dataclass
@@ -45,19 +42,6 @@ class ArxivSoup:
     test: dict
 
 
-def check_soup(how: str | None, seeds: int | None) -> None:
-    """Refuse an unknown soup, or a soup without seeds to average, before any training.
-
-    Example::
-
-        check_soup("greedy", 3)  # passes; ("mean", 3) and ("greedy", None) raise ConfigError
-    """
-    if how is not None and how not in SOUPS:
-        raise ConfigError(f"--soup {how}: choose {' or '.join(SOUPS)}")
-    if how is not None and seeds is None:
-        raise ConfigError("--soup averages the models of a seed sweep: give --seeds N too")
-
-
 def soup_seeds(
     runs: list[PipelineConfig], how: str, out: Path, *, log: Callable[[str], None], force: bool = False
 ) -> ArxivSoup:
@@ -69,7 +53,6 @@ def soup_seeds(
         soup = soup_seeds(seeded_configs(config, 3), "greedy", Path("runs/a-seeds/soup"), log=print)
         SentenceTransformer(str(soup.model_dir))
     """
-    check_soup(how, len(runs))
     first, stages = runs[0], Stages(out, log, force)
     train_keys = [(Stages(run.run_dir, log).state("train") or {}).get("key") for run in runs]
     soup_key = stage_key("soup", how, train_keys, [str(run.model_dir) for run in runs])
@@ -94,7 +77,7 @@ def _make(runs: list[PipelineConfig], how: str, out: Path, log: Callable[[str], 
         "candidates": [str(run.model_dir) for run in runs],
         "eval_split": round(100 * soup.dev, 2),
         "alone": {str(path): round(100 * value, 2) for path, value in soup.alone.items()},
-        "eval_papers": len(load_split(first.data_dir, "eval")),
+        "eval_papers": len(evaluator.queries),  # one title per eval-split paper
     }
     log(f"  {how} soup of {len(soup.members)} of {len(runs)} seeds: eval-split P@10 {record['eval_split']}")
     save_model(soup.model, out / "model", _card(first, record, table=None))
