@@ -157,6 +157,15 @@ class LossConfig(Strict):
     )  # mnrl/contrastive, on the [0, 1] scale
     mini_batch_size: int = Field(default=32, gt=0)  # cached-mnrl
     matryoshka_dims: list[int] | None = None
+    # mnrl: another row's positive with the anchor's label (the data's `label` column) leaves the anchor's
+    # softmax — large random batches of labelled pairs push no same-label text away
+    mask_same_label: bool = False
+
+    @model_validator(mode="after")
+    def _mask_needs_mnrl(self) -> LossConfig:
+        if self.mask_same_label and self.name != "mnrl":
+            raise ValueError(f"loss.mask_same_label works with loss mnrl only (not {self.name})")
+        return self
 
     @model_validator(mode="after")
     def _dims_descending(self) -> LossConfig:

@@ -71,3 +71,41 @@ def test_in_batch_negative_losses_gather_across_torchrun_processes(tiny_model, m
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert build_loss(tiny_model, LossConfig(name="mnrl")).gather_across_devices is True
     assert build_loss(tiny_model, LossConfig(name="cached-mnrl")).gather_across_devices is True
+
+
+def test_label_masked_mnrl_leaves_same_label_positives_out_of_the_softmax(tiny_model):
+    import torch
+    from sentence_transformers.util import cos_sim
+
+    torch.manual_seed(0)
+    queries, positives, negatives = torch.randn(4, 8), torch.randn(4, 8), torch.randn(4, 8)
+    masked = build_loss(tiny_model, LossConfig(name="mnrl", mask_same_label=True))
+    plain = build_loss(tiny_model, LossConfig(name="mnrl"))
+    distinct = torch.tensor([0, 1, 2, 3])  # no label repeats: exactly MNRL
+    assert masked.compute_loss_from_embeddings([queries, positives], distinct).item() == pytest.approx(
+        plain.compute_loss_from_embeddings([queries, positives], distinct).item()
+    )
+    labels = torch.tensor([0, 0, 1, 1])
+    scores = torch.cat([cos_sim(queries, positives), cos_sim(queries, negatives)], dim=1) * 20.0
+    others = {0: 1, 1: 0, 2: 3, 3: 2}  # the other row of each anchor's label: its positive leaves the softmax
+    expected = torch.stack(
+        [
+            torch.logsumexp(scores[row, [c for c in range(8) if c != others[row]]], 0) - scores[row, row]
+            for row in range(4)
+        ]
+    ).mean()
+    got = masked.compute_loss_from_embeddings([queries, positives, negatives], labels)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert got.item() < plain.compute_loss_from_embeddings([queries, positives, negatives], labels).item()
+    with pytest.raises(ConfigError, match="needs a 'label' column"):
+        masked.compute_loss_from_embeddings([queries, positives], None)
+
+
+def test_label_masking_is_for_mnrl_in_one_process(tiny_model, monkeypatch):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="mask_same_label works with loss mnrl only"):
+        LossConfig(name="cached-mnrl", mask_same_label=True)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="not under torchrun"):
+        build_loss(tiny_model, LossConfig(name="mnrl", mask_same_label=True))

@@ -32,8 +32,17 @@ def build_loss(model: SentenceTransformer, config: LossConfig) -> nn.Module:
     spec = LOSSES[config.name]
     options = {key: getattr(config, key) for key in spec.options if getattr(config, key) is not None}
     if config.name in IN_BATCH_NEGATIVES and world_size() > 1:
+        if config.mask_same_label:
+            raise ConfigError(
+                "loss.mask_same_label: not under torchrun (labels are not gathered across processes)"
+            )
         options["gather_across_devices"] = True  # under torchrun: every process's batch are negatives
-    loss = getattr(losses, spec.cls)(model, **options)
+    if config.mask_same_label:
+        from embedlab.train.masked_loss import LabelMaskedMNRL
+
+        loss = LabelMaskedMNRL(model, **options)
+    else:
+        loss = getattr(losses, spec.cls)(model, **options)
     if config.matryoshka_dims:
         dim = model.get_embedding_dimension()
         if dim is not None and config.matryoshka_dims[0] > dim:

@@ -152,6 +152,18 @@ def _recipe(dumped: dict) -> dict:
     return dumped | {"training": training}
 
 
+def _with_defaults(saved: dict, config: RunConfig) -> dict:
+    """A saved config with the options added since it was saved at their defaults (a run of an older embedlab
+    resumes); as saved where it no longer validates.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return type(config).model_validate(saved).model_dump(mode="json")
+    except ValidationError:
+        return saved
+
+
 def _checkpoint_step(checkpoint: str) -> int:
     state = Path(checkpoint) / "trainer_state.json"
     if state.is_file():
@@ -173,7 +185,7 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
     if resume:
         if not saved.is_file():
             raise ConfigError(f"--resume: {run_dir} holds no run to resume (no config.yaml)")
-        previous = _recipe(yaml.safe_load(saved.read_text(encoding="utf-8")))
+        previous = _recipe(_with_defaults(yaml.safe_load(saved.read_text(encoding="utf-8")), config))
         current = _recipe(config.model_dump(mode="json"))
         changed = sorted(key for key in current if previous.get(key) != current[key] and key != "eval")
         if changed:

@@ -30,7 +30,7 @@ def _pipeline_config(arxiv_corpus: Path, model_dir: Path, out: Path, **overrides
     }
     for dotted, value in overrides.items():
         section, key = dotted.split("__")
-        raw[section][key] = value
+        raw.setdefault(section, {})[key] = value
     return PipelineConfig.model_validate(raw)
 
 
@@ -87,6 +87,17 @@ def test_pipeline_runs_end_to_end_then_skips_unchanged_stages_and_reruns_changed
         2,
         3,
     }
+
+    # same-label masking in random batches: the pairs keep their label column, the loss reads it
+    masked = run_pipeline(
+        _pipeline_config(
+            arxiv_corpus, tiny_model_dir, tmp_path, loss__name="mnrl", loss__mask_same_label=True
+        ),
+        log=lambda line: None,
+    )
+    assert set(masked.ran) == {"train", "evaluate-finetuned"}  # the labelled pairs above are reused
+    assert pq.read_table(run / "pairs" / "train.parquet").column_names == ["anchor", "positive", "label"]
+    assert "mask_same_label: true" in (run / "train" / "model" / "README.md").read_text()
 
     with pytest.raises(ConfigError, match=r"training.batch_size 8: .* the data has 4 labels"):
         run_pipeline(

@@ -109,8 +109,8 @@ class PipelineConfig(RunFolder):
 
     @property
     def labelled_pairs(self) -> bool:
-        """Whether the training pairs carry a `label` column (for distinct-label batches)."""
-        return self.training.batches == "distinct-labels"
+        """Whether the training pairs carry a `label` column (for distinct-label batches or label masking)."""
+        return self.training.batches == "distinct-labels" or self.loss.mask_same_label
 
     @model_validator(mode="after")
     def _compatible(self) -> PipelineConfig:

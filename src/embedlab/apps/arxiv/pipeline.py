@@ -222,7 +222,8 @@ def _train_stage(config: PipelineConfig, stages: Stages, pairs_key: str) -> str:
     key = stage_key(
         "train",
         config.model,
-        config.loss.model_dump(),
+        # (a run from before mask_same_label existed keeps its key)
+        config.loss.model_dump(exclude=None if config.loss.mask_same_label else {"mask_same_label"}),
         config.training.model_dump(exclude=None if config.labelled_pairs else {"batches"}),
         config.seed,
         config.eval.training_eval_queries,
