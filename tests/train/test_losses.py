@@ -99,6 +99,10 @@ def test_label_masked_mnrl_leaves_same_label_positives_out_of_the_softmax(tiny_m
     assert got.item() < plain.compute_loss_from_embeddings([queries, positives, negatives], labels).item()
     with pytest.raises(ConfigError, match="needs a 'label' column"):
         masked.compute_loss_from_embeddings([queries, positives], None)
+    with pytest.raises(
+        ConfigError, match=r"needs a 'label' column in the training data \(it has score, sentence1"
+    ):
+        prepare_dataset(PAIRS, LossConfig(name="mnrl", mask_same_label=True), (0.0, 5.0))
 
 
 def test_label_masking_is_for_mnrl_in_one_process(tiny_model, monkeypatch):

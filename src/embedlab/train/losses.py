@@ -60,6 +60,9 @@ def prepare_dataset(dataset: Dataset, config: LossConfig, score_range: tuple[flo
     columns = set(dataset.column_names)
     if config.name == "mse":  # (sentence, label = teacher embedding) rows from embedlab.train.distill
         return dataset
+    if config.mask_same_label and "label" not in columns:  # before training, not at its first step
+        has = ", ".join(sorted(columns))
+        raise ConfigError(f"loss.mask_same_label needs a 'label' column in the training data (it has {has})")
     if "anchor" in columns:
         if config.name not in IN_BATCH_NEGATIVES:
             raise ConfigError(
