@@ -106,7 +106,7 @@ def _card(first: PipelineConfig, record: dict, table: str | None) -> str:
     members = ", ".join(f"`{member}`" for member in record["members"])
     about = (
         f"A {record['how']} soup: the mean of the weights of {len(record['members'])} of "
-        f"{len(record['candidates'])} seeds of `{first.name}` ({members}), chosen on precision@10 of all "
-        f"{record['eval_papers']:,} eval-split papers ({record['eval_split']:.2f})."
+        f"{len(record['candidates'])} fine-tunes of `{first.model}` ({members}), chosen on precision@10 of "
+        f"all {record['eval_papers']:,} eval-split papers ({record['eval_split']:.2f})."
     )
     return model_card_text(first.model_copy(update={"name": f"{first.name} soup"}), table, about)
