@@ -7,7 +7,7 @@ for runs that differ in pairs, length or loss but share the base model and the s
         runs/arxiv-minilm-same-category --out runs/arxiv-minilm-cross-soup
 
 The first run's `eval:` settings score every candidate and the soup; a candidate keeps the sequence length it
-was saved with when scored alone, and the soup takes the length of the best candidate alone.
+was saved with when scored alone; the soup takes its first member's (for a greedy soup, the best alone).
 """
 
 from __future__ import annotations
