@@ -19,6 +19,7 @@ from pathlib import Path
 from rich import print  # the stages log rich markup
 
 from embedlab.apps.arxiv.config import load_pipeline_config
+from embedlab.apps.arxiv.pipeline import Stages
 from embedlab.apps.arxiv.soup import soup_seeds
 
 
@@ -29,12 +30,11 @@ def main() -> None:
     parser.add_argument("--how", default="greedy", choices=["greedy", "uniform"])
     args = parser.parse_args()
     configs = [load_pipeline_config(f"{run}/config.yaml") for run in args.runs]
-    first = configs[0]
+    split = _split_key(configs[0])
     for run, config in zip(args.runs, configs, strict=True):
         # one split for all: a soup chosen on one run's eval split must not contain another run's eval papers
-        same_data = config.data.model_dump(exclude={"seed"}) == first.data.model_dump(exclude={"seed"})
-        if not same_data or config.data_seed != first.data_seed:
-            raise SystemExit(f"{run}: its data settings or seed differ from {args.runs[0]}'s (another split)")
+        if _split_key(config) != split:
+            raise SystemExit(f"{run}: another split than {args.runs[0]}'s (its preprocess stage differs)")
         if not config.model_dir.is_dir():
             raise SystemExit(f"{run}: no fine-tuned model at {config.model_dir} (run its pipeline first)")
     started = time.perf_counter()
@@ -44,6 +44,11 @@ def main() -> None:
     print(f"eval split P@10: soup {soup.eval_split:.2f}; alone: {soup.alone}")
     print(f"test: {records}")
     print(f"{time.perf_counter() - started:.0f} s")
+
+
+def _split_key(config) -> str | None:
+    """The run's preprocess stage key: equal keys, equal splits (the pipeline's own test of one benchmark)."""
+    return (Stages(config.run_dir, print).state("preprocess") or {}).get("key")
 
 
 if __name__ == "__main__":
