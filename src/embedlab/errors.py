@@ -47,6 +47,15 @@ class ModelError(EmbedlabError):
     """A model name that cannot be resolved, or a packaged model whose package is missing."""
 
 
+class EmbedlabWarning(UserWarning):
+    """A setting that works but that the user should know about (the CLI prints it in one line).
+
+    Example::
+
+        warnings.warn("bf16 is emulated on this CPU", EmbedlabWarning, stacklevel=2)
+    """
+
+
 def format_validation_error(source: str, error: ValidationError) -> str:
     """One line naming every bad key of a pydantic validation error: `source: key: problem; ...`.
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 from functools import cache
 from pathlib import Path
+
+from embedlab.errors import EmbedlabWarning
 
 
 @cache
@@ -49,19 +52,46 @@ def has_amx() -> bool:
     return "amx_bf16" in cpu_flags()
 
 
+def cpu_has_bf16() -> bool:
+    """bf16 instructions on this CPU (AMX or avx512_bf16); without them torch emulates bf16, slowly."""
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+
+
 def has_bf16_hardware() -> bool:
     """bf16 arithmetic in hardware (AMX, avx512_bf16 or a CUDA GPU): worth including in speed tables."""
     import torch
 
-    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags()) or torch.cuda.is_available()
+    return cpu_has_bf16() or torch.cuda.is_available()
+
+
+def warn_if_bf16_emulated(device_type: str) -> None:
+    """Warn (EmbedlabWarning) when bf16 is forced on a CPU with neither AMX nor avx512_bf16: there torch
+    emulates it, measured 6× slower encoding and 12× slower training than fp32 on an AVX2-only
+    EPYC (docs/results.md, "bf16 on a CPU without bf16 instructions").
+
+    Example::
+
+        warn_if_bf16_emulated("cpu")  # warns on an AVX2-only CPU; silent on Zen 4, AMX CPUs and GPUs
+    """
+    if device_type == "cpu" and not cpu_has_bf16():
+        warnings.warn(
+            "bf16 is emulated on this CPU (no AMX or avx512_bf16): expect it 6-12x slower than fp32; "
+            "leave it off here (--no-bf16, backend torch)",
+            EmbedlabWarning,
+            stacklevel=3,
+        )
 
 
 def resolve_bf16(setting: bool | str) -> bool:
-    """`auto` → bf16 on a CUDA GPU that supports it, or on a CPU with AMX; True/False force it."""
-    if isinstance(setting, bool):
-        return setting
+    """`auto` → bf16 on a CUDA GPU that supports it, or on a CPU with AMX; True/False force it (forcing it
+    on a CPU that emulates bf16 warns).
+    """
     import torch
 
+    if isinstance(setting, bool):
+        if setting and not torch.cuda.is_available():
+            warn_if_bf16_emulated("cpu")
+        return setting
     if torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
     return has_amx()

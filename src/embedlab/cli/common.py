@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from functools import wraps
 from typing import Annotated, Literal
 
@@ -9,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from embedlab.errors import EmbedlabError
+from embedlab.errors import EmbedlabError, EmbedlabWarning
 from embedlab.hardware import is_main_process
 
 app = typer.Typer(
@@ -80,13 +82,32 @@ typer.core.TyperOption.display_type_rich = _help_type  # type: ignore[method-ass
 typer.core.TyperArgument.display_type_rich = _help_type  # type: ignore[method-assign]
 
 
+@contextmanager
+def _one_line_warnings():
+    """Embedlab's own warnings print as one line, like its errors; the libraries' keep their form."""
+    with warnings.catch_warnings():
+        show_as_before = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, EmbedlabWarning):
+                errors.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+            else:
+                show_as_before(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def user_errors(command):
-    """Input problems end in one line on stderr and exit status 2, never a traceback."""
+    """Input problems end in one line on stderr and exit status 2, never a traceback; embedlab's warnings
+    print in one line too.
+    """
 
     @wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with _one_line_warnings():
+                return command(*args, **kwargs)
         except EmbedlabError as error:
             errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

@@ -75,7 +75,7 @@ class TorchEncoder:
         threads: int | None = None,
         dtype: str = "auto",
     ) -> None:
-        from embedlab.hardware import resolve_device
+        from embedlab.hardware import resolve_device, warn_if_bf16_emulated
         from embedlab.models import load_model
         from embedlab.models.registry import resolve
         from embedlab.runtime.gpu import PipelinedEncoder
@@ -93,6 +93,8 @@ class TorchEncoder:
         limit = self.model.max_seq_length  # a static model has none: infinity
         self.max_seq_length = int(limit) if math.isfinite(limit) else 0
         self.bf16 = bf16  # autocast: pays on AMX (and avx512_bf16) CPUs, see docs/results.md
+        if bf16:
+            warn_if_bf16_emulated(self.model.device.type)
         self.pipelined = None
         dtype = os.environ.get("EMBEDLAB_DTYPE", "auto") if dtype == "auto" else dtype
         if self.device.startswith("cuda") and self.max_seq_length:  # a GPU: keep it fed (runtime/gpu.py)
