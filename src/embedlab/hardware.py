@@ -73,7 +73,7 @@ def warn_if_bf16_emulated(device_type: str) -> None:
 
         warn_if_bf16_emulated("cpu")  # warns on an AVX2-only CPU; silent on Zen 4, AMX CPUs and GPUs
     """
-    if device_type == "cpu" and not cpu_has_bf16():
+    if device_type == "cpu" and not cpu_has_bf16() and is_main_process():  # once, not once per rank
         warnings.warn(
             "bf16 is emulated on this CPU (no AMX or avx512_bf16): expect it 6-12x slower than fp32; "
             "leave it off here (--no-bf16, backend torch)",
