@@ -30,10 +30,10 @@ def main() -> None:
     parser.add_argument("--how", default="greedy", choices=["greedy", "uniform"])
     args = parser.parse_args()
     configs = [load_pipeline_config(f"{run}/config.yaml") for run in args.runs]
-    split = _split_key(configs[0])
-    for run, config in zip(args.runs, configs, strict=True):
+    splits = [Stages(config.run_dir, print).key("preprocess") for config in configs]  # equal key, equal split
+    for run, config, split in zip(args.runs, configs, splits, strict=True):
         # one split for all: a soup chosen on one run's eval split must not contain another run's eval papers
-        if _split_key(config) != split:
+        if split != splits[0]:
             raise SystemExit(f"{run}: another split than {args.runs[0]}'s (its preprocess stage differs)")
         if not config.model_dir.is_dir():
             raise SystemExit(f"{run}: no fine-tuned model at {config.model_dir} (run its pipeline first)")
@@ -44,11 +44,6 @@ def main() -> None:
     print(f"eval split P@10: soup {soup.eval_split:.2f}; alone: {soup.alone}")
     print(f"test: {records}")
     print(f"{time.perf_counter() - started:.0f} s")
-
-
-def _split_key(config) -> str | None:
-    """The run's preprocess stage key: equal keys, equal splits (the pipeline's own test of one benchmark)."""
-    return (Stages(config.run_dir, print).state("preprocess") or {}).get("key")
 
 
 if __name__ == "__main__":

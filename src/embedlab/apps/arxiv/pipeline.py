@@ -78,6 +78,10 @@ class Stages:
         path = self._path(name)
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
+    def key(self, name: str) -> str | None:
+        """The key the stage last ran with (equal keys, equal inputs), or None if it never started."""
+        return (self.state(name) or {}).get("key")
+
     def run(self, name: str, key: str, work: Callable[[], object], *, every_rank: bool = False) -> None:
         """Run `work` unless the stage already finished with the same key (or `force` is set).
 

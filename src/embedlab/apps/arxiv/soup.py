@@ -54,7 +54,7 @@ def soup_seeds(
         SentenceTransformer(str(soup.model_dir))
     """
     first, stages = runs[0], Stages(out, log, force)
-    train_keys = [(Stages(run.run_dir, log).state("train") or {}).get("key") for run in runs]
+    train_keys = [Stages(run.run_dir, log).key("train") for run in runs]
     soup_key = stage_key("soup", how, train_keys, [str(run.model_dir) for run in runs])
     stages.run("soup", soup_key, functools.partial(_make, runs, how, out, log))
     evaluate_key = stage_key("evaluate-soup", soup_key, first.eval.model_dump(), first.data_seed)
