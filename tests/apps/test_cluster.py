@@ -49,7 +49,8 @@ def test_cli_cluster_writes_assignments_clusters_report_and_map(tiny_model_dir, 
         app, ["cluster", str(docs), "-m", str(tiny_model_dir), "--k", "3", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} == {"assignments.jsonl", "clusters.jsonl", "report.md", "map.png"}
+    names = {p.name for p in out.iterdir()}
+    assert names == {"assignments.jsonl", "clusters.jsonl", "report.md", "map.png", ".embedlab.json"}
     rows = [json.loads(line) for line in (out / "assignments.jsonl").read_text().splitlines()]
     assert len(rows) == 18 and {r["cluster"] for r in rows} <= {0, 1, 2}
     too_many = CliRunner().invoke(

@@ -58,7 +58,7 @@ def test_write_refuses_a_folder_of_the_users_and_an_interrupted_write_leaves_not
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
-    with pytest.raises(EmbedlabError, match="not what this command writes"):
+    with pytest.raises(EmbedlabError, match="embedlab did not write"):
         write_dedup(mine, result, docs, "docs")
     assert (mine / "notes.txt").read_text() == "keep me"
 

@@ -35,6 +35,7 @@ def test_cli_prepares_splits_and_evaluates_models_and_the_baseline(
                 str(out),
                 "--out",
                 str(tmp_path / "r.json"),
+                "--force",  # the file of the model before: replaced only when asked
             ],
         )
         assert result.exit_code == 0, result.output

@@ -37,21 +37,24 @@ def test_build_refuses_a_folder_that_is_not_an_index_and_deletes_nothing(tiny_mo
         (project / name).mkdir(parents=True)
         (project / name / "keep.txt").write_text(name)
     result = cli("index", "build", tiny_model_dir, fixtures / "docs.jsonl", "--out", project, "--force")
-    assert result.exit_code == 2 and "not an index" in result.stderr
+    assert result.exit_code == 2 and "embedlab did not write" in result.stderr
     assert sorted(p.name for p in project.iterdir()) == ["v1", "vendor", "venv", "videos"]
     assert all((project / n / "keep.txt").read_text() == n for n in ("venv", "vendor", "videos", "v1"))
 
 
 def test_rebuild_needs_force_and_only_removes_its_own_versions(tiny_model_dir, fixtures, built):
-    (built / "venv").mkdir()
-    (built / "venv" / "keep.txt").write_text("mine")
-    (built / "v9-notes").mkdir()
     again = cli("index", "build", tiny_model_dir, fixtures / "docs.jsonl", "--out", built)
     assert again.exit_code == 2 and "already holds an index" in again.stderr and "--force" in again.stderr
+    (built / "v9-notes").mkdir()  # a user's file in the index folder makes it the user's: never rebuilt over
+    (built / "v9-notes" / "keep.txt").write_text("mine")
+    mixed = cli("index", "build", tiny_model_dir, fixtures / "docs.jsonl", "--out", built, "--force")
+    assert mixed.exit_code == 2 and "embedlab did not write" in mixed.stderr
+    assert (built / "v9-notes" / "keep.txt").read_text() == "mine"
+    (built / "v9-notes" / "keep.txt").rename(built.parent / "keep.txt")
+    (built / "v9-notes").rmdir()
     for _ in range(3):
         forced = cli("index", "build", tiny_model_dir, fixtures / "docs.jsonl", "--out", built, "--force")
         assert forced.exit_code == 0, forced.output
-    assert (built / "venv" / "keep.txt").read_text() == "mine" and (built / "v9-notes").is_dir()
     versions = sorted(p.name for p in built.iterdir() if p.name.startswith("v") and p.name[1:].isdigit())
     assert versions == ["v3", "v4"]  # the live one and the one before; v1 and v2 were removed by name
 

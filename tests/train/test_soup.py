@@ -80,10 +80,13 @@ def test_soup_command_averages_folders_chosen_on_dev_and_saves_a_card(tiny_model
     card = (out / "README.md").read_text()
     assert f"members**: {tmp_path / 'a'}, {tmp_path / 'b'}" in card and "stsb:dev" in card
 
-    greedy = CliRunner().invoke(
-        app, ["soup", str(tmp_path / "a"), str(out), "--out", str(out), "--tasks", "stsb"]
-    )
-    assert greedy.exit_code == 0, greedy.output  # a model folder at --out is replaced, atomically
+    again = ["soup", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out), "--tasks", "stsb"]
+    refused = CliRunner().invoke(app, again)
+    assert refused.exit_code == 2 and "earlier model; pass force=True (--force)" in refused.stderr
+    own_input = CliRunner().invoke(app, ["soup", str(tmp_path / "a"), str(out), "--out", str(out), "--force"])
+    assert own_input.exit_code == 2 and "one of this command's inputs" in own_input.stderr
+    greedy = CliRunner().invoke(app, [*again, "--force"])
+    assert greedy.exit_code == 0, greedy.output  # the earlier soup at --out is replaced, atomically
     assert "greedy soup of" in greedy.stdout and (out / "modules.json").is_file()
 
 
@@ -103,7 +106,7 @@ def test_soup_command_refuses_bad_input_in_one_line(tiny_model_dir, tmp_path):
         (["soup", a, str(mine), "--out", s], "not a sentence-transformers model"),
         ([*pair, "--out", s, "--how", "best"], "choose uniform"),
         ([*pair, "--out", s, "--dev", "stsb:dev,sickr"], "one split"),
-        ([*pair, "--out", str(mine), "--tasks", "stsb"], "not what this command writes"),
+        ([*pair, "--out", str(mine), "--tasks", "stsb", "--force"], "embedlab did not write"),
     ]
     for args, message in cases:
         result = CliRunner().invoke(app, args)

@@ -84,9 +84,10 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path, tiny_model_dir):
 
 
 def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path, tiny_model_dir):
+    from embedlab.train.run_folder import prepare_run_dir
+
     config = tiny_config(tmp_path, tiny_model_dir, eval={"tasks": [], "before": False})
-    config.run_dir.mkdir(parents=True)
-    (config.run_dir / "config.yaml").write_text(config.to_yaml())
+    prepare_run_dir(config, resume=False, overwrite=False)  # the run folder as a killed run leaves it
     with pytest.raises(ConfigError, match="no checkpoint"):
         train(config, resume=True)
     assert train(config).global_step == 8  # nothing to lose: a plain rerun starts it again

@@ -14,6 +14,7 @@ import numpy as np
 
 from embedlab.errors import EmbedlabError
 
+KIND = "cluster result"  # the kind of folder `write_clustering` makes (embedlab.io ownership)
 NOISE = -1  # HDBSCAN's label for documents in no cluster
 
 
@@ -244,7 +245,8 @@ def write_clustering(
 
         write_clustering("clusters", result, docs, vectors, "docs.jsonl")
     """
-    from embedlab.apps.common import output_folder, write_rows
+    from embedlab.apps.common import write_rows
+    from embedlab.io import output_dir
 
     assignments = [
         {"id": d["id"], "cluster": int(label), "score": round(float(score), 4)}
@@ -259,7 +261,7 @@ def write_clustering(
         }
         for c in result.clusters
     ]
-    with output_folder(out, force=force) as staging:
+    with output_dir(out, kind=KIND, force=force, inputs=[source]) as staging:
         write_rows(staging / f"assignments.{fmt}", assignments)
         write_rows(staging / "clusters.jsonl", clusters)
         cluster_map(vectors, result.labels, staging / "map.png")

@@ -1,21 +1,18 @@
 """What the apps share: documents in, vectors with a progress bar, results out (JSONL or Parquet plus a
-report, all written into a staged folder that takes its place only when complete).
+report, written into `embedlab.io.output_dir`: a staged folder that takes its place only when complete).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from embedlab.errors import EmbedlabError
-from embedlab.io import atomic_dir, l2_normalise
+from embedlab.io import l2_normalise
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
-REPORT = "report.md"
 
 
 def check_threshold(value: float, option: str = "--threshold") -> float:
@@ -46,29 +43,6 @@ def encode_texts(
         batch_size=batch_size, show=show,
     )  # fmt: skip
     return l2_normalise(vectors)
-
-
-def is_app_output(path: Path) -> bool:
-    """A folder an app wrote (it holds a report.md and nothing but data files): safe to replace."""
-    names = {p.name for p in path.iterdir()}
-    return REPORT in names and all(n.endswith((".jsonl", ".parquet", ".md", ".png", ".json")) for n in names)
-
-
-@contextmanager
-def output_folder(out: str | Path, *, force: bool = False) -> Iterator[Path]:
-    """A staged folder that becomes `out` only when everything in it is written (an interrupted run leaves
-    no partial output); an existing output is replaced only with `force`, a folder of the user's never.
-
-    Example::
-
-        with output_folder("dedup-out") as staging:
-            write_rows(staging / "kept.jsonl", kept)
-    """
-    out = Path(out)
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not force and is_app_output(out):
-        raise EmbedlabError(f"{out} holds an earlier result; pass --force to replace it")
-    with atomic_dir(out, replaces=is_app_output) as staging:
-        yield staging
 
 
 def write_rows(path: Path, rows: list[dict], fmt: str | None = None) -> Path:

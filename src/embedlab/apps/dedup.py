@@ -15,8 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from embedlab.apps.common import check_threshold, encode_texts, output_folder, write_rows
+from embedlab.apps.common import check_threshold, encode_texts, write_rows
 from embedlab.index.neighbours import pairs_above
+from embedlab.io import output_dir
+
+KIND = "dedup result"  # the kind of folder `write_dedup` makes (embedlab.io ownership)
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,7 @@ def write_dedup(
         }
         for r in result.removed
     ]
-    with output_folder(out, force=force) as staging:
+    with output_dir(out, kind=KIND, force=force, inputs=[source]) as staging:
         write_rows(staging / f"kept.{fmt}", kept)
         write_rows(staging / f"removed.{fmt}", removed)
         (staging / "report.md").write_text(dedup_report(result, documents, source), encoding="utf-8")

@@ -6,12 +6,16 @@ mining inside one collection (`self_match`). Candidates go through a FAISS index
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from embedlab.apps.common import check_threshold, encode_texts
 from embedlab.index.neighbours import best_matches, pairs_above
+
+KIND = "match result"  # the kind of folder `write_matches` makes (embedlab.io ownership)
 
 
 @dataclass(frozen=True)
@@ -125,14 +129,16 @@ def match_rows(
     return rows
 
 
-def write_matches(out, rows: list[dict], *, force: bool = False):
-    """Write matches.jsonl and a report.md (counts and the weakest accepted matches) into `out` atomically.
+def write_matches(out, rows: list[dict], *, force: bool = False, inputs: Sequence[str | Path] = ()):
+    """Write matches.jsonl and a report.md (counts and the weakest accepted matches) into `out` atomically;
+    `inputs`: the query and candidate files, which `out` may not be or hold.
 
     Example::
 
         write_matches("faq-matches", rows)
     """
-    from embedlab.apps.common import output_folder, write_rows
+    from embedlab.apps.common import write_rows
+    from embedlab.io import output_dir
 
     scored = [r for r in rows if r["score"] is not None]
     lines = [
@@ -147,7 +153,7 @@ def write_matches(out, rows: list[dict], *, force: bool = False):
             for r in sorted(scored, key=lambda r: r["score"])[:10]
         ),
     ]
-    with output_folder(out, force=force) as staging:
+    with output_dir(out, kind=KIND, force=force, inputs=inputs) as staging:
         write_rows(staging / "matches.jsonl", rows)
         (staging / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out

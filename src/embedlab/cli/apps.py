@@ -11,6 +11,7 @@ from embedlab.cli.common import (
     Backend,
     Device,
     Dtype,
+    Force,
     IdField,
     TextField,
     app,
@@ -20,6 +21,7 @@ from embedlab.cli.common import (
     user_errors,
 )
 from embedlab.errors import EmbedlabError
+from embedlab.io import check_output_dir, check_output_file
 
 classify_app = typer.Typer(
     help="Classify texts with a linear model on their embeddings.", no_args_is_help=True
@@ -29,7 +31,6 @@ app.add_typer(classify_app, name="classify")
 Model = Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")]
 Documents = Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with an id and a text field.")]
 Out = Annotated[Path, typer.Option(help="New folder for the results (written whole, or not at all).")]
-Force = Annotated[bool, typer.Option(help="Replace the results of an earlier run in --out.")]
 Format = Annotated[Literal["jsonl", "parquet"], typer.Option("--format", help="Format of the row files.")]
 BatchSize = Annotated[int, typer.Option(min=1, help="Texts per encoding batch.")]
 
@@ -65,11 +66,13 @@ def dedup(
     """Remove exact and near-duplicate texts: one kept per group; each removed row names what it copies."""
     use_device(device, dtype)
     from embedlab.apps.common import check_threshold
-    from embedlab.apps.dedup import deduplicate, write_dedup
+    from embedlab.apps.dedup import KIND, deduplicate, write_dedup
 
     check_threshold(threshold)
     if out is None and not dry_run:
         raise EmbedlabError("give --out DIR for the results, or --dry-run for the counts only")
+    if out is not None and not dry_run:
+        check_output_dir(out, kind=KIND, force=force, inputs=[documents])  # before any encoding
     docs, encoder = _load(documents, id_field, text_field, model, backend)
     result = deduplicate([d["text"] for d in docs], encoder, threshold=threshold, k=k, batch_size=batch_size)
     near = len(result.removed) - result.exact
@@ -103,11 +106,12 @@ def cluster(
 ) -> None:
     """Group documents by meaning: clusters with keywords, central documents and a 2-D map."""
     use_device(device, dtype)
-    from embedlab.apps.cluster import cluster_vectors, write_clustering
+    from embedlab.apps.cluster import KIND, cluster_vectors, write_clustering
     from embedlab.apps.common import encode_texts
 
     if (k is None) == (min_cluster_size is None):
         raise EmbedlabError("choose one of --k (k-means) and --min-cluster-size (HDBSCAN)")
+    check_output_dir(out, kind=KIND, force=force, inputs=[documents])  # before any encoding
     docs, encoder = _load(documents, id_field, text_field, model, backend)
     if k is not None and k > len(docs):
         raise EmbedlabError(f"--k {k}: {documents} holds only {len(docs):,} documents")
@@ -141,11 +145,14 @@ def match(
     """Best candidates per query above a score (FAQ answering, record linkage), or pairs within one file."""
     use_device(device, dtype)
     from embedlab.apps.common import check_threshold, encode_texts
-    from embedlab.apps.match import match_rows, write_matches
+    from embedlab.apps.match import KIND, match_rows, write_matches
 
     check_threshold(min_score, "--min-score")
     if self_ == (candidates is not None):
         raise EmbedlabError("give CANDIDATES, or --self to find pairs inside QUERIES")
+    inputs = [queries, candidates]
+    if out is not None:
+        check_output_dir(out, kind=KIND, force=force, inputs=inputs)  # before any encoding
     docs, encoder = _load(queries, id_field, text_field, model, backend)
     others = docs
     if candidates is not None:
@@ -166,7 +173,7 @@ def match(
         else f"{len(rows):,} pairs at cosine ≥ {min_score}"
     )
     if out is not None:
-        write_matches(out, rows, force=force)
+        write_matches(out, rows, force=force, inputs=[p for p in inputs if p is not None])
         console.print(f"written: {out}/matches.jsonl, report.md")
     else:
         shown = [
@@ -195,16 +202,16 @@ def classify_train(
     use_device(device, dtype)
     from embedlab.apps.classify import labels_of, train_classifier
     from embedlab.apps.common import encode_texts
+    from embedlab.models.classifier import KIND
 
+    check_output_dir(out, kind=KIND, force=force, inputs=[documents])
     docs, encoder = _load(documents, id_field, text_field, model, backend)
     labels = labels_of(docs, label_field, documents)
-    if (out / "classifier.json").is_file() and not force:
-        raise EmbedlabError(f"{out} holds a classifier; pass --force to replace it")
     vectors = encode_texts(encoder, [d["text"] for d in docs], "classify")
     classifier, result = train_classifier(
         vectors, labels, model=encoder.identity, test_fraction=test_fraction
     )
-    classifier.save(out)
+    classifier.save(out, force=force)
     console.print(
         f"{len(classifier.labels)} labels; held-out {result.test_size:,} documents: accuracy "
         f"{100 * result.accuracy:.2f}, macro-F1 {100 * result.macro_f1:.2f} → {out}"
@@ -217,6 +224,7 @@ def classify_predict(
     classifier_dir: Annotated[Path, typer.Argument(help="Folder written by `classify train`.")],
     documents: Documents,
     out: Annotated[Path | None, typer.Option(help="File for the predictions (.jsonl or .parquet).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
     model: Annotated[
         str | None, typer.Option(help="Model.", show_default="the one it was trained with")
     ] = None,
@@ -232,6 +240,8 @@ def classify_predict(
     from embedlab.io import atomic_path
     from embedlab.models.classifier import Classifier, check_classifier_model
 
+    if out is not None:
+        check_output_file(out, force=force, inputs=[documents, classifier_dir])
     classifier = Classifier.load(classifier_dir)
     docs, encoder = _load(documents, id_field, text_field, model or classifier.model["path"], backend)
     check_classifier_model(classifier, encoder.identity, encoder.dim, classifier_dir)

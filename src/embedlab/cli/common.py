@@ -48,6 +48,7 @@ LockTimeout = Annotated[
 ]
 IdField = Annotated[str, typer.Option(help="Field holding the document id.")]
 TextField = Annotated[str, typer.Option(help="Field holding the text to embed.")]
+Force = Annotated[bool, typer.Option(help="Replace the output of an earlier run of this command.")]
 ManifestModel = Annotated[str | None, typer.Option(help="Model.", show_default="the one in the manifest")]
 
 Device = Annotated[

@@ -68,6 +68,7 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option(help="JSON file for the records.", show_default="results/MODEL.json")
     ] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -75,9 +76,10 @@ def evaluate(
     use_device(device, dtype)
     from embedlab.evaluate.arxiv import ArxivEvalConfig
     from embedlab.evaluate.report import table_rows
-    from embedlab.evaluate.suite import default_results_path, evaluate_suite, split_tasks
+    from embedlab.evaluate.suite import evaluate_suite, results_target, split_tasks
 
     split_tasks(tasks)  # a bad task name fails before anything loads
+    out, replaced = results_target(model, out, force=force)  # so does a bad --out
     settings = ArxivEvalConfig(query_field=query_field, test_size=test_size, batch_size=batch_size)
     result = evaluate_suite(model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings)
     if result.sts:
@@ -89,8 +91,6 @@ def evaluate(
             ["task", "metric", "value"],
             [[r.task, r.metric, f"{r.value:.2f}"] for r in result.arxiv],
         )
-    out = out or default_results_path(model)
-    replaced = out.exists()
     write_json_atomic(out, {"model": model, "records": [r.to_dict() for r in result.records]})
     note = " (replacing the earlier file; --out to keep both)" if replaced else ""
     console.print(f"records written to {out}{note}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,6 +13,7 @@ from embedlab.cli.common import (
     BackendName,
     Device,
     Dtype,
+    Force,
     IdField,
     IndexBackend,
     IndexKind,
@@ -29,7 +31,6 @@ from embedlab.cli.common import (
     user_errors,
 )
 from embedlab.errors import ConfigError, EmbedlabError
-from embedlab.io import write_json_atomic, write_text_atomic
 from embedlab.runtime.export import KEEP_FP32
 
 
@@ -144,7 +145,7 @@ def index_build(
     if kind != "ivfpq" and (opq or pq_bytes):
         raise ConfigError("--opq and --pq-bytes are for --kind ivfpq")
     pq = PQSettings(code_bytes=pq_bytes, opq=opq)
-    check_target(out, force=force)  # before any encoding: a wrong --out costs nothing
+    check_target(out, force=force, inputs=[documents, from_vectors, model])  # before any encoding
     milvus = milvus_settings(out, uri, collection) if store == "milvus" else None
     if from_vectors is not None:
         if model is not None or documents is not None:
@@ -380,6 +381,7 @@ def bench_speed_command(
     out: Annotated[Path, typer.Option(help="Folder for speed.md, speed.json and speed.png.")] = Path(
         "results/speed"
     ),
+    force: Force = False,
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -389,6 +391,9 @@ def bench_speed_command(
 
     from embedlab.evaluate.speed import available_backends, bench_speed, speed_chart, speed_markdown
     from embedlab.hardware import has_bf16_hardware, machine_summary
+    from embedlab.io import check_output_dir, output_dir
+
+    check_output_dir(out, kind="speed report", force=force, inputs=[model_dir])  # before the timing
 
     torch.set_num_threads(threads)
     chosen = (
@@ -397,8 +402,9 @@ def bench_speed_command(
     rows = bench_speed(model_dir, chosen, sentences=sentences, repeats=repeats, threads=threads)
     table = speed_markdown(rows)
     console.print(table)
-    write_text_atomic(out / "speed.md", f"{machine_summary()}\n\n{table}\n")
-    write_json_atomic(out / "speed.json", {"machine": machine_summary(), "rows": [r.to_dict() for r in rows]})
-    console.print(
-        f"written: {out / 'speed.md'}, {out / 'speed.json'}, {speed_chart(rows, out / 'speed.png')}"
-    )
+    with output_dir(out, kind="speed report", force=force, inputs=[model_dir]) as staging:
+        (staging / "speed.md").write_text(f"{machine_summary()}\n\n{table}\n", encoding="utf-8")
+        payload = {"machine": machine_summary(), "rows": [r.to_dict() for r in rows]}
+        (staging / "speed.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        speed_chart(rows, staging / "speed.png")
+    console.print(f"written: {out / 'speed.md'}, {out / 'speed.json'}, {out / 'speed.png'}")

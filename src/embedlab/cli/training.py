@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from embedlab.cli.common import (
+    Force,
     app,
     console,
     distill_app,
@@ -87,16 +88,19 @@ def soup_command(
         list[Path],
         typer.Argument(help="Model folders: fine-tunes of one starting model (seeds or settings)."),
     ],
-    out: Annotated[Path, typer.Option(help="Folder for the soup (a model folder there is replaced).")],
+    out: Annotated[Path, typer.Option(help="New folder for the soup.")],
     how: Annotated[str, typer.Option(help="greedy (members chosen on --dev) or uniform (all).")] = "greedy",
     dev: Annotated[str, typer.Option(help="The split that chooses: task:split.")] = "stsb:dev",
     tasks: Annotated[str, typer.Option(help="Evaluation tasks for the card; 'sts' = 7-task suite.")] = "sts",
+    force: Force = False,
 ) -> None:
     """Average the weights of fine-tuned models into one (a model soup), chosen on dev, with a card."""
     from embedlab.evaluate.report import table_rows
     from embedlab.train.soup import soup_models
 
-    result = soup_models(models, out, how=how, dev=dev, tasks=tasks, log=lambda line: console.print(line))
+    result = soup_models(
+        models, out, how=how, dev=dev, tasks=tasks, force=force, log=lambda line: console.print(line)
+    )
     headers, rows = table_rows(result.after)
     print_table(f"{out} — STS Spearman (cosine, ×100)", headers, rows)
     console.print(
@@ -121,6 +125,7 @@ def tokenizer_train(
     min_frequency: Annotated[int, typer.Option(help="Merge only pairs seen this often.")] = 2,
     max_length: Annotated[int, typer.Option(help="The tokenizer's model_max_length.")] = 128,
     field: Annotated[list[str] | None, typer.Option(help="JSONL fields / CSV column holding text.")] = None,
+    force: Force = False,
 ) -> None:
     """Train a byte-level BPE tokenizer (RoBERTa special tokens); report corpus size and fertility."""
     from embedlab.data.sentences import iter_texts
@@ -133,6 +138,8 @@ def tokenizer_train(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
         max_length=max_length,
+        force=force,
+        inputs=corpus,
     )
     sample = sentences("stsb", "test")
     console.print(
@@ -149,7 +156,7 @@ def distill_static_command(
     teacher: Annotated[str, typer.Argument(help="Teacher model name, folder or hub id.")],
     out: Annotated[Path, typer.Option(help="Folder for the static model.")],
     pca_dims: Annotated[int, typer.Option(help="Embedding width after PCA.")] = 256,
-    force: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
+    force: Force = False,
     evaluate: Annotated[
         bool, typer.Option(help="Evaluate on the 7-task STS suite for the model card.")
     ] = True,

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Literal
 
 from embedlab.errors import DataError
-from embedlab.io import atomic_dir, content_digest, sha256_file
+from embedlab.io import atomic_dir, check_output_dir, content_digest, sha256_file
 from embedlab.paths import data_dir
 
 SPLITS = ("train", "eval", "test")
+KIND = "arXiv splits"  # the kind of folder `prepare_arxiv` makes (embedlab.io ownership)
 LabelLevel = Literal["subject", "category"]
 COLUMNS = ("id", "title", "abstract", "label", "primary_category", "primary_subject", "year")
 EXAMPLES_PER_REASON = 5
@@ -189,6 +190,7 @@ def prepare_arxiv(path: str | Path, out: str | Path, settings: ArxivSettings | N
     """
     settings = settings or ArxivSettings()
     path, out = Path(path), Path(out)
+    check_output_dir(out, kind=KIND, force=True, inputs=[path])  # derived data: replaced when prepared again
     set_aside = SetAside()
     papers = read_papers(path, settings.label_level, set_aside)
     sizes = Counter(p["label"] for p in papers)
@@ -208,8 +210,7 @@ def prepare_arxiv(path: str | Path, out: str | Path, settings: ArxivSettings | N
         )
     splits = stratified_split([p["label"] for p in papers], settings)
 
-    prepared = lambda folder: (folder / "manifest.json").is_file() and (folder / "train.parquet").is_file()  # noqa: E731
-    with atomic_dir(out, replaces=prepared) as staging:
+    with atomic_dir(out, kind=KIND) as staging:
         return _write_splits(staging, papers, labels, splits, path, settings, set_aside)
 
 

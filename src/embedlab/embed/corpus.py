@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.data.documents import iter_documents
-from embedlab.embed.shards import FORMAT, MANIFEST, write_shard, write_vectors_manifest
+from embedlab.embed.shards import FORMAT, KIND, MANIFEST, write_shard, write_vectors_manifest
 from embedlab.errors import ConfigError, DataError
-from embedlab.io import folder_lock
+from embedlab.io import check_not_input, folder_lock, is_owned, mark_folder
 from embedlab.models.identity import describe, same_model
 
 SHARD_SIZE = 10_000
@@ -130,7 +130,9 @@ def open_output(out: Path, identity: dict, settings: dict, *, resume: bool) -> d
                     f"now {value!r}; resume with the same source and options"
                 )
         return manifest
-    if out.exists() and (not out.is_dir() or any(p.name not in (".lock",) for p in out.iterdir())):
+    if out.is_dir() and is_owned(out, KIND):  # killed before its first shard: nothing of value to keep
+        pass
+    elif out.exists() and (not out.is_dir() or any(p.name not in (".lock",) for p in out.iterdir())):
         raise ConfigError(f"--out {out} is not a vectors folder and not empty; choose a new or empty folder")
     if resume:
         raise ConfigError(f"--resume: {out} holds no vectors to continue; run without --resume")
@@ -198,9 +200,11 @@ def embed_corpus(
         raise DataError("file not found", path=source)
     settings = _settings(source, id_field, text_field, keep, keep_text, shard_size)
     identity = encoder_identity(model, backend)
+    check_not_input(out, [source])
     open_output(out, identity, settings, resume=resume)  # refuse before the lock file is made
     with folder_lock(out, 1.0, "these vectors"):
         manifest = open_output(out, identity, settings, resume=resume)
+        mark_folder(out, KIND, [MANIFEST, "shard-*.parquet"])
         if manifest["finished"]:
             return EmbedResult(out, manifest["count"], manifest["dim"], 0, 0, len(manifest["shards"]), 0.0)
         runner = _engine(engine, model, backend, batch_size, address, actors, shard_size)

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import DataError
-from embedlab.io import atomic_path, write_json_atomic
+from embedlab.io import atomic_path, sha256_file, write_json_atomic
 
 MANIFEST = "manifest.json"
 FORMAT = "embedlab-vectors/1"
+KIND = "vectors"  # the kind of folder `embedlab embed` makes (embedlab.io ownership)
 
 
 def shard_name(number: int) -> str:
@@ -45,7 +46,8 @@ def write_shard(folder: Path, number: int, documents: list[dict], vectors: np.nd
     name = shard_name(number)
     with atomic_path(folder / name) as staging:
         pq.write_table(pa.table(columns), staging)
-    return {"file": name, "rows": len(documents)}
+        digest = sha256_file(staging)
+    return {"file": name, "rows": len(documents), "sha256": digest}
 
 
 def write_vectors_manifest(folder: Path, manifest: dict) -> None:
@@ -79,15 +81,32 @@ def iter_shards(folder: str | Path, manifest: dict | None = None) -> Iterator[tu
         for vectors, documents in iter_shards("vectors/"):
             ...
     """
-    import pyarrow.parquet as pq
-
     folder = Path(folder)
     manifest = manifest or read_vectors_manifest(folder)
     for entry in manifest["shards"]:
-        table = pq.read_table(folder / entry["file"])
+        table = _read_shard(folder, entry)
         flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         vectors = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, -1)
         yield vectors, table.drop_columns(["vector"]).to_pylist()
+
+
+def _read_shard(folder: Path, entry: dict):
+    """A shard, checked against its manifest entry (checksum, rows): a cut or swapped file is refused."""
+    import pyarrow.parquet as pq
+
+    path = folder / entry["file"]
+    mend = "embed again into a new folder"
+    if not path.is_file():
+        raise DataError(f"{path}: shard named by the manifest is missing; {mend}")
+    if entry.get("sha256") and sha256_file(path) != entry["sha256"]:
+        raise DataError(f"{path}: the shard differs from the one the manifest recorded (checksum); {mend}")
+    try:
+        table = pq.read_table(path)
+    except Exception as error:  # pyarrow raises several types for a damaged file
+        raise DataError(f"{path}: unreadable shard ({error}); {mend}") from None
+    if table.num_rows != entry["rows"]:
+        raise DataError(f"{path}: {table.num_rows:,} rows, the manifest recorded {entry['rows']:,}; {mend}")
+    return table
 
 
 def read_vectors(folder: str | Path) -> tuple[np.ndarray, list[dict], dict]:

@@ -12,6 +12,7 @@ from embedlab.errors import EmbedlabError
 from embedlab.evaluate.arxiv import ARXIV_TASKS, ArxivEvalConfig, evaluate_arxiv
 from embedlab.evaluate.records import EvalRecord, records_from_json
 from embedlab.evaluate.sts import evaluate_sts, parse_tasks
+from embedlab.io import check_output_file, open_dir
 
 
 @dataclass
@@ -79,4 +80,25 @@ def evaluate_suite(
 
 def default_results_path(model: str) -> Path:
     """results/NAME.json for a model name or folder."""
-    return Path("results") / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', Path(model).name or model)}.json"
+    return RESULTS / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', Path(model).name or model)}.json"
+
+
+RESULTS = Path("results")  # embedlab's own folder of results: what it wrote there it may replace
+RESULTS_KIND = "results folder"
+
+
+def results_target(model: str, out: str | Path | None = None, *, force: bool = False) -> tuple[Path, bool]:
+    """Where `eval` writes its records, checked before any work, and whether an earlier file is replaced:
+    `out` (an existing file only with `force`, never the model), else results/NAME.json in embedlab's own
+    results folder, where an earlier figure of the same model is replaced.
+
+    Example::
+
+        path, replaces = results_target("all-MiniLM-L6-v2")  # (Path("results/all-MiniLM-L6-v2.json"), False)
+    """
+    if out is not None:
+        check_output_file(out, force=force, inputs=[model], param="out")
+        return Path(out), Path(out).exists()
+    open_dir(RESULTS, kind=RESULTS_KIND, names=["*.json", "speed"])
+    path = default_results_path(model)
+    return path, path.exists()

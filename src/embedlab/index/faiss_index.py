@@ -173,6 +173,11 @@ class DocumentIndex:
         """Write a new version into `directory` (the caller holds its writer lock; see `index.store`)."""
         import faiss
 
+        if self.manifest.get("store") == "milvus":
+            from embedlab.index.milvus_index import stored_uri
+
+            self.manifest["uri"] = stored_uri(self.index.uri, directory)
+
         def write_data(folder: Path) -> None:
             if self.manifest.get("store") == "milvus":
                 self._commit_to_milvus(Path(directory))
@@ -195,12 +200,12 @@ class DocumentIndex:
         """A new index makes its collection (replacing only the one this folder's index made before); an
         index that grew appends its new rows after the committed ones.
         """
+        from embedlab.index.milvus_index import opened_uri
+
         if self.committed == 0:
             previous = read_manifest(directory) if (directory / MANIFEST).is_file() else {}
-            ours = (previous.get("uri"), previous.get("collection")) == (
-                self.index.uri,
-                self.index.collection,
-            )
+            where = opened_uri(previous["uri"], directory) if previous.get("uri") else None
+            ours = (where, previous.get("collection")) == (self.index.uri, self.index.collection)
             self.index.create(replace=ours)
         self.index.commit(self.committed)
 
@@ -242,9 +247,10 @@ def _check_rows(vectors: np.ndarray, documents: list[dict]) -> None:
 
 def _open_vectors(manifest: dict, data: Path):
     if manifest.get("store") == "milvus":
-        from embedlab.index.milvus_index import MilvusVectors
+        from embedlab.index.milvus_index import MilvusVectors, opened_uri
 
-        return MilvusVectors(manifest["uri"], manifest["collection"], manifest["dim"], manifest["kind"])
+        uri = opened_uri(manifest["uri"], data.parent)  # a copied index opens its own Lite file
+        return MilvusVectors(uri, manifest["collection"], manifest["dim"], manifest["kind"])
     if manifest.get("kind") == "ivfpq":  # the full vectors stay on disk; re-ranking reads its candidates
         full = np.load(data / "vectors.f16.npy", mmap_mode="r")
         return Reranked(_read_faiss(data / "index.faiss"), full, manifest.get("rerank_depth", 100))

@@ -16,12 +16,12 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from embedlab.errors import EmbedlabError
-from embedlab.io import folder_lock, write_json_atomic
+from embedlab.io import check_output_dir, folder_kind, folder_lock, mark_folder, write_json_atomic
 from embedlab.models.identity import describe, same_model
 
 MANIFEST = "manifest.json"
@@ -37,6 +37,8 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "data": str,
 }
 _VERSION = re.compile(r"^v(\d+)$")
+KIND = "index"  # the kind of folder an index is (embedlab.io ownership)
+NAMES = (MANIFEST, "milvus.db", *("v" + "[0-9]" * digits for digits in range(1, 8)))  # v1 … v9999999
 
 
 def is_index(directory: str | Path) -> bool:
@@ -73,33 +75,23 @@ def read_manifest(directory: str | Path) -> dict:
     return manifest
 
 
-def check_target(directory: str | Path, *, force: bool) -> None:
-    """Refuse to build over anything but a new or empty folder, or (with `force`) an existing index.
+def check_target(directory: str | Path, *, force: bool, inputs: Iterable[str | Path | None] = ()) -> None:
+    """Refuse to build over anything but a new or empty folder, or (with `force`) an index embedlab built
+    there; never one of the build's `inputs` (documents, vectors, model) or a folder holding one.
 
-    Called before any encoding, so a bad `--out` costs nothing.
+    Called before any encoding, so a bad `out` costs nothing.
 
     Example::
 
-        check_target("my-index", force=False)
+        check_target("my-index", force=False, inputs=["docs.jsonl"])
     """
     directory = Path(directory)
-    if not directory.exists():
-        return
-    if not directory.is_dir():
-        raise EmbedlabError(f"--out {directory} is a file, not a folder")
-    if is_index(directory):
-        if not force:
-            raise EmbedlabError(
-                f"{directory} already holds an index; add to it with `embedlab index add`, "
-                "or replace it with --force"
-            )
-        return
-    ours = (LOCK, f"{LOCK}.lock")
-    if any(p.name not in ours and not p.name.startswith(STAGING_PREFIX) for p in directory.iterdir()):
+    if is_index(directory) and not force and folder_kind(directory) == KIND:
         raise EmbedlabError(
-            f"--out {directory} is a folder with other files in it and not an index; "
-            "choose a new or empty folder"
+            f"{directory} already holds an index; add to it with `embedlab index add`, "
+            "or replace it with force=True (--force)"
         )
+    check_output_dir(directory, kind=KIND, force=force, inputs=inputs)
 
 
 @contextmanager
@@ -121,6 +113,7 @@ def write_version(directory: Path, write_data: Callable[[Path], None], manifest:
     Returns the committed manifest (with `data`, `previous` and `format` filled in).
     """
     directory.mkdir(parents=True, exist_ok=True)
+    mark_folder(directory, KIND, NAMES)
     previous = read_manifest(directory) if is_index(directory) else None
     for stale in directory.glob(f"{STAGING_PREFIX}*"):  # a crashed writer's; under the lock none is live
         shutil.rmtree(stale, ignore_errors=True)

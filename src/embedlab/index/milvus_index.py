@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from embedlab.errors import ConfigError, EmbedlabError
+from embedlab.io import relative_path
 
 INDEX_TYPES = {
     "flat": ("FLAT", {}),
@@ -29,6 +30,22 @@ INSERT_BATCH = 5_000
 def is_server(uri: str) -> bool:
     """`http(s)://` and `tcp://` URIs are Milvus servers; anything else is a Milvus Lite file."""
     return urlparse(uri).scheme in ("http", "https", "tcp", "grpc")
+
+
+def stored_uri(uri: str, directory: str | Path) -> str:
+    """What an index manifest records: a Milvus Lite file relative to the index folder (a copied or moved
+    index opens its own copy), a server's address as it is.
+
+    Example::
+
+        stored_uri("/data/idx/milvus.db", "/data/idx")  # "milvus.db"
+    """
+    return uri if is_server(uri) else relative_path(uri, directory)
+
+
+def opened_uri(uri: str, directory: str | Path) -> str:
+    """The address to open for a manifest's `uri`: a Lite file's path resolved against the index folder."""
+    return uri if is_server(uri) else str((Path(directory) / uri).resolve())
 
 
 def check_uri(uri: str, timeout: float = 5.0) -> str:

@@ -14,6 +14,7 @@ from embedlab.errors import DataError
 from embedlab.index.faiss_build import PQSettings
 from embedlab.index.faiss_index import TARGET_RECALL, DocumentIndex
 from embedlab.index.manifest import LOCK_TIMEOUT, check_target, writer_lock
+from embedlab.io import relative_path
 
 
 def create_index(
@@ -84,7 +85,7 @@ def create_index_from_vectors(
     """
     from embedlab.embed.shards import read_vectors
 
-    check_target(directory, force=force)
+    check_target(directory, force=force, inputs=[vectors_dir])
     vectors, documents, manifest = read_vectors(vectors_dir)
     if documents and "text" not in documents[0]:
         raise DataError(
@@ -106,7 +107,7 @@ def create_index_from_vectors(
         force=force,
         lock_timeout=lock_timeout,
         bm25=bm25,
-        extra={"chunking": None, "from_vectors": str(Path(vectors_dir).resolve())},
+        extra={"chunking": None, "from_vectors": relative_path(vectors_dir, directory)},
         milvus=milvus,
         pq=pq,
     )

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import EmbedlabError
-from embedlab.io import atomic_dir, l2_normalise, write_json_atomic
+from embedlab.io import l2_normalise, output_dir, write_json_atomic
 
 WEIGHTS = "classifier.npz"
 CONFIG = "classifier.json"
+KIND = "classifier"  # the kind of folder `Classifier.save` makes (embedlab.io ownership)
 
 
 @dataclass
@@ -60,9 +61,11 @@ class Classifier:
         best = probabilities.argmax(axis=1)
         return [self.labels[i] for i in best], probabilities[np.arange(len(best)), best]
 
-    def save(self, directory: str | Path) -> Path:
-        """Write `classifier.npz` (arrays) and `classifier.json` (labels, model, metrics) atomically."""
-        with atomic_dir(directory, replaces=lambda p: (p / CONFIG).is_file()) as staging:
+    def save(self, directory: str | Path, *, force: bool = False) -> Path:
+        """Write `classifier.npz` (arrays) and `classifier.json` (labels, model, metrics) atomically; an
+        earlier classifier there is replaced only with `force`.
+        """
+        with output_dir(directory, kind=KIND, force=force) as staging:
             np.savez(staging / WEIGHTS, weights=self.weights, bias=self.bias)
             write_json_atomic(
                 staging / CONFIG,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embedlab.errors import ConfigError
-from embedlab.io import atomic_dir
+from embedlab.io import atomic_dir, check_output_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -38,11 +38,16 @@ def train_tokenizer(
     vocab_size: int = 32000,
     min_frequency: int = 2,
     max_length: int = 128,
+    force: bool = False,
+    inputs: Iterable[str | Path] = (),
 ) -> CorpusStats:
-    """Train byte-level BPE on `texts` and save it (atomically) so `transformers.AutoTokenizer` loads it."""
+    """Train byte-level BPE on `texts` and save it (atomically) so `transformers.AutoTokenizer` loads it;
+    `inputs`: the files the texts come from, which `out` may not be or hold.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
+    check_output_dir(out, kind="tokenizer", force=force, inputs=inputs)
     counts = {"texts": 0, "characters": 0, "words": 0}
 
     def counted() -> Iterable[str]:
@@ -84,7 +89,7 @@ def train_tokenizer(
         mask_token="<mask>",
         model_max_length=max_length,
     )
-    with atomic_dir(out, replaces=lambda folder: (folder / "tokenizer.json").is_file()) as staging:
+    with atomic_dir(out, kind="tokenizer") as staging:
         wrapped.save_pretrained(str(staging))
     return CorpusStats(**counts)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embedlab.errors import ModelError
-from embedlab.io import atomic_dir
+from embedlab.io import atomic_dir, check_output_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -43,12 +43,11 @@ def distill_static(
     from embedlab.models.registry import resolve
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ModelError(f"{out} already exists; pass --force to replace it")
+    check_output_dir(out, kind="model", force=force, inputs=[teacher])
     started = time.perf_counter()
     model = distill(model_name=resolve(teacher), pca_dims=pca_dims)
     seconds = time.perf_counter() - started
-    with atomic_dir(out, replaces=lambda folder: (folder / "modules.json").is_file()) as staging:
+    with atomic_dir(out, kind="model") as staging:
         model.save_pretrained(staging)
         (staging / "1_Normalize").mkdir(exist_ok=True)  # named by modules.json; Normalize has no weights
     vocabulary, dim = model.embedding.shape

@@ -375,7 +375,10 @@ def load_encoder(
     if backend in ("torch", "torch-bf16"):
         return TorchEncoder(model, device, bf16=backend == "torch-bf16", threads=threads, dtype=dtype)
     from embedlab.models.registry import resolve
+    from embedlab.runtime.export import check_export
 
     folder = Path(resolve(model))
     file_name = "onnx/model_qint8_per_channel.onnx" if backend == "onnx-int8" else "onnx/model.onnx"
+    if (folder / file_name).is_file():  # an export older than the weights would give another model's vectors
+        check_export(folder, file_name)
     return OnnxEncoder(folder, file_name, threads=threads, device=device)

@@ -8,12 +8,55 @@ from __future__ import annotations
 from pathlib import Path
 
 from embedlab.errors import EmbedlabError, ModelError
-from embedlab.io import atomic_path
+from embedlab.io import atomic_path, is_owned, mark_folder, write_json_atomic
+from embedlab.models.identity import model_identity
 from embedlab.runtime.quantize import matmul_sensitivity, quantize_int8
 
 FP32_FILE = "onnx/model.onnx"
 INT8_FILE = "onnx/model_qint8_per_channel.onnx"
+RECORD = "onnx/export.json"  # the fingerprint of the weights the files were made from
+KIND = "onnx export"  # the kind of folder `export_onnx` makes in the model folder (embedlab.io ownership)
 KEEP_FP32 = 0  # MatMuls left in fp32 by default (docs/results.md: int8 levers)
+
+
+def weights_fingerprint(model_dir: str | Path) -> str | None:
+    """The fingerprint of a model folder's weights and module configs (its `onnx/` aside).
+
+    Example::
+
+        weights_fingerprint("runs/minilm")  # "9f1c…"
+    """
+    return model_identity(str(model_dir), str(model_dir))["fingerprint"]
+
+
+def _recorded(model_dir: Path) -> dict:
+    import json
+
+    try:
+        files = json.loads((model_dir / RECORD).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return files if isinstance(files, dict) else {}
+
+
+def check_export(model_dir: str | Path, file_name: str = FP32_FILE) -> None:
+    """Refuse an ONNX file that was not made from the weights the folder holds now (retrained, souped or
+    replaced since), or that has no record: its vectors would be another model's.
+
+    Example::
+
+        check_export("runs/minilm", INT8_FILE)  # silent when the int8 file matches the weights
+    """
+    model_dir = Path(model_dir)
+    flag = " --int8" if file_name == INT8_FILE else ""
+    mend = f"export it again: embedlab export onnx {model_dir}{flag} --force"
+    recorded = _recorded(model_dir).get(Path(file_name).name)
+    if recorded is None:
+        raise ModelError(f"{model_dir / file_name} has no export record in {RECORD}; {mend}")
+    if recorded != weights_fingerprint(model_dir):
+        raise ModelError(
+            f"{model_dir / file_name} was exported from other weights than {model_dir} holds now; {mend}"
+        )
 
 
 def export_onnx(
@@ -39,10 +82,19 @@ def export_onnx(
     model_dir = Path(model_dir)
     if not (model_dir / "modules.json").is_file():
         raise ModelError(f"{model_dir} is not a sentence-transformers folder (no modules.json)")
+    onnx_dir = model_dir / "onnx"
+    if onnx_dir.is_dir() and any(onnx_dir.iterdir()) and not is_owned(onnx_dir, KIND):
+        raise EmbedlabError(
+            f"{onnx_dir} holds files embedlab did not write; embedlab never replaces them: move them away"
+        )
     targets = [model_dir / FP32_FILE] + ([model_dir / INT8_FILE] if int8 else [])
     existing = [str(t) for t in targets if t.exists()]
     if existing and not force:
-        raise EmbedlabError(f"{', '.join(existing)} already exists; pass --force to overwrite")
+        raise EmbedlabError(f"{', '.join(existing)} already exists; pass force=True (--force) to overwrite")
+    onnx_dir.mkdir(exist_ok=True)
+    mark_folder(onnx_dir, KIND, ["*.onnx", "*.onnx.data", Path(RECORD).name])
+    files = {name: fp for name, fp in _recorded(model_dir).items() if name not in {t.name for t in targets}}
+    write_json_atomic(model_dir / RECORD, {"files": files})  # while the files change, they have no record
     kwargs = {"attn_implementation": attention} if attention else {}
     model = SentenceTransformer(str(model_dir), device="cpu", model_kwargs=kwargs)
     fp32 = model_dir / FP32_FILE
@@ -56,6 +108,8 @@ def export_onnx(
             ranked = matmul_sensitivity(model_dir, sts_sentences("stsb", "dev", limit=300), FP32_FILE)
             keep = [name for name, _ in ranked[:keep_fp32]]
         written.append(quantize_int8(fp32, model_dir / INT8_FILE, keep_fp32=keep))
+    fingerprint = weights_fingerprint(model_dir)
+    write_json_atomic(model_dir / RECORD, {"files": files | {path.name: fingerprint for path in written}})
     return written
 
 

@@ -5,7 +5,6 @@ end (model/ with its card, results.json, report.md), each written atomically.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from embedlab.evaluate.records import EvalRecord, records_from_json
 from embedlab.evaluate.report import markdown_table, model_card, table_rows
 from embedlab.evaluate.sts import evaluate_sts
 from embedlab.hardware import is_main_process, machine_summary
-from embedlab.io import atomic_dir, write_json_atomic, write_text_atomic
+from embedlab.io import atomic_dir, claim_dir, folder_kind, is_owned, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -183,8 +182,8 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
     run_dir = config.run_dir
     saved = run_dir / "config.yaml"
     if resume:
-        if not saved.is_file():
-            raise ConfigError(f"--resume: {run_dir} holds no run to resume (no config.yaml)")
+        if not saved.is_file() or folder_kind(run_dir) != RUN_KIND:
+            raise ConfigError(f"--resume: {run_dir} holds no embedlab run to resume (no config.yaml)")
         previous = _recipe(_with_defaults(yaml.safe_load(saved.read_text(encoding="utf-8")), config))
         current = _recipe(config.model_dump(mode="json"))
         changed = sorted(key for key in current if previous.get(key) != current[key] and key != "eval")
@@ -194,18 +193,33 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
                 "resume with the same config"
             )
         return run_dir
+    ours = run_dir.is_dir() and is_owned(run_dir, RUN_KIND)
     never_checkpointed = last_checkpoint(run_dir / "checkpoints") is None and not (run_dir / "model").exists()
-    if run_dir.exists() and any(run_dir.iterdir()) and not never_checkpointed:
-        if not overwrite:
-            raise ConfigError(
-                f"{run_dir} already exists; pass --resume to continue it, --overwrite to replace it, "
-                f"or --set name=OTHER"
-            )
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)  # a run that stopped before its first checkpoint
+    if ours and never_checkpointed:  # a run that stopped before its first checkpoint starts afresh
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    elif ours and not overwrite:
+        raise ConfigError(
+            f"{run_dir} already exists; pass --resume to continue it, --overwrite to replace it, "
+            f"or --set name=OTHER"
+        )
+    else:  # refuses a folder of the user's, another kind's, or one holding this run's inputs
+        claim_dir(run_dir, kind=RUN_KIND, names=RUN_NAMES, force=overwrite, inputs=run_inputs(config))
     write_text_atomic(saved, config.to_yaml())
     return run_dir
+
+
+RUN_KIND = "training run"  # the kind of folder `prepare_run_dir` makes (embedlab.io ownership)
+RUN_NAMES = (
+    "config.yaml", "before.json", "checkpoints", "metrics.jsonl", "model", "results.json", "report.md",
+    "tracking",
+)  # fmt: skip
+
+
+def run_inputs(config: RunConfig) -> list[str]:
+    """What a run reads from disk (its starting model, data files, tokenizer): never inside its output."""
+    sources = [config.train, config.dev]
+    paths = [config.model, *(s.path for s in sources if s is not None and s.path)]
+    return paths + ([config.scratch.tokenizer] if config.scratch is not None else [])
 
 
 def last_checkpoint(checkpoints: Path) -> str | None:
@@ -289,7 +303,7 @@ def write_outputs(
 
 def save_model(model: SentenceTransformer, final: Path, card: str) -> Path:
     """Save to a temp folder with the card, then rename into place: `model/` is never half-written."""
-    with atomic_dir(final, replaces=is_model_folder) as staging:
+    with atomic_dir(final, kind="model") as staging:
         model.save(str(staging), create_model_card=False)
         (staging / "README.md").write_text(card, encoding="utf-8")
     return final

@@ -12,7 +12,8 @@ from embedlab.errors import ConfigError
 from embedlab.evaluate.records import EvalRecord
 from embedlab.evaluate.report import markdown_table, model_card, spread_row
 from embedlab.evaluate.sts import SPEARMAN, evaluate_sts
-from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.hardware import is_main_process
+from embedlab.io import open_dir, write_json_atomic, write_text_atomic
 from embedlab.train.run_folder import RunResult, save_model
 from embedlab.train.soup import check_sweep, make_soup
 from embedlab.train.trainer import build_dev_evaluator, dev_spearman, keep_or_train
@@ -98,12 +99,14 @@ def train_seeds(
         from embedlab.train.stages import last_stage_after_earlier
 
         config = last_stage_after_earlier(config, resume=resume, log=log)
+    out = config.run_dir.with_name(f"{config.name}-seeds")
+    if is_main_process():  # a folder of the user's there is refused before hours of training
+        open_dir(out, kind="seed sweep", names=["summary.json", "report.md", "soup"])
     runs: list[RunResult] = []
     for seed in range(config.seed, config.seed + seeds):
         # the seeds share their starting model: its figures are measured once (minutes for MPNet)
         before = runs[0].before if runs else None
         runs.append(_train_seed(config, seed, resume, overwrite, before, log))
-    out = config.run_dir.with_name(f"{config.name}-seeds")
     result = SeedsResult(out, runs, seed_summary(runs))
     if soup is not None:
         _make_soup(config, result, soup, log)

@@ -155,11 +155,12 @@ def soup_models(
     dev: str = "stsb:dev",
     tasks: str | Sequence[str] | None = None,
     batch_size: int = 64,
+    force: bool = False,
     log=lambda line: None,
 ) -> SoupResult:
     """Average fine-tunes of one starting model — other seeds or other settings (the model-soup recipe) — into
     one model at `out`, chosen on the `dev` split, evaluated on `tasks` (default: the 7-task STS suite) and
-    saved with a card. `out` is replaced only if it is a model folder.
+    saved with a card. An earlier model of embedlab's at `out` is replaced only with `force`.
 
     Example::
 
@@ -171,7 +172,7 @@ def soup_models(
     from embedlab.config import DataSource
     from embedlab.evaluate.report import model_card
     from embedlab.evaluate.sts import evaluate_sts, parse_tasks
-    from embedlab.io import check_replaceable
+    from embedlab.io import check_output_dir
     from embedlab.train.run_folder import is_model_folder, save_model
     from embedlab.train.trainer import dev_evaluator, dev_spearman
 
@@ -181,7 +182,7 @@ def soup_models(
     for folder in paths:
         if not is_model_folder(folder):
             raise ConfigError(f"{folder}: not a sentence-transformers model folder (no modules.json)")
-    check_replaceable(Path(out), replaces=is_model_folder)
+    check_output_dir(out, kind="model", force=force, inputs=paths)
     dev_split = parse_tasks(dev)
     if len(dev_split) != 1:
         raise ConfigError(f"--dev {dev}: give one split, such as stsb:dev")

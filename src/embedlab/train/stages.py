@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from embedlab.config import EvalConfig, RunConfig, TrainingConfig
 from embedlab.hardware import is_main_process
-from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.io import open_dir, write_json_atomic, write_text_atomic
 from embedlab.train.run_folder import RunResult
 
 
@@ -63,7 +63,8 @@ def train_stages(
         result.model_dir  # runs/nli-stsb-minilm/stsb/model
     """
     if is_main_process():
-        config.run_dir.mkdir(parents=True, exist_ok=True)
+        names = ["config.yaml", "stages.json", *(stage.name for stage in config.stages or [])]
+        open_dir(config.run_dir, kind="staged run", names=names, inputs=[config.model])
         write_text_atomic(config.run_dir / "config.yaml", config.to_yaml())
     summary, result = [], None
     for staged in stage_configs(config):

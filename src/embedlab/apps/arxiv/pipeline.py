@@ -27,12 +27,18 @@ from embedlab.io import (
     atomic_dir,
     atomic_path,
     content_digest,
+    folder_kind,
+    open_dir,
     sha256_file,
     write_json_atomic,
     write_text_atomic,
 )
 
 EVAL_NAME = "arxiv-eval"
+RUN_KIND = "arXiv pipeline run"  # the kind of folder `run_pipeline` makes (embedlab.io ownership)
+RUN_NAMES = (
+    ".stages", "config.yaml", "data", "pairs", "train", "eval", "report.md", "report.json", "*.png",
+)  # fmt: skip
 BEST_METRIC = f"{EVAL_NAME}_cosine_precision@10"
 SYSTEMS = ("base", "finetuned", "tfidf")
 
@@ -126,7 +132,7 @@ class Stages:
             return False
         for path in outputs:
             if (there / path).is_dir():
-                with atomic_dir(here / path, replaces=lambda _: False) as staging:
+                with atomic_dir(here / path, kind=folder_kind(there / path) or "stage output") as staging:
                     shutil.copytree(there / path, staging, dirs_exist_ok=True)
             else:
                 with atomic_path(here / path) as staging:
@@ -151,6 +157,12 @@ def _read_dataset(path: Path):
     return Dataset.from_parquet(str(path))
 
 
+def open_run_dir(config: PipelineConfig) -> Path:
+    """The pipeline's run folder: made and marked the first time, continued after; a user's is refused."""
+    inputs = [config.data.path, config.model]
+    return open_dir(config.run_dir, kind=RUN_KIND, names=RUN_NAMES, inputs=inputs)
+
+
 def run_pipeline(
     config: PipelineConfig, *, log: Callable[[str], None] = print, force: bool = False
 ) -> StageLog:
@@ -166,6 +178,7 @@ def run_pipeline(
     """
     run_dir = config.run_dir
     if is_main_process():
+        open_run_dir(config)
         write_text_atomic(run_dir / "config.yaml", config.to_yaml())
     stages = Stages(run_dir, log, force)
     preprocess_key = _preprocess_stage(config, stages, log)

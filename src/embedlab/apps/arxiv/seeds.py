@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from embedlab.apps.arxiv.config import PipelineConfig
-from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, run_pipeline
+from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, open_run_dir, run_pipeline
 from embedlab.apps.arxiv.report import METRICS
 from embedlab.apps.arxiv.soup import ArxivSoup, soup_seeds
 from embedlab.evaluate.report import markdown_table, spread_row
 from embedlab.hardware import is_main_process, wait_for_everyone
-from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.io import open_dir, write_json_atomic, write_text_atomic
 from embedlab.train.soup import check_sweep
 
 EVAL_SPLIT_CHOICE = ("eval split", "precision@10 (the choice)")
@@ -84,6 +84,9 @@ def run_pipeline_seeds(
     """
     check_sweep(seeds, soup)
     runs = seeded_configs(config, seeds)
+    out = config.run_dir.with_name(f"{config.name}-seeds")
+    if is_main_process():  # a folder of the user's there is refused before any training
+        open_dir(out, kind="arXiv seed sweep", names=["summary.json", "report.md", "soup"])
     for number, seeded in enumerate(runs, start=1):
         log(f"[bold]seed {seeded.seed}[/bold] ({number} of {len(runs)}): {seeded.run_dir}")
         if number > 1 and not force:
@@ -91,7 +94,7 @@ def run_pipeline_seeds(
         run_pipeline(seeded, log=log, force=force)
     if not is_main_process():
         return None
-    result = PipelineSeeds(config.run_dir.with_name(f"{config.name}-seeds"), runs, seed_summary(runs))
+    result = PipelineSeeds(out, runs, seed_summary(runs))
     if soup is not None:
         result.soup = soup_seeds(runs, soup, result.out / "soup", log=log, force=force)
     _write_report(config, result)
@@ -103,7 +106,7 @@ def _share_benchmark(first: PipelineConfig, seeded: PipelineConfig, log: Callabl
     from the first seed's folder (their stage keys still decide; a stage whose inputs differ reruns).
     """
     if is_main_process():
-        source, target = Stages(first.run_dir, log), Stages(seeded.run_dir, log)
+        source, target = Stages(first.run_dir, log), Stages(open_run_dir(seeded), log)
         for name, outputs in (
             ("preprocess", [Path("data")]),
             ("evaluate-base", [Path("eval/base.json")]),

@@ -18,7 +18,8 @@ from pathlib import Path
 from embedlab.apps.arxiv.config import PipelineConfig
 from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, stage_key, training_evaluator
 from embedlab.apps.arxiv.report import comparison_table, model_card_text
-from embedlab.io import write_json_atomic, write_text_atomic
+from embedlab.hardware import is_main_process
+from embedlab.io import open_dir, write_json_atomic, write_text_atomic
 
 
 @dataclass
@@ -53,6 +54,8 @@ def soup_seeds(
         soup = soup_seeds(seeded_configs(config, 3), "greedy", Path("runs/a-seeds/soup"), log=print)
         SentenceTransformer(str(soup.model_dir))
     """
+    if is_main_process():
+        open_dir(out, kind="arXiv soup", names=[".stages", "model", "soup.json", "eval"])
     first, stages = runs[0], Stages(out, log, force)
     train_keys = [Stages(run.run_dir, log).key("train") for run in runs]
     soup_key = stage_key("soup", how, train_keys, [str(run.model_dir) for run in runs])
