@@ -133,7 +133,7 @@ def test_a_read_only_place_is_one_line(tmp_path, monkeypatch):
     import errno
     import os
 
-    def read_only(path, *args, **kwargs):  # root ignores permission bits: a read-only mount, as the OS says it
+    def read_only(path, *args, **kwargs):  # root ignores permission bits: a read-only mount, as the OS says
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
     monkeypatch.setattr(os, "open", read_only)

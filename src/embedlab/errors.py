@@ -43,6 +43,10 @@ class ConfigError(EmbedlabError):
     """An invalid run config: unknown key, bad type or value, unreadable file."""
 
 
+class TrainingError(EmbedlabError):
+    """A run that went wrong in a way the user can act on: a non-finite loss or evaluation (diverged)."""
+
+
 class ModelError(EmbedlabError):
     """A model name that cannot be resolved, or a packaged model whose package is missing."""
 

@@ -22,7 +22,8 @@ def test_planted_topics_are_learned_saved_as_arrays_and_reloaded(tmp_path):
     classifier, result = train_classifier(vectors, topics, model=model)
     assert result.accuracy == 1.0 and result.test_size == 12
     classifier.save(tmp_path / "clf")
-    assert {p.name for p in (tmp_path / "clf").iterdir()} == {"classifier.npz", "classifier.json", ".embedlab.json"}
+    names = {p.name for p in (tmp_path / "clf").iterdir()}
+    assert names == {"classifier.npz", "classifier.json", ".embedlab.json"}
     reloaded = Classifier.load(tmp_path / "clf")
     labels, confidence = reloaded.predict(vectors)
     assert labels == topics and np.all(confidence > 1 / 3)

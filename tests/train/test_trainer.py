@@ -88,7 +88,7 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path, tiny_m
 
     config = tiny_config(tmp_path, tiny_model_dir, eval={"tasks": [], "before": False})
     prepare_run_dir(config, resume=False, overwrite=False)  # the run folder as a killed run leaves it
-    with pytest.raises(ConfigError, match="no checkpoint"):
+    with pytest.raises(ConfigError, match="no complete checkpoint"):
         train(config, resume=True)
     assert train(config).global_step == 8  # nothing to lose: a plain rerun starts it again
 
@@ -159,3 +159,36 @@ def test_tensorboard_tracking_writes_event_files_inside_the_run(tmp_path, tiny_m
     events = list((config.run_dir / "tracking" / "tensorboard").rglob("events.out.tfevents.*"))
     assert events and events[0].stat().st_size > 0
     assert "TENSORBOARD_LOGGING_DIR" not in __import__("os").environ  # set for the run only
+
+
+def test_a_diverged_run_stops_in_one_line_and_saves_no_model(tmp_path, tiny_model_dir):
+    config = tiny_config(
+        tmp_path,
+        tiny_model_dir,
+        training={"epochs": 2, "batch_size": 16, "learning_rate": 1e4, "logging_steps": 1},
+        eval={"tasks": ["stsb"], "before": False},
+    )
+    path = tmp_path / "diverge.yaml"
+    path.write_text(config.to_yaml())
+    result = CliRunner().invoke(app, ["train", str(path)])
+    assert result.exit_code == 2 and "diverged" in result.stderr, result.output
+    lines = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "learning_rate" in lines[0] and "Traceback" not in result.output
+    assert not (config.run_dir / "model").exists() and not (config.run_dir / "results.json").exists()
+
+
+def test_non_finite_logs_and_figures_stop_the_run(tmp_path):
+    import math
+    from types import SimpleNamespace
+
+    from embedlab.errors import TrainingError
+    from embedlab.train.run_folder import MetricsLog
+
+    callback = MetricsLog(tmp_path / "metrics.jsonl")
+    state = SimpleNamespace(global_step=3, epoch=1.0, is_world_process_zero=True)
+    args = SimpleNamespace(learning_rate=1e4)
+    callback.on_log(args, state, None, logs={"loss": 0.5, "learning_rate": 1e4})  # finite: logged
+    for logs in ({"loss": math.nan}, {"grad_norm": math.inf}, {"eval_dev_spearman_cosine": math.nan}):
+        with pytest.raises(TrainingError, match="diverged at step 3"):
+            callback.on_log(args, state, None, logs=logs)
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 4  # the bad entries are kept, to see

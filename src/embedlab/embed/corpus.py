@@ -19,7 +19,7 @@ import numpy as np
 from embedlab.data.documents import iter_documents
 from embedlab.embed.shards import FORMAT, KIND, MANIFEST, write_shard, write_vectors_manifest
 from embedlab.errors import ConfigError, DataError
-from embedlab.io import check_not_input, folder_lock, is_owned, mark_folder
+from embedlab.io import check_not_input, check_output_dir, folder_lock, is_owned, mark_folder
 from embedlab.models.identity import describe, same_model
 
 SHARD_SIZE = 10_000
@@ -130,10 +130,8 @@ def open_output(out: Path, identity: dict, settings: dict, *, resume: bool) -> d
                     f"now {value!r}; resume with the same source and options"
                 )
         return manifest
-    if out.is_dir() and is_owned(out, KIND):  # killed before its first shard: nothing of value to keep
-        pass
-    elif out.exists() and (not out.is_dir() or any(p.name not in (".lock",) for p in out.iterdir())):
-        raise ConfigError(f"--out {out} is not a vectors folder and not empty; choose a new or empty folder")
+    if not (out.is_dir() and is_owned(out, KIND)):  # ours without a manifest: killed before its first shard
+        check_output_dir(out, kind=KIND)
     if resume:
         raise ConfigError(f"--resume: {out} holds no vectors to continue; run without --resume")
     return {

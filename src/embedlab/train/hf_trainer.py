@@ -78,6 +78,7 @@ def training_arguments(
         metric_for_best_model=f"eval_{best_metric}" if has_dev else None,
         greater_is_better=True,
         logging_steps=config.training.logging_steps,
+        logging_nan_inf_filter=False,  # a diverged loss must show, not be averaged away
         seed=config.seed,
         data_seed=config.seed,
         bf16=bf16,

@@ -5,7 +5,10 @@ end (model/ with its card, results.json, report.md), each written atomically.
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +17,7 @@ import yaml
 from transformers import TrainerCallback
 
 from embedlab.config import RunConfig
-from embedlab.errors import ConfigError
+from embedlab.errors import ConfigError, TrainingError
 from embedlab.evaluate.records import EvalRecord, records_from_json
 from embedlab.evaluate.report import markdown_table, model_card, table_rows
 from embedlab.evaluate.sts import evaluate_sts
@@ -91,11 +94,18 @@ class MetricsLog(TrainerCallback):
         self.started = time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        """Append the Trainer's log entry to `metrics.jsonl` (rank 0 only)."""
+        """Append the log entry to `metrics.jsonl` (rank 0 only); stop a diverged run (every rank)."""
         if logs and state.is_world_process_zero:
             entry = {"step": state.global_step, "epoch": state.epoch, **logs}
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
+        bad = {k: v for k, v in (logs or {}).items() if isinstance(v, float) and not math.isfinite(v)}
+        if bad:
+            shown = ", ".join(f"{k} {v}" for k, v in bad.items())
+            raise TrainingError(
+                f"training diverged at step {state.global_step} ({shown}); no model was saved. Lower "
+                f"training.learning_rate (now {args.learning_rate:g}) and start again with overwrite"
+            )
 
     def on_save(self, args, state, control, **kwargs):
         """Keep the cumulative training time beside the checkpoint, for an honest total after resume."""
@@ -222,16 +232,35 @@ def run_inputs(config: RunConfig) -> list[str]:
     return paths + ([config.scratch.tokenizer] if config.scratch is not None else [])
 
 
+def checkpoint_folders(checkpoints: Path) -> list[Path]:
+    """Every `checkpoint-N` folder under `checkpoints`, oldest first, complete or not."""
+    if not checkpoints.is_dir():
+        return []
+    found = [p for p in checkpoints.iterdir() if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+    return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]))
+
+
+def is_complete(checkpoint: Path) -> bool:
+    """True when the Trainer finished writing `checkpoint`: its trainer_state.json, written after the weights,
+    optimizer and RNG states, is there and whole (the Trainer writes in place; a kill can cut it short).
+    """
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def last_checkpoint(checkpoints: Path) -> str | None:
-    """The newest `checkpoint-N` folder name under `checkpoints`, or None.
+    """The newest complete `checkpoint-N` folder under `checkpoints`, or None: one a crash cut short while
+    it was being saved is passed over, so a resume always starts from whole state.
 
     Example::
 
         last_checkpoint(Path("runs/stsb-minilm/checkpoints"))  # ".../checkpoint-360"
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    complete = [p for p in checkpoint_folders(checkpoints) if is_complete(p)]
+    return str(complete[-1]) if complete else None
 
 
 def evaluate_before(
@@ -275,15 +304,19 @@ def write_outputs(
         "precision": "bf16 autocast" if result.bf16 else "fp32",
         "machine": machine_summary(),
     }
-    card = model_card(
-        name=config.name,
-        base_model=config.model,
-        after=result.after,
-        before=result.before,
-        config_yaml=config.to_yaml(),
-        training_summary=summary,
-    )
-    save_model(model, result.model_dir, card)
+
+    def card(after: list[EvalRecord]) -> str:
+        result.after = after
+        return model_card(
+            name=config.name,
+            base_model=config.model,
+            after=after,
+            before=result.before,
+            config_yaml=config.to_yaml(),
+            training_summary=summary,
+        )
+
+    save_scored(model, result.model_dir, card, tasks=config.eval.tasks, batch_size=config.eval.batch_size)
     results = {
         "name": config.name,
         "base_model": config.model,
@@ -299,6 +332,40 @@ def write_outputs(
     write_json_atomic(result.run_dir / "results.json", results)
     headers, rows = table_rows(result.after, result.before)
     write_text_atomic(result.run_dir / "report.md", f"# {config.name}\n\n{markdown_table(headers, rows)}\n")
+
+
+def save_scored(
+    model: SentenceTransformer,
+    final: Path,
+    card: Callable[[list[EvalRecord]], str],
+    *,
+    tasks: list[str] | None,
+    batch_size: int = 64,
+) -> list[EvalRecord]:
+    """Save `model`, score the saved copy as a user loads it (plain `SentenceTransformer`, fp32) on `tasks`,
+    and write `card(records)` beside it: what a run reports is what its folder gives, also after training
+    under bf16 autocast (which stays wrapped around the trained model's forward). Non-finite figures stop
+    here, and the folder takes its place only when complete.
+
+    Example::
+
+        after = save_scored(model, Path("runs/x/model"), lambda after: "# x", tasks=["stsb"])
+    """
+    from sentence_transformers import SentenceTransformer
+
+    with atomic_dir(final, kind="model") as staging:
+        model.save(str(staging), create_model_card=False)
+        saved = SentenceTransformer(str(staging), device=str(model.device))
+        records = evaluate_sts(saved, tasks, batch_size=batch_size) if tasks else []
+        del saved
+        broken = [f"{r.task} {r.metric}" for r in records if not math.isfinite(r.value)]
+        if broken:
+            raise TrainingError(
+                f"the trained model scores non-finite figures ({', '.join(broken)}): it diverged or "
+                "collapsed; no model was saved. Lower training.learning_rate and start again with overwrite"
+            )
+        (staging / "README.md").write_text(card(records), encoding="utf-8")
+    return records
 
 
 def save_model(model: SentenceTransformer, final: Path, card: str) -> Path:

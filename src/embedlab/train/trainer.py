@@ -5,6 +5,7 @@ per-epoch dev evaluation, checkpointing, best-model selection and resumption.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from transformers import ProgressCallback, TrainerCallback
 
 from embedlab.config import DataSource, RunConfig
 from embedlab.errors import ConfigError
-from embedlab.evaluate.sts import evaluate_sts, parse_tasks
+from embedlab.evaluate.sts import parse_tasks
 from embedlab.hardware import is_main_process, resolve_bf16, wait_for_everyone
 from embedlab.models.registry import load_model
 from embedlab.models.static import fold_projection, is_static
@@ -24,8 +25,10 @@ from embedlab.train.losses import build_loss, prepare_dataset
 from embedlab.train.run_folder import (
     MetricsLog,
     RunResult,
+    checkpoint_folders,
     evaluate_before,
     finished_run,
+    is_complete,
     last_checkpoint,
     prepare_run_dir,
     write_outputs,
@@ -129,10 +132,16 @@ def resume_point(run_dir: Path, resume: bool, log) -> str | None:
     resume_from = last_checkpoint(checkpoints) if resume else None
     if resume and resume_from is None:
         raise ConfigError(
-            f"--resume: no checkpoint in {checkpoints} yet; start the run again without --resume"
+            f"--resume: no complete checkpoint in {checkpoints} yet; start the run again without --resume"
         )
     if resume_from is not None:
-        log(f"resuming from {Path(resume_from).name}")
+        cut_short = [p for p in checkpoint_folders(checkpoints) if not is_complete(p)]
+        if is_main_process():
+            for folder in cut_short:  # the Trainer's own, half-written when a crash stopped it
+                shutil.rmtree(folder, ignore_errors=True)
+        wait_for_everyone()
+        skipped = f" (passed over {', '.join(p.name for p in cut_short)}, cut short)" if cut_short else ""
+        log(f"resuming from {Path(resume_from).name}{skipped}")
     return resume_from
 
 
@@ -285,9 +294,7 @@ def finish_run(
         run_dir=run.run_dir,
         model_dir=run.run_dir / "model",
         before=before,
-        after=evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
-        if config.eval.tasks
-        else [],
+        after=[],  # scored on the saved model by write_outputs, as a user loads it
         best_dev_spearman=best * 100 if best is not None else None,
         global_step=trainer.state.global_step,
         train_seconds=metrics_log.train_seconds,
