@@ -322,9 +322,16 @@ def serve(
         float | None,
         typer.Option(min=0.001, help="Seconds before a waiting request gets 504.", show_default="10"),
     ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the API key (the key stays off the command line).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Run the embedding service (FastAPI + uvicorn). Other settings: EMBEDLAB_* variables, e.g.
-    EMBEDLAB_API_KEY, EMBEDLAB_MAX_INPUTS, EMBEDLAB_MAX_CHARS, EMBEDLAB_TOO_LONG=reject.
+    EMBEDLAB_API_KEY (or --api-key-file), EMBEDLAB_MAX_INPUTS, EMBEDLAB_MAX_CHARS, EMBEDLAB_TOO_LONG=reject,
+    EMBEDLAB_HEADER_TIMEOUT_S, EMBEDLAB_BODY_TIMEOUT_S, EMBEDLAB_MAX_CONNECTIONS.
     """
     import uvicorn
     from pydantic import ValidationError
@@ -332,6 +339,7 @@ def serve(
     from embedlab.errors import ConfigError, format_validation_error
     from embedlab.serve import ServeSettings, create_app
     from embedlab.serve.app import load_service_models
+    from embedlab.serve.connections import server_options
 
     given = {
         "model": model,
@@ -345,6 +353,7 @@ def serve(
         "max_wait_ms": max_wait_ms,
         "max_queue_texts": max_queue_texts,
         "request_timeout_s": request_timeout,
+        "api_key_file": str(api_key_file) if api_key_file else None,
     }
     try:
         settings = ServeSettings.model_validate(
@@ -359,7 +368,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        **server_options(settings),  # slow clients cut off, connections capped, bounded shutdown
     )
 
 

@@ -8,6 +8,7 @@ Library use mirrors `embedlab index search DIR QUERY --mode hybrid --where field
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,34 +49,60 @@ class DocumentHit:
         }
 
 
-def parse_where(conditions: list[str] | dict | None) -> dict[str, str]:
-    """`["field=value", ...]` (or a dict) as {field: value}; a condition without `=` is an error naming it.
+Scalar = str | int | float | bool | None
+
+
+def where_value(text: str) -> Scalar:
+    """A filter value typed the way JSON is: `true`, `3`, `2.5`, `null`, `"3"` (a string); any other text
+    is the string itself (`math`, `en`).
 
     Example::
 
-        parse_where(["subject=math", "year=2019"])  # {"subject": "math", "year": "2019"}
+        where_value("true"), where_value("3"), where_value('"3"'), where_value("math")  # True, 3, "3", "math"
+    """
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if value is None or isinstance(value, str | int | float | bool) else text
+
+
+def parse_where(conditions: list[str] | dict | None) -> dict[str, Scalar]:
+    """`["field=value", ...]` (values typed by `where_value`) or a dict of typed values (a JSON request's)
+    as {field: value}; a condition without `=` is an error naming it.
+
+    Example::
+
+        parse_where(["subject=math", "year=2019"])  # {"subject": "math", "year": 2019}
     """
     if not conditions:
         return {}
     if isinstance(conditions, dict):
-        return {str(k): str(v) for k, v in conditions.items()}
+        return {str(k): v for k, v in conditions.items()}
     parsed = {}
     for condition in conditions:
         field, sep, value = condition.partition("=")
         if not sep or not field.strip():
-            raise EmbedlabError(f"--where {condition!r}: write it as field=value")
-        parsed[field.strip()] = value.strip()
+            raise EmbedlabError(f"where {condition!r}: write it as field=value")
+        parsed[field.strip()] = where_value(value.strip())
     return parsed
+
+
+def same_value(found: object, wanted: Scalar) -> bool:
+    """Equal as JSON values are: `true` is not `1`, `3` equals `3.0`, `"3"` is not `3`."""
+    if isinstance(found, bool) or isinstance(wanted, bool):
+        return found is wanted
+    return found == wanted
 
 
 def _document_id(row: dict) -> str:
     return str(row.get("doc_id", row["id"]))
 
 
-def _allowed(row: dict, where: dict[str, str], exclude: str | None) -> bool:
+def _allowed(row: dict, where: dict[str, Scalar], exclude: str | None) -> bool:
     if exclude is not None and _document_id(row) == exclude:
         return False
-    return all(str(row.get(field)) == value for field, value in where.items())
+    return all(same_value(row.get(field), value) for field, value in where.items())
 
 
 def _ranked(index, side: str, vector: np.ndarray | None, text: str, depth: int) -> list[tuple[int, float]]:

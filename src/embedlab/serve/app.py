@@ -9,6 +9,7 @@ middleware (Starlette's BaseHTTPMiddleware costs more per request than the encod
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from fastapi.responses import Response
 
 from embedlab.serve.batching import MicroBatcher
 from embedlab.serve.routes import busy_message, json_response, router
+from embedlab.serve.search_routes import manifest_stamp
 from embedlab.serve.search_routes import router as search_router
 from embedlab.serve.settings import ServeSettings
 
@@ -172,6 +174,7 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None, 
     async def lifespan(app: FastAPI):
         state = app.state
         if state.encoder is None:
+            state.index_stamp = manifest_stamp(settings.index_dir)
             state.encoder, state.index, state.classifier = load_service_models(settings)
         state.batcher = MicroBatcher(
             state.encoder,
@@ -189,6 +192,8 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None, 
     app.state.settings, app.state.metrics = settings, metrics
     app.state.encoder, app.state.index, app.state.batcher = encoder, index, None
     app.state.classifier = classifier
+    app.state.index_stamp = manifest_stamp(settings.index_dir)  # reloaded when a writer commits anew
+    app.state.index_lock = asyncio.Lock()
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.include_router(router)
     app.include_router(search_router)

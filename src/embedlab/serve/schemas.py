@@ -10,6 +10,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     model_validator,
 )
@@ -70,9 +72,9 @@ class SearchRequest(Strict):
 
     query: Text | None = None
     like: Str | None = None
-    k: int = Field(default=10, gt=0)
+    k: int = Field(default=10, gt=0, strict=True)  # strict: `true` is not 1
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
-    where: dict[Str, Str | int | float | bool] | None = None  # metadata field → required value
+    where: dict[Str, Str | StrictInt | StrictFloat | StrictBool | None] | None = None  # field → value
 
     @model_validator(mode="after")
     def _one_of_query_or_like(self) -> SearchRequest:
@@ -105,7 +107,7 @@ class OpenAIEmbeddingRequest(BaseModel):
     input: Text | Texts
     model: Str | None = None
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, gt=0)
+    dimensions: int | None = Field(default=None, gt=0, strict=True)
     user: Str | None = None
 
 
@@ -138,8 +140,8 @@ class MatchRequest(Strict):
 
     queries: Texts
     candidates: Texts
-    k: int = Field(default=1, gt=0)
-    min_score: float = Field(default=0.5, ge=-1, le=1)
+    k: int = Field(default=1, gt=0, strict=True)
+    min_score: float = Field(default=0.5, ge=-1, le=1, strict=True)
 
 
 class MatchFound(BaseModel):

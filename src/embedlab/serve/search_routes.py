@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,26 +28,59 @@ router = APIRouter()
 NOT_LOADED: dict[int | str, dict[str, Any]] = {404: {"description": "No index (or classifier) loaded"}}
 
 
+def manifest_stamp(directory: str | None) -> int | None:
+    """When the index folder's manifest last changed (None without one): a writer's commit point."""
+    from embedlab.index.manifest import MANIFEST
+
+    try:
+        return (Path(directory) / MANIFEST).stat().st_mtime_ns if directory else None
+    except OSError:
+        return None
+
+
+async def current_index(state):
+    """The loaded index, loaded again when `index add` (or a rebuild) committed a new version since: a
+    search sees what was written. A new version of another model is refused and the old one kept.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    from embedlab.index import DocumentIndex
+
+    stamp = manifest_stamp(state.settings.index_dir)
+    if state.index is None or stamp is None or stamp == state.index_stamp:
+        return state.index
+    async with state.index_lock:
+        if stamp != state.index_stamp:
+            fresh = await run_in_threadpool(DocumentIndex.load, state.settings.index_dir)
+            fresh.check_model(state.encoder.identity, state.encoder.dim, state.settings.index_dir)
+            state.index, state.index_stamp = fresh, stamp
+    return state.index
+
+
 @router.post("/search", responses={**ERRORS, **NOT_LOADED}, response_model=SearchResponse)
 async def search(body: SearchRequest, request: Request) -> Response:
     """The `k` best documents for `query` (or like the document `like`), filtered by `where`."""
-    from embedlab.index.search import effective_mode, more_like_this, search_rows
+    from embedlab.index.search import effective_mode, more_like_this, parse_where, search_rows
 
     state = request.app.state
     if state.index is None:
         raise HTTPException(404, "no index loaded; start the service with --index DIR")
+    try:
+        index = await current_index(state)
+    except EmbedlabError as error:  # the folder now holds another model's index: keep serving the old one
+        raise HTTPException(409, str(error)) from None
     if body.k > state.settings.max_k:
         raise HTTPException(400, f"k is {body.k}; at most {state.settings.max_k}")
-    where = {field: str(value) for field, value in (body.where or {}).items()}
+    where = parse_where(body.where)  # typed as JSON: true is not "true"
     try:
         if body.like is not None:
-            hits = more_like_this(state.index, body.like, k=body.k, where=where)
+            hits = more_like_this(index, body.like, k=body.k, where=where)
         else:
             (query,) = prepare_texts(body.query or "", state.settings)
-            mode = effective_mode(state.index, body.mode)
+            mode = effective_mode(index, body.mode)
             vector = (await embed(request, [query]))[0][0] if mode != "bm25" else None
             hits = search_rows(
-                state.index, vector=vector, text=query, k=body.k, mode=mode, where=where, exclude=None
+                index, vector=vector, text=query, k=body.k, mode=mode, where=where, exclude=None
             )
     except EmbedlabError as error:
         raise HTTPException(400, str(error)) from None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +25,7 @@ class ServeSettings(BaseSettings):
     index_dir: str | None = None
     classifier_dir: str | None = None  # a `classify train` folder: enables POST /classify
     api_key: str | None = None  # when set, every route but /health, /ready and /metrics needs it
+    api_key_file: str | None = None  # a file holding the key (a Docker secret): never on a command line
     public_docs: bool = False  # with an API key: also leave /docs, /redoc and /openapi.json open
     device: str | None = None  # auto (CUDA when present), cpu, cuda, cuda:N; None: EMBEDLAB_DEVICE, else auto
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # on a GPU
@@ -39,3 +41,22 @@ class ServeSettings(BaseSettings):
     request_timeout_s: float = Field(default=10.0, gt=0)  # a request still waiting then gets 504
     shutdown_grace_s: float = Field(default=10.0, ge=0)  # on SIGTERM: finish in-flight work this long
     max_k: int = Field(default=100, gt=0)
+    header_timeout_s: float = Field(default=10.0, gt=0)  # a request's headers must arrive within this
+    body_timeout_s: float = Field(default=30.0, gt=0)  # and its body within this, or the connection closes
+    max_connections: int = Field(default=512, gt=0)  # open connections; past it requests get 503
+
+    @model_validator(mode="after")
+    def _key(self) -> ServeSettings:
+        """A blank key would open every route without a word: refused, as is a key file without a key."""
+        if self.api_key_file is not None:
+            if self.api_key is not None:
+                raise ValueError("give api_key or api_key_file, not both")
+            try:
+                self.api_key = Path(self.api_key_file).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as error:
+                raise ValueError(f"api_key_file {self.api_key_file}: unreadable ({error})") from None
+            if not self.api_key:
+                raise ValueError(f"api_key_file {self.api_key_file} is empty: put the key in it")
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("api_key (EMBEDLAB_API_KEY) is blank: set a key, or unset it to serve open")
+        return self
