@@ -127,7 +127,7 @@ def test_refusals_name_the_problem_and_touch_nothing(corpus, tmp_path, tiny_mode
     result = CliRunner().invoke(
         app, ["embed", str(corpus), "--model", str(tiny_model_dir), "--out", str(mine)]
     )
-    assert result.exit_code == 2 and "not a vectors folder and not empty" in result.stderr
+    assert result.exit_code == 2 and "embedlab did not write" in result.stderr
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
 
     bad = tmp_path / "bad.jsonl"

@@ -103,28 +103,57 @@ def open_binary(path: Path):
         raise DataError(f"cannot read file: {error.strerror}", path=path) from None
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def damaged_lines(path: Path, handle) -> Iterator[bytes]:
+    """The lines of an open file; a truncated or fake `.gz` (or a read error) stops with one line naming the
+    file and the line it got to, instead of a traceback.
+    """
+    import zlib
+
+    number = 0
+    try:
+        for number, raw in enumerate(handle, start=1):  # noqa: B007 (number is reported below)
+            yield raw
+    except (EOFError, OSError, zlib.error) as error:
+        reason = "truncated (it ends before its end marker)" if isinstance(error, EOFError) else str(error)
+        raise DataError(f"damaged file: {reason}", path=path, line=number + 1) from None
+
+
+def iter_jsonl(path: Path, on_bad=None) -> Iterator[tuple[int, dict]]:
     """(line number, object) for each non-blank line, streamed (`.gz` too); invalid JSON, a non-object or
-    bytes that are not UTF-8 name their line.
+    bytes that are not UTF-8 name their line — or go to `on_bad(number, line, error)` and are skipped. A
+    truncated or fake `.gz` always stops, naming the file.
     """
     with open_binary(path) as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(damaged_lines(path, handle), start=1):
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataError(
-                    f"not valid UTF-8 (byte {raw[error.start]:#04x}); re-save the file as UTF-8",
-                    path=path,
-                    line=number,
-                ) from None
-            if number == 1:
-                line = line.removeprefix("\ufeff")
-            if not line.strip():
+                record = _json_object(path, number, raw)
+            except DataError as error:
+                if on_bad is None:
+                    raise
+                on_bad(number, raw.decode("utf-8", "replace").rstrip("\n"), error)
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"invalid JSON: {error.msg}", path=path, line=number) from None
-            if not isinstance(record, dict):
-                raise DataError("expected a JSON object", path=path, line=number)
-            yield number, record
+            if record is not None:
+                yield number, record
+
+
+def _json_object(path: Path, number: int, raw: bytes) -> dict | None:
+    """One JSONL line as an object (None for a blank line)."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"not valid UTF-8 (byte {raw[error.start]:#04x}); re-save the file as UTF-8",
+            path=path,
+            line=number,
+        ) from None
+    if number == 1:
+        line = line.removeprefix("\ufeff")
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise DataError(f"invalid JSON: {error.msg}", path=path, line=number) from None
+    if not isinstance(record, dict):
+        raise DataError("expected a JSON object", path=path, line=number)
+    return record
