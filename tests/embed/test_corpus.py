@@ -43,7 +43,8 @@ def test_shards_hold_the_vectors_ids_and_fields_of_every_document(
     texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines()]
     np.testing.assert_allclose(vectors, tiny_model.encode(texts), atol=1e-5)
     assert [d["id"] for d in documents] == [f"d{i}" for i in range(70)]
-    assert documents[1] == {"id": "d1", "text": texts[1], "lang": "en"}
+    span = {"doc_id": "d1", "start": 0, "end": len(texts[1])}  # one chunk: it fits what the model reads
+    assert documents[1] == {"id": "d1", "text": texts[1], "lang": "en", **span}
     assert manifest["finished"] and manifest["count"] == 70 and manifest["dim"] == 32
     assert [s["rows"] for s in manifest["shards"]] == [16, 16, 16, 16, 6]
     assert manifest["model"]["fingerprint"] and manifest["normalized"] is False
@@ -52,12 +53,30 @@ def test_shards_hold_the_vectors_ids_and_fields_of_every_document(
 def test_keep_stores_only_the_named_fields(corpus, tmp_path, tiny_model_dir):
     embed_corpus(corpus, str(tiny_model_dir), tmp_path / "v", keep=[], show_progress=False)
     _, documents, _ = read_vectors(tmp_path / "v")
-    assert set(documents[0]) == {"id", "text"}
+    assert set(documents[0]) == {"id", "text", "doc_id", "start", "end"}
     embed_corpus(
         corpus, str(tiny_model_dir), tmp_path / "u", keep=["lang"], keep_text=False, show_progress=False
     )
     _, documents, _ = read_vectors(tmp_path / "u")
-    assert documents[0] == {"id": "d0", "lang": "de"}
+    assert documents[0] == {"id": "d0", "lang": "de", "doc_id": "d0", "start": 0, "end": documents[0]["end"]}
+
+
+def test_long_documents_are_chunked_as_index_build_does_or_truncated_when_asked(tmp_path, tiny_model_dir):
+    long_text = " ".join(WORDS * 12)  # ~240 tokens; the tiny model reads 64
+    corpus = tmp_path / "long.jsonl"
+    corpus.write_text(
+        json.dumps({"id": "long", "text": long_text}) + "\n" + json.dumps({"id": "s", "text": "a dog"}) + "\n"
+    )
+    embed_corpus(corpus, str(tiny_model_dir), tmp_path / "c", show_progress=False)
+    _, rows, manifest = read_vectors(tmp_path / "c")
+    assert manifest["chunking"] == {"window": 62, "overlap": 32}
+    chunks = [r for r in rows if r["doc_id"] == "long"]
+    assert len(chunks) > 3 and chunks[0]["id"] == "long#0" and chunks[-1]["end"] == len(long_text)
+    assert all(r["text"] == long_text[r["start"] : r["end"]] for r in chunks)
+    embed_corpus(corpus, str(tiny_model_dir), tmp_path / "t", long_documents="truncate", show_progress=False)
+    _, rows, manifest = read_vectors(tmp_path / "t")
+    assert manifest["chunking"] is None and [r["id"] for r in rows] == ["long", "s"]
+    assert manifest["settings"]["long_documents"] == "truncate"
     with pytest.raises(DataError, match="no field 'title' to keep"):
         embed_corpus(corpus, str(tiny_model_dir), tmp_path / "w", keep=["title"], show_progress=False)
 

@@ -270,3 +270,10 @@ def test_cli_build_search_add(tiny_model_dir, fixtures, tmp_path):
     assert added.exit_code == 0 and "5 documents" in added.output
     missing = runner.invoke(app, ["index", "search", str(tmp_path / "nothing"), "q"])
     assert missing.exit_code == 2 and "holds no index" in missing.stderr
+
+
+def test_ivfpq_on_too_few_documents_is_one_line_before_encoding(tiny_model_dir, fixtures, tmp_path):
+    result = cli("index", "build", tiny_model_dir, fixtures / "docs.jsonl", "--out", tmp_path / "pq",
+                 "--kind", "ivfpq")  # fmt: skip
+    assert result.exit_code == 2 and "needs at least 256 vectors" in result.stderr
+    assert "index: encoding" not in result.output and not (tmp_path / "pq" / "manifest.json").exists()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import statistics
+import sys
 
 import pytest
 import torch
@@ -67,6 +67,7 @@ def test_seeds_measure_their_shared_starting_model_once(tmp_path, tiny_model_dir
 
     calls = []
     evaluate = run_folder.evaluate_sts
+
     def counted(*args, **kwargs):
         if sys._getframe(1).f_code.co_name == "evaluate_before":  # the after figures are scored per seed
             calls.append(args)

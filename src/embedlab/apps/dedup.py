@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.apps.common import check_threshold, encode_texts, write_rows
+from embedlab.data.documents import RejectedRows
 from embedlab.index.neighbours import pairs_above
 from embedlab.io import output_dir
 
@@ -236,8 +237,10 @@ def write_dedup(
     *,
     fmt: str = "jsonl",
     force=False,
+    rejected: RejectedRows | None = None,
 ) -> Path:
-    """Write kept rows, removed rows (each with `duplicate_of` and `score`) and report.md into `out`.
+    """Write kept rows, removed rows (each with `duplicate_of` and `score`) and report.md into `out`; with
+    `rejected` (the bad rows `skip_bad_rows` set aside), rejected.jsonl too.
 
     Example::
 
@@ -257,4 +260,6 @@ def write_dedup(
         write_rows(staging / f"kept.{fmt}", kept)
         write_rows(staging / f"removed.{fmt}", removed)
         (staging / "report.md").write_text(dedup_report(result, documents, source), encoding="utf-8")
+        if rejected is not None:
+            rejected.write(staging / "rejected.jsonl")
     return Path(out)

@@ -13,9 +13,11 @@ from embedlab.cli.common import (
     Dtype,
     Force,
     IdField,
+    SkipBadRows,
     TextField,
     app,
     console,
+    print_rejected,
     print_table,
     use_device,
     user_errors,
@@ -35,11 +37,11 @@ Format = Annotated[Literal["jsonl", "parquet"], typer.Option("--format", help="F
 BatchSize = Annotated[int, typer.Option(min=1, help="Texts per encoding batch.")]
 
 
-def _load(documents: Path, id_field: str, text_field: str, model: str, backend: str):
+def _load(documents: Path, id_field: str, text_field: str, model: str, backend: str, on_bad=None):
     from embedlab.data.documents import load_documents
     from embedlab.runtime.encoder import load_encoder
 
-    docs = load_documents(documents, id_field, text_field)  # bad input fails before the model loads
+    docs = load_documents(documents, id_field, text_field, on_bad=on_bad)  # bad input: before the model
     return docs, load_encoder(model, backend)
 
 
@@ -56,6 +58,7 @@ def dedup(
     k: Annotated[int, typer.Option("-k", min=2, help="Neighbours checked per text.")] = 20,
     fmt: Format = "jsonl",
     force: Force = False,
+    skip_bad_rows: SkipBadRows = False,
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
@@ -73,7 +76,10 @@ def dedup(
         raise EmbedlabError("give --out DIR for the results, or --dry-run for the counts only")
     if out is not None and not dry_run:
         check_output_dir(out, kind=KIND, force=force, inputs=[documents])  # before any encoding
-    docs, encoder = _load(documents, id_field, text_field, model, backend)
+    from embedlab.data.documents import RejectedRows
+
+    rejected = RejectedRows() if skip_bad_rows else None
+    docs, encoder = _load(documents, id_field, text_field, model, backend, on_bad=rejected)
     result = deduplicate([d["text"] for d in docs], encoder, threshold=threshold, k=k, batch_size=batch_size)
     near = len(result.removed) - result.exact
     console.print(
@@ -81,8 +87,10 @@ def dedup(
         f"({result.exact:,} exact copies, {near:,} near duplicates at cosine ≥ {threshold})"
     )
     if not dry_run and out is not None:
-        write_dedup(out, result, docs, str(documents), fmt=fmt, force=force)
+        write_dedup(out, result, docs, str(documents), fmt=fmt, force=force, rejected=rejected)
         console.print(f"written: {out}/kept.{fmt}, removed.{fmt}, report.md")
+    where = out / "rejected.jsonl" if out is not None and not dry_run else "not written (--dry-run)"
+    print_rejected(rejected.count if rejected else 0, where)
 
 
 @app.command("cluster")

@@ -49,6 +49,10 @@ LockTimeout = Annotated[
 IdField = Annotated[str, typer.Option(help="Field holding the document id.")]
 TextField = Annotated[str, typer.Option(help="Field holding the text to embed.")]
 Force = Annotated[bool, typer.Option(help="Replace the output of an earlier run of this command.")]
+SkipBadRows = Annotated[
+    bool,
+    typer.Option(help="Set bad rows aside in rejected.jsonl (beside the output) instead of stopping."),
+]
 ManifestModel = Annotated[str | None, typer.Option(help="Model.", show_default="the one in the manifest")]
 
 Device = Annotated[
@@ -129,6 +133,12 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         table.add_row(*row, style="bold" if row[0] == "average" else None)
     console.print(table)
+
+
+def print_rejected(count: int, where) -> None:
+    """Say how many bad rows `--skip-bad-rows` set aside, and where they are (silent when none)."""
+    if count:
+        console.print(f"set aside {count:,} bad rows: {where}", highlight=False)
 
 
 def use_device(device: str | None, dtype: str | None = None) -> None:

@@ -12,9 +12,11 @@ from embedlab.cli.common import (
     Device,
     Dtype,
     IdField,
+    SkipBadRows,
     TextField,
     app,
     console,
+    print_rejected,
     use_device,
     user_errors,
 )
@@ -48,6 +50,11 @@ def embed_command(
         int | None, typer.Option(min=1, help="Ray actors.", show_default="one per GPU, else per 2 CPUs")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run into the same --out.")] = False,
+    skip_bad_rows: SkipBadRows = False,
+    long_documents: Annotated[
+        Literal["chunk", "truncate"],
+        typer.Option(help="Longer than the model reads: chunk (as index build does) or truncate."),
+    ] = "chunk",
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -70,7 +77,10 @@ def embed_command(
         address=address,
         actors=actors,
         resume=resume,
+        skip_bad_rows=skip_bad_rows,
+        long_documents=long_documents,
     )
+    print_rejected(result.rejected, out / "rejected.jsonl")
     if result.embedded == 0 and result.shards_kept:
         console.print(f"{out}: already finished, {result.count:,} texts in {result.shards_kept} shards")
         return

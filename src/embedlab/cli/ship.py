@@ -20,12 +20,14 @@ from embedlab.cli.common import (
     LockTimeout,
     ManifestModel,
     SearchMode,
+    SkipBadRows,
     TextField,
     app,
     bench_app,
     console,
     export_app,
     index_app,
+    print_rejected,
     print_table,
     use_device,
     user_errors,
@@ -128,6 +130,7 @@ def index_build(
         typer.Option(min=8, help="Chunk window in the model's tokens.", show_default="what the model reads"),
     ] = None,
     chunk_overlap: Annotated[int, typer.Option(min=0, help="Tokens shared by consecutive chunks.")] = 32,
+    skip_bad_rows: SkipBadRows = False,
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
@@ -166,14 +169,18 @@ def index_build(
     if model is None or documents is None:
         raise ConfigError("index build: give MODEL DOCUMENTS, or --from-vectors DIR")
     use_device(device, dtype)
-    index, count = _build_from_documents(
+    from embedlab.index import build_index
+
+    index, count, rejected = build_index(
         model,
         documents,
         out,
-        id_field,
-        text_field,
-        backend,
-        (chunk_tokens, chunk_overlap),
+        id_field=id_field,
+        text_field=text_field,
+        backend=backend,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        skip_bad_rows=skip_bad_rows,
         kind=kind,
         target_recall=target_recall,
         force=force,
@@ -183,24 +190,7 @@ def index_build(
         pq=pq,
     )
     _print_built(out, index, count, kind, bm25)
-
-
-def _build_from_documents(
-    model, documents, out, id_field, text_field, backend, chunks: tuple[int | None, int], **options
-):
-    from embedlab.apps.common import encode_texts
-    from embedlab.data.chunks import chunking_for, rows_for_index
-    from embedlab.data.documents import load_documents
-    from embedlab.index import create_index
-    from embedlab.runtime.encoder import load_encoder
-
-    docs = load_documents(documents, id_field, text_field)
-    encoder = load_encoder(model, backend)
-    chunking = chunking_for(encoder.max_seq_length, *chunks)
-    rows = rows_for_index(docs, encoder, chunking)
-    vectors = encode_texts(encoder, [r["text"] for r in rows], "index")
-    index = create_index(out, vectors, rows, model=encoder.identity, extra={"chunking": chunking}, **options)
-    return index, len(docs)
+    print_rejected(rejected, out / "rejected.jsonl")
 
 
 def _print_built(out: Path, index, documents: int, kind: str, bm25: bool) -> None:

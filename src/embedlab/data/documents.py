@@ -27,7 +27,7 @@ class RejectedRows:
 
     def __call__(self, number: int, record: object, error: DataError) -> None:
         """Set one row aside."""
-        self.rows.append({"row": number, "reason": str(error), "record": _printable(record)})
+        self.rows.append({"row": number, "reason": str(error), "record": record})
 
     @property
     def count(self) -> int:
@@ -42,15 +42,10 @@ class RejectedRows:
 
         if not self.rows:
             return None
-        write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in self.rows))
+        # ASCII with escapes: a lone surrogate in a rejected text stays as it was read, and the file is valid
+        lines = (json.dumps(row, ensure_ascii=True, default=repr) + "\n" for row in self.rows)
+        write_text_atomic(path, "".join(lines))
         return Path(path)
-
-
-def _printable(record: object) -> object:
-    """A record as JSON can hold it: a lone surrogate becomes its escape, so the rejected file is valid."""
-    import json
-
-    return json.loads(json.dumps(record, ensure_ascii=True, default=repr))
 
 
 OnBad = Callable[[int, object, DataError], None]

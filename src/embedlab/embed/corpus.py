@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from embedlab.data.documents import iter_documents
+from embedlab.data.documents import RejectedRows, iter_documents
 from embedlab.embed.shards import FORMAT, KIND, MANIFEST, write_shard, write_vectors_manifest
 from embedlab.errors import ConfigError, DataError
-from embedlab.io import check_not_input, check_output_dir, folder_lock, is_owned, mark_folder
+from embedlab.io import check_not_input, check_output_dir, folder_lock, is_owned, mark_folder, relative_path
 from embedlab.models.identity import describe, same_model
 
 SHARD_SIZE = 10_000
@@ -42,6 +42,7 @@ class EmbedResult:
     shards_written: int
     shards_kept: int
     seconds: float
+    rejected: int = 0  # bad rows set aside (skip_bad_rows), listed in OUT/rejected.jsonl
 
     @property
     def texts_per_second(self) -> float:
@@ -87,18 +88,56 @@ class LocalEngine:
         """Nothing to release."""
 
 
-def _settings(
-    source: Path, id_field: str | None, text_field: str, keep, keep_text: bool, shard_size: int
-) -> dict:
+def _settings(source: Path, out: Path, **options) -> dict:
     stat = source.stat()
-    return {
-        "source": {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
-        "id_field": id_field,
-        "text_field": text_field,
-        "keep": keep,
-        "keep_text": keep_text,
-        "shard_size": shard_size,
-    }
+    where = {"path": relative_path(source, out), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"source": where, **options}
+
+
+LONG_DOCUMENTS = ("chunk", "truncate")
+
+
+def document_chunking(model: str, long_documents: str = "chunk"):
+    """How embed treats documents longer than the model reads: `chunk` — windows of the model's own tokens,
+    as `index build` makes them (recorded in the manifest) — or `truncate` (the model keeps its first
+    tokens, and the manifest says so). Returns the chunking (None: none) and the token-offset function.
+
+    Example::
+
+        chunking, offsets = document_chunking("all-MiniLM-L6-v2")  # {"window": 254, "overlap": 32}, ...
+    """
+    import json
+
+    from embedlab.data.chunks import chunking_for
+    from embedlab.models.registry import resolve
+    from embedlab.runtime.encoder import read_max_length
+
+    if long_documents not in LONG_DOCUMENTS:
+        raise ConfigError(f"long_documents {long_documents!r}: choose chunk or truncate")
+    folder = Path(resolve(model))
+    if long_documents == "truncate" or not (folder / "modules.json").is_file():
+        return None, None  # a hub id is not read here: its own truncation applies, as the manifest says
+    modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    if any(str(m.get("type", "")).endswith("StaticEmbedding") for m in modules):
+        return None, None  # a static model embeds any length whole
+    chunking = chunking_for(read_max_length(folder))
+    return chunking, _token_offsets(folder)
+
+
+def _token_offsets(folder: Path) -> Callable[[str], list[tuple[int, int]]]:
+    """The model's tokens' character spans, from its tokenizer alone (no model loaded: Ray's driver too)."""
+    if (folder / "tokenizer.json").is_file():
+        from tokenizers import Tokenizer
+
+        fast = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        return lambda text: list(fast.encode(text, add_special_tokens=False).offsets)
+    from transformers import AutoTokenizer
+
+    slow = AutoTokenizer.from_pretrained(str(folder))
+    return lambda text: [
+        tuple(span)
+        for span in slow(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    ]
 
 
 def open_output(out: Path, identity: dict, settings: dict, *, resume: bool) -> dict:
@@ -148,11 +187,24 @@ def open_output(out: Path, identity: dict, settings: dict, *, resume: bool) -> d
     }
 
 
+def _skip(number: int, record: object, error: DataError) -> None:
+    """The second read of a checked corpus passes over the rows the first read set aside."""
+
+
 def _documents_in_shards(source: Path, settings: dict) -> Iterator[list[dict]]:
-    documents = iter_documents(source, settings["id_field"], settings["text_field"], settings["keep"])
+    on_bad = _skip if settings.get("skip_bad_rows") else None
+    documents = iter_documents(
+        source, settings["id_field"], settings["text_field"], settings["keep"], on_bad=on_bad
+    )
     rows = (doc for _, doc in documents)
     while chunk := list(islice(rows, settings["shard_size"])):
         yield chunk
+
+
+def _chunked(docs: list[dict], chunking: dict | None, offsets) -> list[dict]:
+    from embedlab.data.chunks import chunk_documents
+
+    return chunk_documents(docs, offsets, **chunking) if chunking else docs
 
 
 def _windows(shards: Iterator[list[dict]], size: int) -> Iterator[list[list[dict]]]:
@@ -176,6 +228,8 @@ def embed_corpus(
     address: str | None = None,
     actors: int | None = None,
     resume: bool = False,
+    skip_bad_rows: bool = False,
+    long_documents: str = "chunk",
     show_progress: bool = True,
 ) -> EmbedResult:
     """Embed every document of `source` with `model` into Parquet shards in `out`, with a manifest.
@@ -183,6 +237,10 @@ def embed_corpus(
     `engine="local"` encodes here; `engine="ray"` runs the same job on Ray Data (a local Ray by default,
     `address` for a cluster), giving the same shards. `keep`: the other fields stored beside each vector
     (default: all of them); the text too unless `keep_text=False` (an index built from the shards needs it).
+    Every row is checked before any encoding: a bad one stops with one line, or with `skip_bad_rows` is set
+    aside in `out/rejected.jsonl`. Long documents are chunked as `index build` chunks them (a row per
+    chunk: `DOC#N`, `doc_id`, `start`, `end`), or with `long_documents="truncate"` cut at what the model
+    reads; the manifest says which.
 
     Example::
 
@@ -196,20 +254,32 @@ def embed_corpus(
         raise ConfigError(f"--shard-size {shard_size}: must be at least 1")
     if not source.is_file():
         raise DataError("file not found", path=source)
-    settings = _settings(source, id_field, text_field, keep, keep_text, shard_size)
+    settings = _settings(
+        source, out, id_field=id_field, text_field=text_field, keep=keep, keep_text=keep_text,
+        shard_size=shard_size, skip_bad_rows=skip_bad_rows, long_documents=long_documents,
+    )  # fmt: skip
     identity = encoder_identity(model, backend)
     check_not_input(out, [source])
     open_output(out, identity, settings, resume=resume)  # refuse before the lock file is made
+    rejected = RejectedRows() if skip_bad_rows else None
+    for _ in iter_documents(source, id_field, text_field, keep, on_bad=rejected):
+        pass  # every row checked before any encoding (a read costs little beside the encoding)
+    chunking, offsets = document_chunking(model, long_documents)
     with folder_lock(out, 1.0, "these vectors"):
         manifest = open_output(out, identity, settings, resume=resume)
-        mark_folder(out, KIND, [MANIFEST, "shard-*.parquet"])
+        manifest["chunking"] = chunking
+        mark_folder(out, KIND, [MANIFEST, "shard-*.parquet", "rejected.jsonl"])
         if manifest["finished"]:
             return EmbedResult(out, manifest["count"], manifest["dim"], 0, 0, len(manifest["shards"]), 0.0)
         runner = _engine(engine, model, backend, batch_size, address, actors, shard_size)
         try:
-            return _run(runner, source, out, manifest, show_progress)
+            result = _run(runner, source, out, manifest, show_progress, offsets)
         finally:
             runner.close()
+        if rejected is not None:
+            rejected.write(out / "rejected.jsonl")
+            result.rejected = rejected.count
+        return result
 
 
 def _engine(engine: str, model: str, backend: str, batch_size: int, address, actors, shard_size: int):
@@ -224,7 +294,7 @@ def _engine(engine: str, model: str, backend: str, batch_size: int, address, act
     raise ConfigError(f"--engine {engine}: choose local or ray")
 
 
-def _run(runner, source: Path, out: Path, manifest: dict, show_progress: bool) -> EmbedResult:
+def _run(runner, source: Path, out: Path, manifest: dict, show_progress: bool, offsets) -> EmbedResult:
     from tqdm.auto import tqdm
 
     settings = manifest["settings"]
@@ -238,7 +308,8 @@ def _run(runner, source: Path, out: Path, manifest: dict, show_progress: bool) -
     with tqdm(
         desc="embed: encoding", unit=" texts", initial=manifest["count"], disable=not show_progress
     ) as bar:
-        for window in _windows(shards, runner.window):
+        for documents in _windows(shards, runner.window):
+            window = [_chunked(docs, manifest["chunking"], offsets) for docs in documents]
             texts = [[doc["text"] for doc in docs] for docs in window]
             for docs, vectors in zip(window, runner.encode(texts, bar.update), strict=True):
                 if not keep_text:

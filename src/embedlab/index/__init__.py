@@ -5,6 +5,7 @@ from embedlab.index.faiss_index import DocumentIndex, Hit
 from embedlab.index.manifest import check_target, model_backend, model_source, read_manifest
 from embedlab.index.store import (
     add_to_index,
+    build_index,
     check_addition,
     create_index,
     create_index_from_vectors,
@@ -16,6 +17,7 @@ __all__ = [
     "Hit",
     "PQSettings",
     "add_to_index",
+    "build_index",
     "check_addition",
     "check_target",
     "create_index",

@@ -131,6 +131,25 @@ def ivf_lists(n: int) -> int:
     return max(1, min(int(4 * math.sqrt(n)), n // 39, MAX_LISTS))
 
 
+IVFPQ_MIN_VECTORS = 256  # 8-bit codes: each code book has 256 centroids, trained on at least that many
+
+
+def check_kind(kind: str, count: int) -> None:
+    """Refuse, before any encoding, a kind that cannot be built from `count` vectors (ivfpq below 256).
+
+    Example::
+
+        check_kind("ivfpq", 100)  # EmbedlabError: kind ivfpq needs at least 256 vectors ...
+    """
+    from embedlab.errors import EmbedlabError
+
+    if kind == "ivfpq" and count < IVFPQ_MIN_VECTORS:
+        raise EmbedlabError(
+            f"kind ivfpq needs at least {IVFPQ_MIN_VECTORS} vectors to train its code books, these documents "
+            f"give {count:,}; use kind flat (exact) or hnsw, which suit a collection this small"
+        )
+
+
 def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray, pq: PQSettings = PQSettings()):
     """An empty index of `kind`, trained on `vectors` where the kind needs it, with its build parameters."""
     import faiss
@@ -140,6 +159,7 @@ def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray, pq: PQSettings = 
     if kind == "hnsw":
         return faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT), {"hnsw_m": HNSW_M}
     if kind == "ivfpq":
+        check_kind(kind, len(vectors))
         nlist = ivf_lists(len(vectors))
         index = new_ivfpq(dim, nlist, pq)
         # PQ needs 256 points per code book (x39 for FAISS' minimum); lists need far fewer

@@ -38,7 +38,8 @@ _REQUIRED: dict[str, type | tuple[type, ...]] = {
 }
 _VERSION = re.compile(r"^v(\d+)$")
 KIND = "index"  # the kind of folder an index is (embedlab.io ownership)
-NAMES = (MANIFEST, "milvus.db", *("v" + "[0-9]" * digits for digits in range(1, 8)))  # v1 … v9999999
+VERSIONS = tuple("v" + "[0-9]" * digits for digits in range(1, 8))  # v1 … v9999999, not "v9-notes"
+NAMES = (MANIFEST, "milvus.db", "rejected.jsonl", *VERSIONS)
 
 
 def is_index(directory: str | Path) -> bool:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from embedlab.data.chunks import DEFAULT_OVERLAP
 from embedlab.errors import DataError
-from embedlab.index.faiss_build import PQSettings
+from embedlab.index.faiss_build import PQSettings, check_kind
 from embedlab.index.faiss_index import TARGET_RECALL, DocumentIndex
 from embedlab.index.manifest import LOCK_TIMEOUT, check_target, writer_lock
 from embedlab.io import relative_path
@@ -107,7 +108,7 @@ def create_index_from_vectors(
         force=force,
         lock_timeout=lock_timeout,
         bm25=bm25,
-        extra={"chunking": None, "from_vectors": relative_path(vectors_dir, directory)},
+        extra={"chunking": manifest.get("chunking"), "from_vectors": relative_path(vectors_dir, directory)},
         milvus=milvus,
         pq=pq,
     )
@@ -180,3 +181,54 @@ def milvus_settings(directory: str | Path, uri: str | None, collection: str | No
     if not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_]{0,254}", name):
         raise DataError(f"--collection {name}: letters, digits and underscores, not starting with a digit")
     return {"uri": check_uri(uri or str(Path(directory) / "milvus.db")), "collection": name}
+
+
+REJECTED = "rejected.jsonl"  # the rows `skip_bad_rows` set aside, beside the index
+
+
+def build_index(
+    model: str,
+    documents: str | Path,
+    directory: str | Path,
+    *,
+    id_field: str = "id",
+    text_field: str = "text",
+    backend: str = "torch",
+    chunk_tokens: int | None = None,
+    chunk_overlap: int = DEFAULT_OVERLAP,
+    skip_bad_rows: bool = False,
+    force: bool = False,
+    show_progress: bool = True,
+    **options,
+) -> tuple[DocumentIndex, int, int]:
+    """What `embedlab index build MODEL DOCUMENTS` does: check the target (before any encoding), read the
+    documents (bad rows stop, or with `skip_bad_rows` go to `DIRECTORY/rejected.jsonl`), chunk long ones in
+    the model's own tokens, encode and save. `options` go to `create_index` (kind, bm25, milvus, pq, ...).
+    Returns the index, the number of documents and the number of rows set aside.
+
+    Example::
+
+        index, documents, rejected = build_index("all-MiniLM-L6-v2", "docs.jsonl", "my-index", kind="hnsw")
+    """
+    from embedlab.data.chunks import chunking_for, rows_for_index
+    from embedlab.data.documents import RejectedRows, load_documents
+    from embedlab.io import l2_normalise
+    from embedlab.runtime.encoder import encode_in_chunks, load_encoder
+
+    check_target(directory, force=force, inputs=[documents, model])
+    rejected = RejectedRows() if skip_bad_rows else None
+    docs = load_documents(documents, id_field, text_field, on_bad=rejected)
+    encoder = load_encoder(model, backend)
+    chunking = chunking_for(encoder.max_seq_length, chunk_tokens, chunk_overlap)
+    rows = rows_for_index(docs, encoder, chunking)
+    check_kind(options.get("kind", "flat"), len(rows))  # before the encoding
+    vectors = encode_in_chunks(
+        lambda part: encoder.encode(part), [r["text"] for r in rows], "index", dim=encoder.dim,
+        show=show_progress,
+    )  # fmt: skip
+    extra = {"chunking": chunking, **options.pop("extra", {})}
+    index = create_index(directory, l2_normalise(vectors), rows, model=encoder.identity, extra=extra,
+                         force=force, **options)  # fmt: skip
+    if rejected is not None:
+        rejected.write(Path(directory) / REJECTED)
+    return index, len(docs), rejected.count if rejected else 0
