@@ -71,3 +71,21 @@ def test_serve_and_index_extras_install_without_torch_and_serve(tiny_model_dir, 
     expected = OnnxEncoder(model).encode(["a dog runs"])[0]
     expected /= np.linalg.norm(expected)
     assert np.allclose(body["data"][0]["embedding"], expected, atol=1e-5)
+
+
+def test_the_torch_free_modules_import_without_torch_or_datasets():
+    """What `embedlab[serve,index]` runs must not import the [train] extra's packages (a fast guard beside the
+    wheel test above): the service, the index with its build sequence, the ONNX encoder, the CLI."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('datasets', 'torch', 'transformers', 'sentence_transformers'):\n"
+        "            raise ImportError('the torch-free install has no ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import embedlab.cli, embedlab.index, embedlab.serve.connections, embedlab.runtime.encoder\n"
+        "from embedlab.serve import ServeSettings, create_app\n"
+        "create_app(ServeSettings())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -4,6 +4,7 @@ whatever the token budget; device and dtype choice; and the GPU device check scr
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,20 +47,37 @@ def test_device_and_dtype_choice(monkeypatch):
         resolve_dtype("fp8", "cpu")
 
 
-def test_device_check_script_runs_on_cpu(tiny_model_dir, tmp_path):
+def test_the_one_call_device_check_runs_on_cpu(tiny_model_dir, tmp_path):
+    """benchmarks/device_check.sh as a session lent a GPU runs it, at CPU sizes: each part writes its file."""
     sentences = tmp_path / "sentences.txt"
-    sentences.write_text("\n".join(SENTENCES) + "\n")
-    out = tmp_path / "check.json"
+    sentences.write_text("\n".join(SENTENCES * 4) + "\n")
     root = Path(__file__).parents[2]
-    command = [
-        sys.executable, str(root / "benchmarks" / "gpu_encode_check.py"),
-        "--sentences", str(sentences), "--tokenizer", str(tiny_model_dir),
-        "--limit", "60", "--repeats", "1", "--workers", "2", "--runs", "MiniLM-L6:fp32", "--out", str(out),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (row,) = json.loads(out.read_text())["rows"]
+    env = {
+        **os.environ,
+        "OUT": str(tmp_path / "out"),
+        "PY": sys.executable,
+        "SENTENCES": str(sentences),
+        "TOKENIZER": str(tiny_model_dir),
+        "LIMIT": "60",
+        "ENCODE_ARGS": "--repeats 1 --workers 2 --runs MiniLM-L6:fp32",
+        "TRAIN_ARGS": "--steps 2 --batch-size 4 --runs MiniLM-L6:fp32",
+    }
+    done = subprocess.run(
+        ["bash", str(root / "benchmarks" / "device_check.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "out" / "encode.json").read_text())["rows"]
     assert row["model"] == "MiniLM-L6" and row["min_cosine_embedlab_vs_st_fp32"] > 0.9999
+    (step,) = json.loads((tmp_path / "out" / "train_step.json").read_text())["rows"]
+    assert step["steps_per_s"] > 0
+    log = (tmp_path / "out" / "gpu_tests.log").read_text()
+    assert (
+        "skipped" in log and "failed" not in log
+    )  # no CUDA here: the gpu-marked tests are collected, skipped
 
 
 @pytest.mark.parametrize("command", [["eval", "MODEL"], ["dedup", "DOCS", "-m", "MODEL", "--dry-run"]])

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from embedlab.data.chunks import DEFAULT_OVERLAP
 from embedlab.errors import DataError
 from embedlab.index.faiss_build import PQSettings, check_kind
 from embedlab.index.faiss_index import TARGET_RECALL, DocumentIndex
@@ -195,7 +194,7 @@ def build_index(
     text_field: str = "text",
     backend: str = "torch",
     chunk_tokens: int | None = None,
-    chunk_overlap: int = DEFAULT_OVERLAP,
+    chunk_overlap: int | None = None,
     skip_bad_rows: bool = False,
     force: bool = False,
     show_progress: bool = True,
@@ -210,7 +209,7 @@ def build_index(
 
         index, documents, rejected = build_index("all-MiniLM-L6-v2", "docs.jsonl", "my-index", kind="hnsw")
     """
-    from embedlab.data.chunks import chunking_for, rows_for_index
+    from embedlab.data.chunks import DEFAULT_OVERLAP, chunking_for, rows_for_index
     from embedlab.data.documents import RejectedRows, load_documents
     from embedlab.io import l2_normalise
     from embedlab.runtime.encoder import encode_in_chunks, load_encoder
@@ -219,7 +218,8 @@ def build_index(
     rejected = RejectedRows() if skip_bad_rows else None
     docs = load_documents(documents, id_field, text_field, on_bad=rejected)
     encoder = load_encoder(model, backend)
-    chunking = chunking_for(encoder.max_seq_length, chunk_tokens, chunk_overlap)
+    overlap = DEFAULT_OVERLAP if chunk_overlap is None else chunk_overlap
+    chunking = chunking_for(encoder.max_seq_length, chunk_tokens, overlap)
     rows = rows_for_index(docs, encoder, chunking)
     check_kind(options.get("kind", "flat"), len(rows))  # before the encoding
     vectors = encode_in_chunks(

@@ -54,6 +54,96 @@ def quantize_int8(source: Path, target: Path, *, keep_fp32: Iterable[str] = ()) 
     return target
 
 
+def quantize_int8_per_row(source: Path, target: Path, *, keep_fp32: Iterable[str] = ()) -> Path:
+    """int8 quantization whose vectors do not depend on their batch mates: weights int8 per output channel
+    (symmetric, as `quantize_int8`), activations quantized **per token row** at run time (symmetric: scale =
+    max |x| / 127 over that row alone, stored as uint8 around 128) where onnxruntime's dynamic quantization
+    takes one range for the whole batch tensor, so that a text's vector moved with whatever was batched
+    beside it. Each weight MatMul `x @ W` becomes `MatMulInteger(q(x), Wq) · scale(x) · scale(W)`.
+
+    Example::
+
+        quantize_int8_per_row(Path("runs/minilm/onnx/model.onnx"), Path("runs/minilm/onnx/int8.onnx"))
+    """
+    import onnx
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    skip = set(keep_fp32)
+    shared = _row_quant_constants(graph)
+    nodes = []
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.input[1] in weights and node.name not in skip:
+            nodes += _per_row_matmul(graph, node, weights[node.input[1]], shared)
+        else:
+            nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {name for node in graph.node for name in node.input}
+    kept = [tensor for tensor in graph.initializer if tensor.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    with atomic_path(target) as staging:
+        onnx.save(model, str(staging))
+    return target
+
+
+def _row_quant_constants(graph) -> dict[str, str]:
+    """The constants every per-row MatMul shares: 127, 128 (float and uint8 zero point), a floor for the
+    scale.
+    """
+    from onnx import TensorProto, helper
+
+    values = {
+        "rowq_127": (TensorProto.FLOAT, [127.0]),
+        "rowq_128": (TensorProto.FLOAT, [128.0]),
+        "rowq_eps": (TensorProto.FLOAT, [1e-12]),
+        "rowq_zero_point": (TensorProto.UINT8, [128]),
+    }
+    for name, (kind, value) in values.items():
+        graph.initializer.append(helper.make_tensor(name, kind, [], value))
+    return {key.removeprefix("rowq_"): key for key in values}
+
+
+def _per_row_matmul(graph, node, weight, shared: dict[str, str]) -> list:
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.to_array(weight).astype(np.float32)  # (K, N)
+    w_scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
+    w_q = np.clip(np.round(w / w_scale), -127, 127).astype(np.int8)
+    prefix = f"{node.name or node.output[0]}/rowq"
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(w_q, f"{prefix}/weight"),
+            numpy_helper.from_array(w_scale.astype(np.float32), f"{prefix}/weight_scale"),
+        ]
+    )
+    x, out = node.input[0], node.output[0]
+    names = {step: f"{prefix}/{step}" for step in ("abs", "max", "floor", "scale", "div", "round",
+                                                  "shift", "q", "int", "float", "scales")}  # fmt: skip
+
+    def make(op: str, inputs: list[str], step: str, **attributes):
+        return helper.make_node(op, inputs, [names[step]], name=names[step], **attributes)
+
+    return [
+        make("Abs", [x], "abs"),
+        make("ReduceMax", [names["abs"]], "max", axes=[-1], keepdims=1),
+        make("Max", [names["max"], shared["eps"]], "floor"),
+        make("Div", [names["floor"], shared["127"]], "scale"),
+        make("Div", [x, names["scale"]], "div"),
+        make("Round", [names["div"]], "round"),
+        make("Add", [names["round"], shared["128"]], "shift"),
+        make("Cast", [names["shift"]], "q", to=TensorProto.UINT8),
+        make("MatMulInteger", [names["q"], f"{prefix}/weight", shared["zero_point"]], "int"),
+        make("Cast", [names["int"]], "float", to=TensorProto.FLOAT),
+        # weight scale first, row scale second: onnxruntime fuses Cast → Mul(a_scale · b_scale) into
+        # MatMulIntegerToFloat, whose a_scale is one number per tensor, and that would undo the per-row scale
+        make("Mul", [names["float"], f"{prefix}/weight_scale"], "scales"),
+        helper.make_node("Mul", [names["scales"], names["scale"]], [out], name=f"{prefix}/out"),
+    ]
+
+
 def quantize_int8_static(
     source: Path,
     target: Path,
