@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 
+from embedlab.io import l2_normalise
 from embedlab.runtime.encoder import OnnxEncoder
 from embedlab.runtime.export import FP32_FILE
 from embedlab.runtime.quantize import (
@@ -55,3 +57,21 @@ def test_static_quantization_is_calibrated_and_close_to_fp32(exported_tiny, tmp_
     a, b = static.encode(SENTENCES), fp32.encode(SENTENCES)
     cosine = (a * b).sum(1) / (((a * a).sum(1) * (b * b).sum(1)) ** 0.5)
     assert cosine.min() > 0.9
+
+
+def test_per_row_int8_is_close_to_fp32_keeps_named_matmuls_and_ignores_batch_mates(exported_tiny, tmp_path):
+    from embedlab.runtime.quantize import quantize_int8_per_row
+
+    fp32 = exported_tiny / FP32_FILE
+    names = weight_matmuls(fp32)
+    target = quantize_int8_per_row(fp32, tmp_path / "row.onnx", keep_fp32=names[:1])
+    ops = ops_by_name(target)
+    assert ops[names[0]] == "MatMul" and all(name not in ops for name in names[1:])
+    assert sum(op == "MatMulInteger" for op in ops.values()) == len(names) - 1
+    reference = OnnxEncoder(exported_tiny, FP32_FILE).encode(SENTENCES)
+    encoder = OnnxEncoder(exported_tiny, str(target))
+    batched = encoder.encode(SENTENCES, 4)
+    alone = np.stack([encoder.encode([s], 1)[0] for s in SENTENCES])
+    np.testing.assert_allclose(alone, batched, atol=1e-6)  # no batch mate moves a vector
+    cosine = (l2_normalise(batched) * l2_normalise(reference)).sum(axis=1)
+    assert cosine.min() > 0.99

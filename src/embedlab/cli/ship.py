@@ -53,13 +53,20 @@ def export_onnx_command(
             "(ranked on STS-B dev sentences).",
         ),
     ] = KEEP_FP32,
+    int8_scheme: Annotated[
+        Literal["per-row", "dynamic"],
+        typer.Option(
+            help="per-row: a text's int8 vector is the same alone or in any batch; dynamic: onnxruntime's "
+            "per-batch ranges, faster, but a vector moves with its batch mates."
+        ),
+    ] = "per-row",
 ) -> None:
     """ONNX export (fp32, optional int8) into MODEL_DIR/onnx/, with a parity report against torch."""
     from embedlab.data.sts import sentences as sts_sentences
     from embedlab.evaluate.parity import parity_report
     from embedlab.runtime.export import export_onnx
 
-    written = export_onnx(model_dir, int8=int8, force=force, keep_fp32=keep_fp32)
+    written = export_onnx(model_dir, int8=int8, force=force, keep_fp32=keep_fp32, int8_scheme=int8_scheme)
     sample = sts_sentences("stsb", "test", limit=sentences)
     rows = parity_report(model_dir, [str(p.relative_to(model_dir)) for p in written], sample)
     print_table(

@@ -10,13 +10,14 @@ from pathlib import Path
 from embedlab.errors import EmbedlabError, ModelError
 from embedlab.io import atomic_path, is_owned, mark_folder, write_json_atomic
 from embedlab.models.identity import model_identity
-from embedlab.runtime.quantize import matmul_sensitivity, quantize_int8
+from embedlab.runtime.quantize import matmul_sensitivity, quantize_int8, quantize_int8_per_row
 
 FP32_FILE = "onnx/model.onnx"
 INT8_FILE = "onnx/model_qint8_per_channel.onnx"
 RECORD = "onnx/export.json"  # the fingerprint of the weights the files were made from
 KIND = "onnx export"  # the kind of folder `export_onnx` makes in the model folder (embedlab.io ownership)
 KEEP_FP32 = 0  # MatMuls left in fp32 by default (docs/results.md: int8 levers)
+INT8_SCHEMES = ("per-row", "dynamic")
 
 
 def weights_fingerprint(model_dir: str | Path) -> str | None:
@@ -67,11 +68,15 @@ def export_onnx(
     opset: int = 17,
     keep_fp32: int = KEEP_FP32,
     attention: str | None = None,
+    int8_scheme: str = "per-row",
 ) -> list[Path]:
     """Write onnx/model.onnx (and the int8 file); refuses to overwrite without `force`. Atomic per file.
     `keep_fp32`: how many of the MatMuls most sensitive to quantization (measured on STS-B dev sentences)
     the int8 file leaves in fp32. `attention`: the transformers attention implementation traced (e.g.
     "eager", the pattern onnxruntime's transformer optimizer fuses); the model's default otherwise.
+    `int8_scheme`: `per-row` (default: activations quantized per token, so a text's vector is the same
+    alone or in any batch) or `dynamic` (onnxruntime's, one range per batch tensor: faster, but a vector
+    moves with its batch mates, cosine down to 0.988).
 
     Example::
 
@@ -82,6 +87,8 @@ def export_onnx(
     model_dir = Path(model_dir)
     if not (model_dir / "modules.json").is_file():
         raise ModelError(f"{model_dir} is not a sentence-transformers folder (no modules.json)")
+    if int8_scheme not in INT8_SCHEMES:
+        raise EmbedlabError(f"int8_scheme {int8_scheme!r}: choose {' or '.join(INT8_SCHEMES)}")
     onnx_dir = model_dir / "onnx"
     if onnx_dir.is_dir() and any(onnx_dir.iterdir()) and not is_owned(onnx_dir, KIND):
         raise EmbedlabError(
@@ -107,7 +114,8 @@ def export_onnx(
 
             ranked = matmul_sensitivity(model_dir, sts_sentences("stsb", "dev", limit=300), FP32_FILE)
             keep = [name for name, _ in ranked[:keep_fp32]]
-        written.append(quantize_int8(fp32, model_dir / INT8_FILE, keep_fp32=keep))
+        quantize = quantize_int8_per_row if int8_scheme == "per-row" else quantize_int8
+        written.append(quantize(fp32, model_dir / INT8_FILE, keep_fp32=keep))
     fingerprint = weights_fingerprint(model_dir)
     write_json_atomic(model_dir / RECORD, {"files": files | {path.name: fingerprint for path in written}})
     return written

@@ -59,7 +59,8 @@ def quantize_int8_per_row(source: Path, target: Path, *, keep_fp32: Iterable[str
     (symmetric, as `quantize_int8`), activations quantized **per token row** at run time (symmetric: scale =
     max |x| / 127 over that row alone, stored as uint8 around 128) where onnxruntime's dynamic quantization
     takes one range for the whole batch tensor, so that a text's vector moved with whatever was batched
-    beside it. Each weight MatMul `x @ W` becomes `MatMulInteger(q(x), Wq) · scale(x) · scale(W)`.
+    beside it. Each weight MatMul `x @ W` becomes `MatMulInteger(q(x), Wq) · scale(x) · scale(W)`; the
+    embedding tables are int8 with a scale per row.
 
     Example::
 
@@ -72,10 +73,18 @@ def quantize_int8_per_row(source: Path, target: Path, *, keep_fp32: Iterable[str
     weights = {tensor.name: tensor for tensor in graph.initializer}
     skip = set(keep_fp32)
     shared = _row_quant_constants(graph)
-    nodes = []
+    nodes: list = []
+    quantized: dict[
+        str, tuple[str, str]
+    ] = {}  # an input's (uint8 rows, row scale), made once for all its MatMuls
     for node in graph.node:
         if node.op_type == "MatMul" and node.input[1] in weights and node.name not in skip:
-            nodes += _per_row_matmul(graph, node, weights[node.input[1]], shared)
+            if node.input[0] not in quantized:
+                made, quantized[node.input[0]] = _quantized_rows(node.input[0], len(quantized), shared)
+                nodes += made
+            nodes += _per_row_matmul(graph, node, weights[node.input[1]], quantized[node.input[0]], shared)
+        elif node.op_type == "Gather" and _is_table(weights.get(node.input[0])) and node.name not in skip:
+            nodes += _int8_table(graph, node, weights[node.input[0]])
         else:
             nodes.append(node)
     del graph.node[:]
@@ -106,7 +115,86 @@ def _row_quant_constants(graph) -> dict[str, str]:
     return {key.removeprefix("rowq_"): key for key in values}
 
 
-def _per_row_matmul(graph, node, weight, shared: dict[str, str]) -> list:
+def _is_table(tensor) -> bool:
+    """A large 2-D float initializer read by Gather: the token embeddings, most of a small encoder's bytes."""
+    from onnx import TensorProto
+
+    return (
+        tensor is not None
+        and tensor.data_type == TensorProto.FLOAT
+        and len(tensor.dims) == 2
+        and (tensor.dims[0] * tensor.dims[1] >= 1 << 16)
+    )
+
+
+def _int8_table(graph, node, table) -> list:
+    """`Gather(E, ids)` over an int8 copy of `E` with one scale per row (token): each looked-up vector is
+    its own row's, so it depends on nothing else in the batch.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    values = numpy_helper.to_array(table).astype(np.float32)
+    scale = np.maximum(np.abs(values).max(axis=1, keepdims=True), 1e-12) / 127.0
+    prefix = f"{node.name or node.output[0]}/rowq"
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.round(values / scale).astype(np.int8), f"{prefix}/table"),
+            numpy_helper.from_array(scale.astype(np.float32), f"{prefix}/table_scale"),
+        ]
+    )
+    ids, attributes = node.input[1], {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    return [
+        helper.make_node(
+            "Gather", [f"{prefix}/table", ids], [f"{prefix}/rows"], name=f"{prefix}/rows", **attributes
+        ),
+        helper.make_node(
+            "Cast", [f"{prefix}/rows"], [f"{prefix}/float"], name=f"{prefix}/float", to=TensorProto.FLOAT
+        ),
+        helper.make_node(
+            "Gather",
+            [f"{prefix}/table_scale", ids],
+            [f"{prefix}/scales"],
+            name=f"{prefix}/scales",
+            **attributes,
+        ),
+        helper.make_node(
+            "Mul", [f"{prefix}/float", f"{prefix}/scales"], [node.output[0]], name=f"{prefix}/out"
+        ),
+    ]
+
+
+def _quantized_rows(x: str, number: int, shared: dict[str, str]) -> tuple[list, tuple[str, str]]:
+    """Nodes quantizing activation `x` per row (its last axis): uint8 around 128, scale max |x| / 127.
+    Returns them and the names of the quantized rows and of each row's max |x|.
+    """
+    from onnx import TensorProto, helper
+
+    prefix = f"rowq/input{number}"
+    steps = ("max", "min", "neg", "absmax", "floor", "inverse", "scaled", "round", "shift", "q")
+    names = {step: f"{prefix}/{step}" for step in steps}
+
+    def make(op: str, inputs: list[str], step: str, **attributes):
+        return helper.make_node(op, inputs, [names[step]], name=names[step], **attributes)
+
+    # max |x| of a row from its max and min (two reads, no full-size temporary); the row's scale is
+    # floor / 127, the 1/127 folded into the weight scales; x · (127 / floor) rounds into [-127, 127]
+    nodes = [
+        make("ReduceMax", [x], "max", axes=[-1], keepdims=1),
+        make("ReduceMin", [x], "min", axes=[-1], keepdims=1),
+        make("Neg", [names["min"]], "neg"),
+        make("Max", [names["max"], names["neg"]], "absmax"),
+        make("Max", [names["absmax"], shared["eps"]], "floor"),
+        make("Div", [shared["127"], names["floor"]], "inverse"),
+        make("Mul", [x, names["inverse"]], "scaled"),
+        make("Round", [names["scaled"]], "round"),
+        make("Add", [names["round"], shared["128"]], "shift"),
+        make("Cast", [names["shift"]], "q", to=TensorProto.UINT8),
+    ]
+    return nodes, (names["q"], names["floor"])
+
+
+def _per_row_matmul(graph, node, weight, rows: tuple[str, str], shared: dict[str, str]) -> list:
+    """`x @ W` as MatMulInteger of the quantized rows and the int8 weights, scaled back to float."""
     from onnx import TensorProto, helper, numpy_helper
 
     w = numpy_helper.to_array(weight).astype(np.float32)  # (K, N)
@@ -116,31 +204,29 @@ def _per_row_matmul(graph, node, weight, shared: dict[str, str]) -> list:
     graph.initializer.extend(
         [
             numpy_helper.from_array(w_q, f"{prefix}/weight"),
-            numpy_helper.from_array(w_scale.astype(np.float32), f"{prefix}/weight_scale"),
+            numpy_helper.from_array((w_scale / 127.0).astype(np.float32), f"{prefix}/weight_scale"),
         ]
     )
-    x, out = node.input[0], node.output[0]
-    names = {step: f"{prefix}/{step}" for step in ("abs", "max", "floor", "scale", "div", "round",
-                                                  "shift", "q", "int", "float", "scales")}  # fmt: skip
-
-    def make(op: str, inputs: list[str], step: str, **attributes):
-        return helper.make_node(op, inputs, [names[step]], name=names[step], **attributes)
-
+    q, scale = rows
     return [
-        make("Abs", [x], "abs"),
-        make("ReduceMax", [names["abs"]], "max", axes=[-1], keepdims=1),
-        make("Max", [names["max"], shared["eps"]], "floor"),
-        make("Div", [names["floor"], shared["127"]], "scale"),
-        make("Div", [x, names["scale"]], "div"),
-        make("Round", [names["div"]], "round"),
-        make("Add", [names["round"], shared["128"]], "shift"),
-        make("Cast", [names["shift"]], "q", to=TensorProto.UINT8),
-        make("MatMulInteger", [names["q"], f"{prefix}/weight", shared["zero_point"]], "int"),
-        make("Cast", [names["int"]], "float", to=TensorProto.FLOAT),
+        helper.make_node(
+            "MatMulInteger",
+            [q, f"{prefix}/weight", shared["zero_point"]],
+            [f"{prefix}/int"],
+            name=f"{prefix}/int",
+        ),
+        helper.make_node(
+            "Cast", [f"{prefix}/int"], [f"{prefix}/float"], name=f"{prefix}/float", to=TensorProto.FLOAT
+        ),
         # weight scale first, row scale second: onnxruntime fuses Cast → Mul(a_scale · b_scale) into
         # MatMulIntegerToFloat, whose a_scale is one number per tensor, and that would undo the per-row scale
-        make("Mul", [names["float"], f"{prefix}/weight_scale"], "scales"),
-        helper.make_node("Mul", [names["scales"], names["scale"]], [out], name=f"{prefix}/out"),
+        helper.make_node(
+            "Mul",
+            [f"{prefix}/float", f"{prefix}/weight_scale"],
+            [f"{prefix}/scaled"],
+            name=f"{prefix}/scaled",
+        ),
+        helper.make_node("Mul", [f"{prefix}/scaled", scale], [node.output[0]], name=f"{prefix}/out"),
     ]
 
 
