@@ -29,6 +29,13 @@ def synthetic_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _fp32_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Torch encodes in fp32 in every test, so that vectors compare exactly on every CPU: on AMX CPUs the
+    default is bf16 autocast (`hardware.inference_bf16`), tested on its own with mocked CPU facts."""
+    monkeypatch.setenv("EMBEDLAB_TORCH_BF16", "0")
+
+
+@pytest.fixture(autouse=True)
 def _data_folder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Unit tests read a small synthetic data folder; only `integration` tests read the real benchmarks."""
     if request.node.get_closest_marker("integration") is None:

@@ -82,6 +82,22 @@ def warn_if_bf16_emulated(device_type: str) -> None:
         )
 
 
+def inference_bf16(device_type: str = "cpu") -> bool:
+    """Whether torch *encoding* runs under bf16 autocast by default: on a CPU with AMX, where it keeps parity
+    (mean cosine 0.99999; STS-B within 0.01 on an avx512_bf16 Zen, docs/results.md) and pays (1.8× measured
+    on AMX). `EMBEDLAB_TORCH_BF16=0` keeps fp32, `=1` forces bf16 on any CPU. GPUs choose by `dtype`.
+    Evaluations never use it: their figures are the saved model's in fp32.
+
+    Example::
+
+        inference_bf16("cpu")  # True on a Sapphire Rapids, False on a Zen 4 or an AVX2-only EPYC
+    """
+    setting = os.environ.get("EMBEDLAB_TORCH_BF16", "auto").strip().lower()
+    if device_type != "cpu" or setting in ("0", "false", "no", "off"):
+        return False
+    return setting in ("1", "true", "yes", "on") or has_amx()
+
+
 def resolve_bf16(setting: bool | str) -> bool:
     """`auto` → bf16 on a CUDA GPU that supports it, or on a CPU with AMX; True/False force it (forcing it
     on a CPU that emulates bf16 warns).

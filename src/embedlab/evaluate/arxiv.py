@@ -116,7 +116,7 @@ def _encoder_results(
     from embedlab.runtime.encoder import TorchEncoder
 
     settings, test = papers.settings, papers.test
-    encoder = TorchEncoder(model)
+    encoder = TorchEncoder(model, bf16=False)  # figures are fp32, as the model is loaded
     if settings.max_seq_length and encoder.max_seq_length:  # a static model has no limit to set
         encoder.model.max_seq_length = settings.max_seq_length
     vectors: dict[str, np.ndarray] = {}

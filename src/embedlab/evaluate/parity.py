@@ -36,7 +36,7 @@ def parity_report(
     from embedlab.runtime.encoder import OnnxEncoder, TorchEncoder
 
     model_dir = Path(model_dir)
-    reference = TorchEncoder(model_dir).encode(sentences)
+    reference = TorchEncoder(model_dir, bf16=False).encode(sentences)  # the fp32 reference
     rows = []
     for file_name in files:
         encoder = OnnxEncoder(model_dir, file_name)

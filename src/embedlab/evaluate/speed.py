@@ -89,7 +89,11 @@ def bench_speed(
     sample = sts_sentences("stsb", "test", limit=sentences)
     rows: list[SpeedRow] = []
     for backend in backends:
-        encoder = load_encoder(model_dir, backend, threads=threads)
+        encoder = (  # the table's torch row is fp32 on every CPU; torch-bf16 is its own row
+            TorchEncoder(model_dir, bf16=backend == "torch-bf16", threads=threads)
+            if backend.startswith("torch")
+            else load_encoder(model_dir, backend, threads=threads)
+        )
         parameters = (
             sum(p.numel() for p in encoder.model.parameters()) / 1e6
             if isinstance(encoder, TorchEncoder)

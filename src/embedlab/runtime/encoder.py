@@ -71,11 +71,11 @@ class TorchEncoder:
         self,
         model_dir: str | Path,
         device: str | None = None,
-        bf16: bool = False,
+        bf16: bool | None = None,
         threads: int | None = None,
         dtype: str = "auto",
     ) -> None:
-        from embedlab.hardware import resolve_device, warn_if_bf16_emulated
+        from embedlab.hardware import inference_bf16, resolve_device, warn_if_bf16_emulated
         from embedlab.models import load_model
         from embedlab.models.registry import resolve
         from embedlab.runtime.gpu import PipelinedEncoder
@@ -92,13 +92,14 @@ class TorchEncoder:
         self.dim = int(self.model.get_embedding_dimension() or 0)
         limit = self.model.max_seq_length  # a static model has none: infinity
         self.max_seq_length = int(limit) if math.isfinite(limit) else 0
-        self.bf16 = bf16  # autocast: pays on AMX (and avx512_bf16) CPUs, see docs/results.md
+        # autocast: by default where it keeps parity and pays (AMX; `inference_bf16`), else as asked
+        self.bf16 = inference_bf16(self.model.device.type) if bf16 is None else bf16
         if bf16:
             warn_if_bf16_emulated(self.model.device.type)
         self.pipelined = None
         dtype = os.environ.get("EMBEDLAB_DTYPE", "auto") if dtype == "auto" else dtype
         if self.device.startswith("cuda") and self.max_seq_length:  # a GPU: keep it fed (runtime/gpu.py)
-            self.pipelined = PipelinedEncoder(self.model, dtype="bf16" if bf16 else dtype)
+            self.pipelined = PipelinedEncoder(self.model, dtype="bf16" if self.bf16 else dtype)
             self.bf16 = str(self.pipelined.dtype) == "torch.bfloat16"  # what the identity records
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -347,10 +348,13 @@ def encoder_identity(model: str | Path, backend: str = "torch") -> dict:
 
         encoder_identity("all-MiniLM-L6-v2", "onnx-int8")["precision"]  # "int8"
     """
+    from embedlab.hardware import inference_bf16, resolve_device
     from embedlab.models.identity import model_identity
     from embedlab.models.registry import resolve
 
     resolved = resolve(model)
+    if backend == "torch" and resolve_device(None) == "cpu" and inference_bf16("cpu"):
+        backend = "torch-bf16"  # what TorchEncoder will choose on this CPU
     return model_identity(resolved if backend.startswith("onnx") else str(model), resolved, backend)
 
 
@@ -372,8 +376,9 @@ def load_encoder(
     """
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
-    if backend in ("torch", "torch-bf16"):
-        return TorchEncoder(model, device, bf16=backend == "torch-bf16", threads=threads, dtype=dtype)
+    if backend in ("torch", "torch-bf16"):  # torch: bf16 autocast where it pays and keeps parity (AMX)
+        bf16 = True if backend == "torch-bf16" else None
+        return TorchEncoder(model, device, bf16=bf16, threads=threads, dtype=dtype)
     from embedlab.models.registry import resolve
     from embedlab.runtime.export import check_export
 

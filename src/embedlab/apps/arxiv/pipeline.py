@@ -292,7 +292,7 @@ def _build_pairs(config: PipelineConfig, log: Callable[[str], None]) -> None:
                 negatives = mine_hard_negatives(
                     papers,
                     chosen,
-                    TorchEncoder(config.model),
+                    TorchEncoder(config.model, bf16=False),
                     field=pairs.positive_field,
                     anchor_field=pairs.anchor_field,
                     pool=pairs.hard_negative_pool,
