@@ -88,3 +88,34 @@ def test_cli_classify_train_and_predict(tiny_model_dir, other_model_dir, tmp_pat
     assert len(rows) == 24 and {r["label"] for r in rows} <= set(topics)
     other = runner.invoke(app, ["classify", "predict", str(out), str(docs), "--model", str(other_model_dir)])
     assert other.exit_code == 2 and "trained on vectors of" in other.stderr
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda folder: (folder / "classifier.npz").write_bytes(b"not a zip"),
+        lambda folder: (folder / "classifier.npz").write_bytes((folder / "classifier.npz").read_bytes()[:100]),
+        lambda folder: _edit_json(folder, labels=["only-one"]),
+        lambda folder: _edit_json(folder, dim=7),
+        lambda folder: _edit_json(folder, labels=["a", "a", "b"]),
+        lambda folder: (folder / "classifier.json").write_text("{"),
+    ],
+)
+def test_a_tampered_classifier_is_refused_in_one_line(tamper, tmp_path):
+    from embedlab.errors import EmbedlabError
+
+    texts, topics = topic_texts()
+    vectors = BagOfWordsEncoder().encode(texts)
+    model = {"name": "bag", "path": "bag", "fingerprint": "f" * 64, "pooling": "none", "normalize": True}
+    classifier, _ = train_classifier(vectors, topics, model=model)
+    folder = classifier.save(tmp_path / "clf")
+    tamper(folder)
+    with pytest.raises(EmbedlabError, match="classifier"):
+        Classifier.load(folder)
+
+
+def _edit_json(folder, **changes):
+    import json
+
+    path = folder / "classifier.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))

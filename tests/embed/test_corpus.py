@@ -198,3 +198,20 @@ def test_index_build_from_vectors_equals_building_from_documents(corpus, tmp_pat
 
     both = runner.invoke(app, ["index", "build", str(tiny_model_dir), "--from-vectors", "x", "--out", "y"])
     assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_a_cut_or_swapped_shard_is_refused_when_read(corpus, tmp_path, tiny_model_dir):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "vectors"
+    embed_corpus(corpus, str(tiny_model_dir), out, shard_size=32, show_progress=False)
+    shard = out / "shard-00001.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.slice(0, table.num_rows // 2), shard)  # half its rows, a valid file
+    with pytest.raises(DataError, match="shard-00001.parquet: the shard differs"):
+        read_vectors(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"][1].pop("sha256")  # an older manifest without checksums: the row count still tells
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="16 rows, the manifest recorded 32"):
+        read_vectors(out)

@@ -142,3 +142,30 @@ def test_the_service_searches_a_milvus_index(tmp_path):
         assert [h["id"] for h in hybrid["hits"]] == ["e"]
         like = httpx.post(f"{live.url}/search", json={"like": "d", "k": 2}).json()
         assert like["hits"][0]["id"] == "e"
+
+
+def test_a_copied_milvus_index_is_independent_and_a_moved_one_works(tmp_path, corpus):
+    import shutil
+
+    documents, encoder = corpus
+    vectors = encoder.encode([d["text"] for d in documents])
+    original = tmp_path / "original"
+    settings = milvus_settings(original, None, None)
+    create_index(original, vectors[:20], documents[:20], model=encoder.identity, milvus=settings)
+    manifest = (original / "manifest.json").read_text()
+    assert str(tmp_path) not in manifest and '"uri": "milvus.db"' in manifest  # relative, not absolute
+
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    add_to_index(copy, vectors[20:30], documents[20:30], model=encoder.identity)
+    assert DocumentIndex.load(copy).index.ntotal == 30
+    assert DocumentIndex.load(original).index.ntotal == 20  # the copy's additions stayed in the copy
+
+    # Milvus Lite keeps a database it opened locked for the life of the process: move a copy nobody opened
+    # (a user moves an index no server has open)
+    shutil.copytree(original, tmp_path / "to-move")
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    shutil.move(tmp_path / "to-move", moved)
+    hits = DocumentIndex.load(moved).search(vectors[:1], 1)[0]
+    assert hits[0].document["id"] == documents[0]["id"]

@@ -80,12 +80,31 @@ class Classifier:
         try:
             config = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
             with np.load(directory / WEIGHTS, allow_pickle=False) as arrays:
-                weights, bias = arrays["weights"], arrays["bias"]
-            labels, model = list(config["labels"]), dict(config["model"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise EmbedlabError(f"{directory}: not a classifier folder ({error})") from None
+                weights, bias = np.asarray(arrays["weights"]), np.asarray(arrays["bias"])
+            labels, model = [str(label) for label in config["labels"]], dict(config["model"])
+        except Exception as error:
+            raise EmbedlabError(
+                f"{directory}: not a classifier folder ({type(error).__name__}: {error})"
+            ) from None
+        _check_arrays(directory, weights, bias, labels, config.get("dim"))
         metrics = {k: v for k, v in config.items() if k not in ("labels", "model", "dim")}
         return cls(weights, bias, labels, model, metrics)
+
+
+def _check_arrays(directory: Path, weights, bias, labels: list[str], dim) -> None:
+    """A classifier folder whose files disagree (edited, swapped, truncated) is refused in one line."""
+    rows = 1 if len(labels) == 2 and weights.ndim == 2 and weights.shape[0] == 1 else len(labels)
+    problems = []
+    if weights.ndim != 2 or bias.ndim != 1 or weights.shape[0] != rows or bias.shape[0] != rows:
+        problems.append(f"weights {weights.shape} and bias {bias.shape} do not fit {len(labels)} labels")
+    elif dim is not None and weights.shape[1] != dim:
+        problems.append(f"weights are {weights.shape[1]}-d, {CONFIG} says {dim}-d")
+    if not problems and not (np.isfinite(weights).all() and np.isfinite(bias).all()):
+        problems.append("weights that are not finite numbers")
+    if len(set(labels)) != len(labels) or len(labels) < 2:
+        problems.append("labels that are not two or more distinct names")
+    if problems:
+        raise EmbedlabError(f"{directory}: a damaged classifier ({problems[0]}); train it again")
 
 
 def check_classifier_model(classifier: Classifier, identity: dict, dim: int, where: str | Path = "") -> None:
