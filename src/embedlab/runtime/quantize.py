@@ -104,7 +104,7 @@ def _row_quant_constants(graph) -> dict[str, str]:
     """
     from onnx import TensorProto, helper
 
-    values = {
+    values: dict[str, tuple[int, list[float] | list[int]]] = {
         "rowq_127": (TensorProto.FLOAT, [127.0]),
         "rowq_128": (TensorProto.FLOAT, [128.0]),
         "rowq_eps": (TensorProto.FLOAT, [1e-12]),

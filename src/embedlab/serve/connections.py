@@ -75,10 +75,15 @@ def guarded_protocol(settings: ServeSettings) -> type:
 
         uvicorn.run(app, http=guarded_protocol(ServeSettings(header_timeout_s=5)))
     """
+    base: type
     try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
     except ImportError:  # httptools is optional in uvicorn
-        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
 
     return type(
         "GuardedHTTPProtocol",
