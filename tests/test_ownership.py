@@ -168,3 +168,17 @@ def test_export_never_replaces_an_onnx_folder_it_did_not_write(model):
     result = invoke("export", "onnx", model, "--force")
     assert result.exit_code == 2 and "embedlab did not write" in result.stderr
     assert (model / "onnx" / "model.onnx").read_bytes() == b"the user's own export"
+
+
+def test_embedlabs_own_results_folder_takes_eval_and_speed_reports_again(model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    speed = ["bench", "speed", model, "--backends", "torch", "--sentences", "8", "--repeats", "1"]
+    assert invoke(*speed).exit_code == 0 and (tmp_path / "results" / "speed" / "speed.md").is_file()
+    for _ in range(2):  # the default records file of a model is replaced in embedlab's results folder
+        result = invoke("eval", model, "--tasks", "stsb")
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "results" / "tiny.json").is_file()
+    assert invoke(*speed, "--force").exit_code == 0
+    (tmp_path / "results" / "mine.txt").write_text("mine")  # now the folder is the user's as well
+    refused = invoke("eval", model, "--tasks", "stsb")
+    assert refused.exit_code == 2 and "embedlab did not write" in refused.stderr

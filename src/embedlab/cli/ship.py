@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -395,22 +394,22 @@ def bench_speed_command(
     use_device(device, dtype)
     import torch
 
-    from embedlab.evaluate.speed import available_backends, bench_speed, speed_chart, speed_markdown
-    from embedlab.hardware import has_bf16_hardware, machine_summary
-    from embedlab.io import check_output_dir, output_dir
+    from embedlab.evaluate.speed import (
+        available_backends,
+        bench_speed,
+        check_speed_target,
+        speed_markdown,
+        write_speed_report,
+    )
+    from embedlab.hardware import has_bf16_hardware
 
-    check_output_dir(out, kind="speed report", force=force, inputs=[model_dir])  # before the timing
+    check_speed_target(out, model_dir, force=force)  # before the timing
 
     torch.set_num_threads(threads)
     chosen = (
         backends.split(",") if backends else available_backends(model_dir, include_bf16=has_bf16_hardware())
     )
     rows = bench_speed(model_dir, chosen, sentences=sentences, repeats=repeats, threads=threads)
-    table = speed_markdown(rows)
-    console.print(table)
-    with output_dir(out, kind="speed report", force=force, inputs=[model_dir]) as staging:
-        (staging / "speed.md").write_text(f"{machine_summary()}\n\n{table}\n", encoding="utf-8")
-        payload = {"machine": machine_summary(), "rows": [r.to_dict() for r in rows]}
-        (staging / "speed.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        speed_chart(rows, staging / "speed.png")
-    console.print(f"written: {out / 'speed.md'}, {out / 'speed.json'}, {out / 'speed.png'}")
+    console.print(speed_markdown(rows))
+    written = write_speed_report(rows, out, model_dir, force=force)
+    console.print(f"written: {', '.join(str(path) for path in written)}")

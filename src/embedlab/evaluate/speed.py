@@ -188,3 +188,45 @@ def speed_chart(rows: list[SpeedRow], path: Path) -> Path:
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+SPEED_KIND = "speed report"  # the kind of folder `write_speed_report` makes (embedlab.io ownership)
+
+
+def check_speed_target(out: str | Path, model_dir: str | Path, *, force: bool = False) -> None:
+    """Refuse, before the timing, an `out` that may not be written (see `embedlab.io.check_output_dir`); the
+    default `results/speed` makes embedlab's results folder first.
+
+    Example::
+
+        check_speed_target("results/speed", "runs/minilm", force=True)
+    """
+    from embedlab.evaluate.suite import RESULTS, results_folder
+    from embedlab.io import check_output_dir
+
+    if Path(out).parent == RESULTS:
+        results_folder()
+    check_output_dir(out, kind=SPEED_KIND, force=force, inputs=[model_dir])
+
+
+def write_speed_report(rows: list[SpeedRow], out: str | Path, model_dir: str | Path, *, force: bool = False):
+    """speed.md (the table under the machine's summary), speed.json and speed.png into `out`, atomically.
+
+    Example::
+
+        write_speed_report(bench_speed("runs/minilm", ["torch", "onnx-int8"]), "results/speed", "runs/minilm")
+    """
+    import json
+
+    from embedlab.hardware import machine_summary
+    from embedlab.io import output_dir
+
+    check_speed_target(out, model_dir, force=force)
+    with output_dir(out, kind=SPEED_KIND, force=force, inputs=[model_dir]) as staging:
+        (staging / "speed.md").write_text(
+            f"{machine_summary()}\n\n{speed_markdown(rows)}\n", encoding="utf-8"
+        )
+        payload = {"machine": machine_summary(), "rows": [r.to_dict() for r in rows]}
+        (staging / "speed.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        speed_chart(rows, staging / "speed.png")
+    return [Path(out) / name for name in ("speed.md", "speed.json", "speed.png")]

@@ -99,6 +99,17 @@ def results_target(model: str, out: str | Path | None = None, *, force: bool = F
     if out is not None:
         check_output_file(out, force=force, inputs=[model], param="out")
         return Path(out), Path(out).exists()
-    open_dir(RESULTS, kind=RESULTS_KIND, names=["*.json", "speed"])
+    results_folder()
     path = default_results_path(model)
     return path, path.exists()
+
+
+def results_folder() -> Path:
+    """`results/`, embedlab's own folder of results (eval records, the speed report): made and marked the
+    first time, refused when it is a folder of the user's.
+
+    Example::
+
+        results_folder()  # Path("results")
+    """
+    return open_dir(RESULTS, kind=RESULTS_KIND, names=["*.json", "speed"])
