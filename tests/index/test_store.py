@@ -277,3 +277,15 @@ def test_ivfpq_on_too_few_documents_is_one_line_before_encoding(tiny_model_dir, 
                  "--kind", "ivfpq")  # fmt: skip
     assert result.exit_code == 2 and "needs at least 256 vectors" in result.stderr
     assert "index: encoding" not in result.output and not (tmp_path / "pq" / "manifest.json").exists()
+
+
+def test_a_version_a_failed_write_left_behind_is_removed_by_the_next_write(tiny_model_dir, fixtures, built):
+    import shutil
+
+    shutil.copytree(built / "v1", built / "v5")  # as a write that crashed after its rename leaves it
+    (built / "v5" / "documents.jsonl").write_text("")  # never named by a manifest
+    more = built.parent / "more.jsonl"
+    more.write_text('{"id": "new1", "text": "a new document about guitars"}\n')
+    assert cli("index", "add", built, more).exit_code == 0
+    versions = sorted(p.name for p in built.iterdir() if p.name.startswith("v"))
+    assert versions == ["v1", "v2"]  # the live one and the one before it; the leftover v5 is gone

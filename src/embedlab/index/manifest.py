@@ -6,8 +6,9 @@
     DIR/.lock           held by every writer (filelock): two writers never interleave
 
 A write stages a new data folder completely, renames it to the next free `vN`, then replaces the manifest in
-one atomic rename — the commit point — and only then removes the version before the previous one, by the name
-the manifest recorded. Nothing is deleted that an embedlab writer did not create and record.
+one atomic rename — the commit point — and only then removes the data versions no manifest names any more:
+the one before the previous, and any that a write which failed after its rename left behind. Nothing is
+deleted that is not an embedlab data version (a `vN` folder holding its `documents.jsonl`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from embedlab.errors import EmbedlabError
-from embedlab.io import check_output_dir, folder_kind, folder_lock, mark_folder, write_json_atomic
+from embedlab.io import (
+    check_output_dir,
+    disk_errors,
+    folder_kind,
+    folder_lock,
+    mark_folder,
+    write_json_atomic,
+)
 from embedlab.models.identity import describe, same_model
 
 MANIFEST = "manifest.json"
@@ -113,6 +121,11 @@ def write_version(directory: Path, write_data: Callable[[Path], None], manifest:
 
     Returns the committed manifest (with `data`, `previous` and `format` filled in).
     """
+    with disk_errors(directory):  # a full disk or a read-only folder: one line, the live version untouched
+        return _write_version(directory, write_data, manifest)
+
+
+def _write_version(directory: Path, write_data: Callable[[Path], None], manifest: dict) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     mark_folder(directory, KIND, NAMES)
     previous = read_manifest(directory) if is_index(directory) else None
@@ -136,9 +149,11 @@ def write_version(directory: Path, write_data: Callable[[Path], None], manifest:
         "previous": previous["data"] if previous else None,
     }
     write_json_atomic(directory / MANIFEST, committed)  # the commit point
-    older = previous.get("previous") if previous else None
-    if isinstance(older, str) and _VERSION.match(older) and older != data.name:
-        shutil.rmtree(directory / older, ignore_errors=True)
+    live = {data.name, committed["previous"]}  # what a reader of this or the last manifest may open
+    for version in directory.iterdir():  # the one before the previous, and any a failed write left behind
+        ours = version.is_dir() and _VERSION.match(version.name) and (version / "documents.jsonl").is_file()
+        if ours and version.name not in live:
+            shutil.rmtree(version, ignore_errors=True)
     return committed
 
 
