@@ -45,13 +45,17 @@ def models_list() -> None:
 @user_errors
 def evaluate(
     model: Annotated[
-        str, typer.Argument(help="Model name, folder or hub id; 'tfidf' for the TF-IDF baseline.")
+        str,
+        typer.Argument(
+            help="Model name, folder or hub id; 'tfidf' for the TF-IDF baseline (arXiv), 'bm25' for BM25 "
+            "(retrieval:DIR)."
+        ),
     ],
     tasks: Annotated[
         str,
         typer.Option(
             help="Comma-separated tasks, optionally task:split; 'sts' = 7-task suite; "
-            "arxiv-retrieval, arxiv-classification."
+            "arxiv-retrieval, arxiv-classification; retrieval:DIR[:SPLIT] for a BEIR-layout folder."
         ),
     ] = "sts",
     batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
@@ -85,6 +89,12 @@ def evaluate(
     if result.sts:
         headers, rows = table_rows(result.sts)
         print_table(f"{model} — STS (cosine, ×100)", headers, rows)
+    if result.retrieval:
+        print_table(
+            f"{model} — retrieval (×100)",
+            ["task", "split", "queries", "metric", "value"],
+            [[r.task, r.split, f"{r.n:,}", r.metric, f"{r.value:.2f}"] for r in result.retrieval],
+        )
     if result.arxiv:
         print_table(
             f"{model} — arXiv ({result.arxiv_test_papers:,} test papers, ×100)",

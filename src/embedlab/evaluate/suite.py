@@ -8,8 +8,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embedlab.data.beir import load_beir
 from embedlab.errors import EmbedlabError
 from embedlab.evaluate.arxiv import ARXIV_TASKS, ArxivEvalConfig, evaluate_arxiv
+from embedlab.evaluate.ir_metrics import evaluate_retrieval_task
 from embedlab.evaluate.records import EvalRecord, records_from_json
 from embedlab.evaluate.sts import evaluate_sts, parse_tasks
 from embedlab.io import check_output_file, open_dir
@@ -22,21 +24,45 @@ class SuiteResult:
     sts: list[EvalRecord] = field(default_factory=list)
     arxiv: list[EvalRecord] = field(default_factory=list)
     arxiv_test_papers: int = 0
+    retrieval: list[EvalRecord] = field(default_factory=list)
 
     @property
     def records(self) -> list[EvalRecord]:
-        """Every record of the run: STS tasks then arXiv."""
-        return [*self.sts, *self.arxiv]
+        """Every record of the run: STS tasks, arXiv, then retrieval tasks."""
+        return [*self.sts, *self.arxiv, *self.retrieval]
 
 
-def split_tasks(tasks: str) -> tuple[list[str], tuple[str, ...]]:
-    """'stsb,arxiv-retrieval' → (STS tasks, arXiv tasks); a bad STS task name fails here, before any work."""
+RETRIEVAL = "retrieval:"
+SPLITS = ("test", "dev", "validation", "train")
+
+
+def retrieval_task_spec(item: str) -> tuple[Path, str]:
+    """'retrieval:DIR' or 'retrieval:DIR:SPLIT' → (the BEIR folder, the split; default test).
+
+    Example::
+
+        retrieval_task_spec("retrieval:data/scifact:dev")  # (Path("data/scifact"), "dev")
+    """
+    spec = item.removeprefix(RETRIEVAL)
+    folder, _, split = spec.rpartition(":")
+    return (Path(folder), split) if folder and split in SPLITS else (Path(spec), "test")
+
+
+def split_tasks(tasks: str) -> tuple[list[str], tuple[str, ...], list[str]]:
+    """'stsb,arxiv-retrieval,retrieval:DIR' → (STS tasks, arXiv tasks, retrieval tasks); a bad STS task name
+    or a retrieval folder that is not there fails here, before any work.
+    """
     wanted = [t.strip() for t in tasks.split(",") if t.strip()]
+    retrieval = [t for t in wanted if t.startswith(RETRIEVAL)]
     arxiv_tasks = tuple(t for t in wanted if t in ARXIV_TASKS)
-    sts_tasks = [t for t in wanted if t not in ARXIV_TASKS]
+    sts_tasks = [t for t in wanted if t not in ARXIV_TASKS and t not in retrieval]
     if sts_tasks:
         parse_tasks(sts_tasks)
-    return sts_tasks, arxiv_tasks
+    for item in retrieval:
+        folder, _ = retrieval_task_spec(item)
+        if not folder.is_dir():
+            raise EmbedlabError(f"tasks {item}: {folder} is not a folder (a BEIR task: corpus.jsonl, ...)")
+    return sts_tasks, arxiv_tasks, retrieval
 
 
 def evaluate_suite(
@@ -54,7 +80,14 @@ def evaluate_suite(
         result = evaluate_suite("all-MiniLM-L6-v2", "stsb,sickr,arxiv-classification")
         [(r.task, r.metric, r.value) for r in result.records]
     """
-    sts_tasks, arxiv_tasks = split_tasks(tasks)
+    sts_tasks, arxiv_tasks, retrieval_tasks = split_tasks(tasks)
+    if model == "bm25" and (sts_tasks or arxiv_tasks):
+        raise EmbedlabError("the BM25 baseline is evaluated on retrieval:DIR tasks only")
+    if model == "tfidf" and retrieval_tasks:
+        raise EmbedlabError("retrieval:DIR tasks take a model or bm25 (the lexical baseline), not tfidf")
+    tasks_read = [
+        load_beir(*retrieval_task_spec(item)) for item in retrieval_tasks
+    ]  # bad data: before encoding
     if model == "tfidf" and sts_tasks:
         raise EmbedlabError(
             "the TF-IDF baseline is evaluated on arxiv-retrieval and arxiv-classification only"
@@ -75,6 +108,8 @@ def evaluate_suite(
         )
         result.arxiv = records_from_json(payload["records"])
         result.arxiv_test_papers = payload["test_papers"]
+    for task in tasks_read:
+        result.retrieval += evaluate_retrieval_task(model, task, batch_size=batch_size)
     return result
 
 

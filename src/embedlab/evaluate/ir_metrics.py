@@ -1,0 +1,155 @@
+"""Retrieval metrics equal to `pytrec_eval`'s (trec_eval's), the scorer BEIR and MTEB use, with graded
+relevance: nDCG@10 (`ndcg_cut_10`: gain = the grade, log2 discount, ideal from every judged document),
+MAP@100 (`map_cut_100`: divided by all relevant documents), recall@10 and @100, precision@10 (divided by
+10 even when fewer are returned), and MRR@10 (as MTEB computes it beside pytrec_eval). A document is
+relevant when its grade is at least 1. Ties in score are ordered as trec_eval orders them: by document id,
+descending. Equality with pytrec_eval itself is a test (tests/evaluate/test_ir_metrics.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from embedlab.evaluate.records import EvalRecord
+
+MEASURES = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100", "precision@10")
+DEPTH = 100  # documents ranked per query: enough for every measure above
+
+
+def trec_ranking(scores: dict[str, float], depth: int = DEPTH) -> list[str]:
+    """Document ids by descending score, ties by descending id (trec_eval's order), the first `depth`.
+
+    Example::
+
+        trec_ranking({"a": 0.5, "b": 0.5, "c": 0.9})  # ["c", "b", "a"]
+    """
+    return [
+        doc for doc, _ in sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)[:depth]
+    ]
+
+
+def query_measures(ranked: list[str], judged: dict[str, int]) -> dict[str, float]:
+    """The measures of one query's ranking (best first) against its graded judgements.
+
+    Example::
+
+        query_measures(["d3", "d1"], {"d1": 2, "d9": 1})["recall@10"]  # 0.5
+    """
+    relevant = {doc: grade for doc, grade in judged.items() if grade >= 1}
+    count = len(relevant)
+    hits = [relevant.get(doc, 0) for doc in ranked]
+    measures = {}
+    ideal = sorted(relevant.values(), reverse=True)[:10]
+    ideal_dcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(hits[:10]) if g)
+    measures["ndcg@10"] = dcg / ideal_dcg if ideal_dcg else 0.0
+    first = next((i for i, g in enumerate(hits[:10]) if g), None)
+    measures["mrr@10"] = 0.0 if first is None else 1.0 / (first + 1)
+    for k in (10, 100):
+        measures[f"recall@{k}"] = sum(1 for g in hits[:k] if g) / count if count else 0.0
+    found, precisions = 0, 0.0
+    for rank, grade in enumerate(hits[:100], start=1):
+        if grade:
+            found += 1
+            precisions += found / rank
+    measures["map@100"] = precisions / count if count else 0.0
+    measures["precision@10"] = sum(1 for g in hits[:10] if g) / 10
+    return measures
+
+
+def mean_measures(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+    """Each measure's mean over the judged queries (fractions in [0, 1], as pytrec_eval gives them).
+
+    Example::
+
+        mean_measures({"q1": ["d1", "d2"]}, {"q1": {"d2": 1}})["mrr@10"]  # 0.5
+    """
+    per_query = [query_measures(rankings.get(query, []), judged) for query, judged in qrels.items()]
+    return {name: float(np.mean([m[name] for m in per_query])) for name in MEASURES}
+
+
+def rank_by_vectors(
+    query_vectors: np.ndarray, corpus_vectors: np.ndarray, query_ids: list[str], corpus_ids: list[str],
+    depth: int = DEPTH,
+) -> dict[str, list[str]]:  # fmt: skip
+    """Exact cosine search: each query's `depth` best documents in trec_eval's order (ties by id, descending).
+
+    Example::
+
+        rankings = rank_by_vectors(q, c, ["q1"], ["d1", "d2"])  # {"q1": ["d2", "d1"]}
+    """
+    from embedlab.io import l2_normalise
+
+    queries, corpus = l2_normalise(query_vectors), l2_normalise(corpus_vectors)
+    order = np.argsort(np.argsort(np.array(corpus_ids, dtype=object)))  # each id's place in sorted order
+    depth = min(depth, len(corpus_ids))
+    rankings = {}
+    for start in range(0, len(query_ids), 256):  # never the whole query × corpus matrix at once
+        scores = queries[start : start + 256] @ corpus.T
+        for query, row in zip(query_ids[start : start + 256], scores, strict=True):
+            threshold = np.partition(row, -depth)[-depth]
+            candidates = np.flatnonzero(row >= threshold)  # every tie at the threshold competes
+            best = candidates[np.lexsort((-order[candidates], -row[candidates]))][:depth]
+            rankings[query] = [corpus_ids[i] for i in best]
+    return rankings
+
+
+def retrieval_records(task: str, split: str, measures: dict[str, float], queries: int) -> list[EvalRecord]:
+    """The measures as evaluation records (×100, like every figure embedlab reports).
+
+    Example::
+
+        retrieval_records("retrieval:scifact", "test", {"ndcg@10": 0.645}, 300)
+    """
+    return [EvalRecord(task, split, name, 100 * value, queries) for name, value in measures.items()]
+
+
+def bm25_rankings(
+    queries: dict[str, str], corpus: dict[str, str], depth: int = DEPTH
+) -> dict[str, list[str]]:
+    """The lexical baseline: BM25 (`bm25s`, English stop words) rankings, ties as trec_eval orders them.
+
+    Example::
+
+        bm25_rankings({"q1": "graph colouring"}, {"d1": "four colour theorem", "d2": "graph colouring"})
+    """
+    from embedlab.index.lexical import LexicalIndex
+
+    ids = list(corpus)
+    lexical = LexicalIndex.build(list(corpus.values()))
+    rankings = {}
+    for query, text in queries.items():
+        rows, scores = lexical.search(text, k=depth)
+        rankings[query] = trec_ranking({ids[r]: float(s) for r, s in zip(rows, scores, strict=True)}, depth)
+    return rankings
+
+
+def evaluate_retrieval_task(model: str, task, *, batch_size: int = 64, show_progress: bool = True):
+    """A `RetrievalTask` (see `embedlab.data.beir`) scored for `model` — exact cosine search over its
+    vectors, or `bm25` for the lexical baseline — as records `retrieval:NAME`, ×100.
+
+    Example::
+
+        records = evaluate_retrieval_task("all-MiniLM-L6-v2", load_beir("data/scifact"))
+    """
+    if model == "bm25":
+        rankings = bm25_rankings(task.queries, task.corpus)
+    else:
+        from embedlab.runtime.encoder import encode_in_chunks, load_encoder
+
+        encoder = load_encoder(model)
+
+        def vectors(texts: list[str], label: str) -> np.ndarray:
+            return encode_in_chunks(lambda part: encoder.encode(part, batch_size), texts,
+                                    f"retrieval {task.name} {label}", dim=encoder.dim, batch_size=batch_size,
+                                    show=show_progress)  # fmt: skip
+
+        query_ids, corpus_ids = list(task.queries), list(task.corpus)
+        rankings = rank_by_vectors(
+            vectors(list(task.queries.values()), "queries"), vectors(list(task.corpus.values()), "corpus"),
+            query_ids, corpus_ids,
+        )  # fmt: skip
+    measures = mean_measures(rankings, task.qrels)
+    return retrieval_records(f"retrieval:{task.name}", task.split, measures, len(task.qrels))

@@ -1,0 +1,171 @@
+"""Retrieval metrics equal to pytrec_eval's (the scorer BEIR and MTEB use), graded relevance and ties
+included; the BEIR-layout loader and its one-line refusals; `eval --tasks retrieval:DIR`, a model and BM25."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from embedlab.cli import app
+from embedlab.data.beir import RetrievalTask, load_beir, write_beir
+from embedlab.errors import DataError
+from embedlab.evaluate.ir_metrics import (
+    MEASURES,
+    mean_measures,
+    query_measures,
+    rank_by_vectors,
+    trec_ranking,
+)
+
+PYTREC = {  # pytrec_eval's name for each of ours (mrr@10 is recip_rank over the top 10, as MTEB does it)
+    "ndcg@10": "ndcg_cut_10",
+    "map@100": "map_cut_100",
+    "recall@10": "recall_10",
+    "recall@100": "recall_100",
+    "precision@10": "P_10",
+}
+
+
+def test_ties_are_ordered_as_trec_eval_orders_them():
+    assert trec_ranking({"a": 0.5, "b": 0.5, "c": 0.9, "d": 0.1}) == ["c", "b", "a", "d"]
+    measures = query_measures(["d3", "d1", "d2"], {"d1": 2, "d2": 1, "d9": 0})
+    assert measures["mrr@10"] == 0.5 and measures["recall@10"] == 1.0 and measures["precision@10"] == 0.2
+    assert measures["ndcg@10"] == pytest.approx((2 / np.log2(3) + 1 / 2) / (2 + 1 / np.log2(3)))
+
+
+@pytest.mark.integration
+def test_the_measures_equal_pytrec_eval_on_real_arxiv_papers_with_graded_relevance():
+    """Titles of 150 real arXiv papers against 600 abstracts: the paper's own abstract is grade 2, the other
+    papers of its category grade 1 (the graded task of issue 36); TF-IDF scores rounded to 1 decimal, so
+    that many documents tie and the tie order matters."""
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from embedlab.paths import data_dir
+
+    with gzip.open(data_dir() / "arxiv" / "papers.jsonl.gz", "rt", encoding="utf-8") as handle:
+        papers = [json.loads(line) for line in islice(handle, 600)]
+    queries = {f"q{p['id']}": p["title"] for p in papers[::4]}
+    corpus = {p["id"]: p["abstract"] for p in papers}
+    category = {p["id"]: p["primary_category"] for p in papers}
+    qrels = {
+        f"q{p['id']}": {d: 2 if d == p["id"] else 1 for d in corpus if category[d] == category[p["id"]]}
+        for p in papers[::4]
+    }
+    vectorizer = TfidfVectorizer().fit(list(corpus.values()))
+    scores = np.round(
+        (
+            vectorizer.transform(list(queries.values())) @ vectorizer.transform(list(corpus.values())).T
+        ).toarray(),
+        1,
+    )
+    doc_ids = list(corpus)
+    run = {
+        q: trec_ranking({d: float(s) for d, s in zip(doc_ids, row, strict=True)})
+        for q, row in zip(queries, scores, strict=True)
+    }
+    ours = mean_measures(run, qrels)
+
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "map_cut.100", "recall.10,100", "P.10"})
+    run_scores = {
+        q: {d: float(scores[i][doc_ids.index(d)]) for d in docs} for i, (q, docs) in enumerate(run.items())
+    }
+    theirs = evaluator.evaluate(run_scores)
+    for name, key in PYTREC.items():
+        assert ours[name] == pytest.approx(np.mean([m[key] for m in theirs.values()]), abs=1e-4), name
+    top10 = {q: {d: s for d, s in docs.items() if d in run[q][:10]} for q, docs in run_scores.items()}
+    mrr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top10)
+    assert ours["mrr@10"] == pytest.approx(np.mean([m["recip_rank"] for m in mrr.values()]), abs=1e-4)
+    assert 0 < ours["ndcg@10"] < 1 and len(set(MEASURES)) == 6
+
+
+def test_exact_search_ranks_ties_by_descending_id():
+    corpus = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    rankings = rank_by_vectors(np.array([[1.0, 0.0]]), corpus, ["q"], ["a", "b", "c"])
+    assert rankings == {"q": ["b", "a", "c"]}
+
+
+TASK = RetrievalTask(
+    "planted", "test",
+    queries={"q1": "guitar music", "q2": "stock market", "q3": "dog park"},
+    corpus={"d1": "a man plays guitar music", "d2": "the stock market fell", "d3": "a dog runs in the park",
+            "d4": "a cat sits on the mat"},
+    qrels={"q1": {"d1": 2}, "q2": {"d2": 1}, "q3": {"d3": 1, "d4": 0}},
+)  # fmt: skip
+
+
+def test_a_task_written_in_the_beir_layout_reads_back(tmp_path):
+    folder = write_beir(tmp_path / "planted", TASK)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".embedlab.json",
+        "corpus.jsonl",
+        "qrels",
+        "queries.jsonl",
+    ]
+    assert load_beir(folder) == RetrievalTask("planted", "test", TASK.queries, TASK.corpus, TASK.qrels)
+
+
+QRELS, CORPUS = Path("qrels") / "test.tsv", Path("corpus.jsonl")
+BAD = {  # what to do to a good folder → what the one line names
+    "no corpus": (lambda f: (f / CORPUS).unlink(), "corpus.jsonl: missing"),
+    "no qrels for the split": (lambda f: (f / QRELS).rename(f / "qrels" / "dev.tsv"), "test.tsv: missing"),
+    "unknown document": (lambda f: _append(f / QRELS, "q1\td9\t1"), "test.tsv, line 6: document 'd9'"),
+    "unknown query": (lambda f: _append(f / QRELS, "q7\td1\t1"), "test.tsv, line 6: query 'q7'"),
+    "duplicate id": (
+        lambda f: _append(f / CORPUS, '{"_id": "d2"}'),
+        "corpus.jsonl, line 5: duplicate _id 'd2'",
+    ),
+    "empty corpus": (lambda f: (f / CORPUS).write_text(""), "the corpus is empty"),
+    "no query judged": (lambda f: (f / QRELS).write_text("query-id\tcorpus-id\tscore\n"), "judges no query"),
+    "a score that is no number": (lambda f: _append(f / QRELS, "q1\td2\thigh"), "line 6: expected"),
+}
+
+
+def _append(path: Path, line: str) -> None:
+    path.write_text(path.read_text() + line + "\n")
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_a_bad_beir_folder_is_one_line_naming_file_and_line(case, tmp_path):
+    import shutil
+
+    folder = tmp_path / "task"
+    shutil.copytree(write_beir(tmp_path / "good", TASK), folder)
+    damage, message = BAD[case]
+    damage(folder)
+    with pytest.raises(DataError, match=message.replace("(", r"\(")):
+        load_beir(folder)
+    result = CliRunner().invoke(
+        app, ["eval", "bm25", "--tasks", f"retrieval:{folder}", "--out", str(tmp_path / "r.json")]
+    )
+    assert (
+        result.exit_code == 2 and message.split(":")[0] in result.stderr and "Traceback" not in result.output
+    )
+
+
+def test_eval_scores_a_beir_folder_with_a_model_and_with_bm25(tmp_path, tiny_model_dir):
+    folder = write_beir(tmp_path / "planted", TASK)
+    out = tmp_path / "bm25.json"
+    result = CliRunner().invoke(app, ["eval", "bm25", "--tasks", f"retrieval:{folder}", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = {r["metric"]: r["value"] for r in json.loads(out.read_text())["records"]}
+    assert set(records) == set(MEASURES) and records["ndcg@10"] == pytest.approx(100.0)  # each query's words
+    args = [
+        "eval",
+        str(tiny_model_dir),
+        "--tasks",
+        f"retrieval:{folder}:test",
+        "--out",
+        str(tmp_path / "m.json"),
+    ]
+    model = CliRunner().invoke(app, args)
+    assert model.exit_code == 0, model.output
+    assert {r["task"] for r in json.loads((tmp_path / "m.json").read_text())["records"]} == {
+        "retrieval:planted"
+    }
