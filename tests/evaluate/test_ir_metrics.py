@@ -169,3 +169,41 @@ def test_eval_scores_a_beir_folder_with_a_model_and_with_bm25(tmp_path, tiny_mod
     assert {r["task"] for r in json.loads((tmp_path / "m.json").read_text())["records"]} == {
         "retrieval:planted"
     }
+
+
+def test_hybrid_fuses_by_reciprocal_rank_and_the_corpus_vectors_are_cached(tmp_path, monkeypatch):
+    from embedlab.evaluate import ir_metrics
+    from embedlab.evaluate.ir_metrics import cached_vectors, evaluate_retrieval_task, fused
+    from tests.corpora import BagOfWordsEncoder
+
+    assert fused({"q": ["a", "b"]}, {"q": ["b", "c"]}) == {"q": ["b", "a", "c"]}
+    monkeypatch.setenv("EMBEDLAB_CACHE_DIR", str(tmp_path / "cache"))
+    encoder, calls = BagOfWordsEncoder(), []
+    encoder.identity = {**encoder.identity, "fingerprint": "f" * 64}  # a model on disk has one
+
+    def encode():
+        calls.append(1)
+        return encoder.encode(list(TASK.corpus.values()))
+
+    first = cached_vectors(encoder, TASK.corpus, encode)
+    np.testing.assert_array_equal(cached_vectors(encoder, TASK.corpus, encode), first)
+    assert len(calls) == 1  # the second call read the cache
+    cached_vectors(encoder, {**TASK.corpus, "d5": "another text"}, encode)
+    assert len(calls) == 2  # another corpus, another entry
+    monkeypatch.setattr("embedlab.runtime.encoder.load_encoder", lambda model: encoder)
+    records = evaluate_retrieval_task("bag", TASK, mode="hybrid", show_progress=False)
+    assert {r.task for r in records} == {"retrieval:planted+hybrid"} and ir_metrics.MEASURES
+
+
+def test_data_retrieval_writes_the_arxiv_tasks_in_the_beir_layout(tmp_path, arxiv_splits):
+    args = ["data", "retrieval", "--out", str(tmp_path / "tasks"), "--arxiv-dir", str(arxiv_splits)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    own = load_beir(tmp_path / "tasks" / "arxiv-title-abstract")
+    graded = load_beir(tmp_path / "tasks" / "arxiv-title-category")
+    assert own.corpus == graded.corpus and set(own.queries) == set(graded.queries)
+    query = next(iter(own.qrels))
+    (mine,) = own.qrels[query]
+    assert graded.qrels[query][mine] == 2 and set(graded.qrels[query].values()) <= {1, 2}
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "--force" in again.stderr

@@ -73,10 +73,14 @@ def evaluate(
         Path | None, typer.Option(help="JSON file for the records.", show_default="results/MODEL.json")
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
+    mode: Annotated[
+        Literal["dense", "bm25", "hybrid"],
+        typer.Option(help="retrieval:DIR tasks: dense (cosine), bm25, or hybrid (both, rank-fused)."),
+    ] = "dense",
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
-    """STS (Spearman/Pearson of cosine ×100) and arXiv retrieval/classification evaluation."""
+    """STS (Spearman/Pearson of cosine ×100), retrieval on BEIR folders, arXiv retrieval/classification."""
     use_device(device, dtype)
     from embedlab.evaluate.arxiv import ArxivEvalConfig
     from embedlab.evaluate.report import table_rows
@@ -85,7 +89,9 @@ def evaluate(
     split_tasks(tasks)  # a bad task name fails before anything loads
     out, replaced = results_target(model, out, force=force)  # so does a bad --out
     settings = ArxivEvalConfig(query_field=query_field, test_size=test_size, batch_size=batch_size)
-    result = evaluate_suite(model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings)
+    result = evaluate_suite(
+        model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings, mode=mode
+    )
     if result.sts:
         headers, rows = table_rows(result.sts)
         print_table(f"{model} — STS (cosine, ×100)", headers, rows)
@@ -202,3 +208,33 @@ def data_arxiv(
     for reason, count in manifest["set_aside"].items():
         examples = "; ".join(manifest["set_aside_examples"][reason][:2])
         console.print(f"set aside {count:,}: {reason} (e.g. {examples})", highlight=False)
+
+
+@data_app.command("retrieval")
+@user_errors
+def data_retrieval(
+    out: Annotated[Path, typer.Option(help="New folder for the tasks, one BEIR-layout folder each.")] = Path(
+        "data/retrieval"
+    ),
+    split: Annotated[str, typer.Option(help="The arXiv split the papers come from.")] = "test",
+    arxiv_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Prepared arXiv splits (`embedlab data arxiv`).", show_default="prepared once, cached"
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace tasks written here before.")] = False,
+) -> None:
+    """Write the built-in retrieval tasks from the shipped arXiv papers in the BEIR layout: titles against
+    abstracts (own abstract; graded by category). Evaluate with `embedlab eval MODEL --tasks retrieval:DIR`.
+    """
+    from embedlab.data.arxiv import write_arxiv_retrieval
+    from embedlab.data.beir import load_beir
+
+    for folder in write_arxiv_retrieval(out, split=split, arxiv_dir=arxiv_dir, force=force):
+        task = load_beir(folder, split)
+        judged = sum(len(j) for j in task.qrels.values())
+        console.print(
+            f"{folder}: {len(task.queries):,} queries, {len(task.corpus):,} documents, {judged:,} judgements",
+            highlight=False,
+        )

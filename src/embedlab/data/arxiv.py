@@ -286,3 +286,57 @@ def default_prepared_dir() -> Path:
     if not (prepared / "manifest.json").is_file():
         prepare_arxiv(source, prepared, settings)
     return prepared
+
+
+RETRIEVAL_TASKS = ("arxiv-title-abstract", "arxiv-title-category")
+
+
+def arxiv_retrieval_tasks(papers: list[dict], split: str = "test") -> list:
+    """The built-in retrieval tasks on arXiv papers (a split of `prepare_arxiv`): each title is a query over
+    every abstract. `arxiv-title-abstract`: the paper's own abstract is the one relevant document.
+    `arxiv-title-category`, graded: the own abstract 2, the other abstracts of its primary category 1.
+
+    Example::
+
+        own, category = arxiv_retrieval_tasks(load_split(default_prepared_dir(), "test"))
+    """
+    from embedlab.data.beir import RetrievalTask
+
+    queries = {f"q{p['id']}": p["title"] for p in papers}
+    corpus = {p["id"]: p["abstract"] for p in papers}
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for paper in papers:
+        by_category[paper["primary_category"]].append(paper["id"])
+    own = {f"q{p['id']}": {p["id"]: 1} for p in papers}
+    graded = {
+        f"q{p['id']}": {d: 2 if d == p["id"] else 1 for d in by_category[p["primary_category"]]}
+        for p in papers
+    }
+    return [
+        RetrievalTask(RETRIEVAL_TASKS[0], split, queries, corpus, own),
+        RetrievalTask(RETRIEVAL_TASKS[1], split, queries, corpus, graded),
+    ]
+
+
+def write_arxiv_retrieval(
+    out: str | Path, *, split: str = "test", arxiv_dir: str | Path | None = None, force: bool = False
+) -> list[Path]:
+    """Write the built-in arXiv retrieval tasks in the BEIR layout into `out` (one folder each), from the
+    arXiv splits in `arxiv_dir` (default: the default splits, prepared once, cached): what `embedlab data
+    retrieval` does.
+
+    Example::
+
+        write_arxiv_retrieval("tasks")  # tasks/arxiv-title-abstract, tasks/arxiv-title-category
+    """
+    from embedlab.data.beir import write_beir_files
+    from embedlab.io import output_dir
+
+    out = Path(out)
+    check_output_dir(out, kind="retrieval tasks", force=force)
+    tasks = arxiv_retrieval_tasks(load_split(arxiv_dir or default_prepared_dir(), split), split)
+    with output_dir(out, kind="retrieval tasks", force=force) as staging:
+        for task in tasks:
+            (staging / task.name).mkdir()
+            write_beir_files(staging / task.name, task)
+    return [out / task.name for task in tasks]

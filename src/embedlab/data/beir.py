@@ -118,27 +118,32 @@ def load_beir(folder: str | Path, split: str = "test") -> RetrievalTask:
     return RetrievalTask(folder.name, split, queries, corpus, qrels)
 
 
-def write_beir(folder: str | Path, task: RetrievalTask) -> Path:
-    """Write `task` in the BEIR layout (what `load_beir` reads): a user's own data into the exchange format.
+def write_beir(folder: str | Path, task: RetrievalTask, *, force: bool = False) -> Path:
+    """Write `task` in the BEIR layout (what `load_beir` reads) as a new folder: a user's own data, or a
+    built-in task, in the exchange format every retrieval tool reads.
 
     Example::
 
         write_beir("my-task", RetrievalTask("mine", "test", queries, corpus, qrels))
     """
-    import json
-
     from embedlab.io import output_dir
 
-    with output_dir(folder, kind="retrieval task") as staging:
-        lines = (
-            json.dumps({"_id": k, "title": "", "text": v}, ensure_ascii=False) for k, v in task.corpus.items()
-        )
-        (staging / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        lines = (json.dumps({"_id": k, "text": v}, ensure_ascii=False) for k, v in task.queries.items())
-        (staging / "queries.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (staging / "qrels").mkdir()
-        rows = [f"{q}\t{d}\t{g}" for q, judged in task.qrels.items() for d, g in judged.items()]
-        (staging / "qrels" / f"{task.split}.tsv").write_text(
-            "query-id\tcorpus-id\tscore\n" + "\n".join(rows) + "\n", encoding="utf-8"
-        )
+    with output_dir(folder, kind="retrieval task", force=force) as staging:
+        write_beir_files(staging, task)
     return Path(folder)
+
+
+def write_beir_files(folder: Path, task: RetrievalTask) -> None:
+    """The three BEIR files of `task` into an existing (staged) `folder`."""
+    import json
+
+    docs = task.corpus.items()
+    lines = (json.dumps({"_id": k, "title": "", "text": v}, ensure_ascii=False) for k, v in docs)
+    (folder / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines = (json.dumps({"_id": k, "text": v}, ensure_ascii=False) for k, v in task.queries.items())
+    (folder / "queries.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "qrels").mkdir()
+    rows = [f"{q}\t{d}\t{g}" for q, judged in task.qrels.items() for d, g in judged.items()]
+    (folder / "qrels" / f"{task.split}.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )

@@ -126,30 +126,97 @@ def bm25_rankings(
     return rankings
 
 
-def evaluate_retrieval_task(model: str, task, *, batch_size: int = 64, show_progress: bool = True):
-    """A `RetrievalTask` (see `embedlab.data.beir`) scored for `model` — exact cosine search over its
-    vectors, or `bm25` for the lexical baseline — as records `retrieval:NAME`, ×100.
+MODES = ("dense", "bm25", "hybrid")
+
+
+def fused(*rankings: dict[str, list[str]], k: int = 60, depth: int = DEPTH) -> dict[str, list[str]]:
+    """Reciprocal-rank fusion of several rankings per query (as `index search --mode hybrid` fuses them).
 
     Example::
 
-        records = evaluate_retrieval_task("all-MiniLM-L6-v2", load_beir("data/scifact"))
+        fused({"q": ["a", "b"]}, {"q": ["b", "c"]})  # {"q": ["b", "a", "c"]}
     """
-    if model == "bm25":
+    from embedlab.index.search import fuse
+
+    out = {}
+    for query in rankings[0]:
+        ids = sorted({doc for ranking in rankings for doc in ranking[query]})
+        position = {doc: i for i, doc in enumerate(ids)}
+        best = fuse([[position[d] for d in ranking[query]] for ranking in rankings], k)
+        out[query] = trec_ranking({ids[i]: score for i, score in best}, depth)
+    return out
+
+
+def evaluate_retrieval_task(
+    model: str, task, *, mode: str = "dense", batch_size: int = 64, show_progress: bool = True
+):
+    """A `RetrievalTask` (see `embedlab.data.beir`) scored for `model` — exact cosine search over its
+    vectors (`mode="dense"`), fused with BM25 by reciprocal rank (`hybrid`), or BM25 alone (`bm25`, also the
+    model name `bm25`) — as records `retrieval:NAME` (`retrieval:NAME+hybrid`), ×100. The corpus vectors
+    are cached by the model's fingerprint and the corpus' texts: a rerun encodes only the queries.
+
+    Example::
+
+        records = evaluate_retrieval_task("all-MiniLM-L6-v2", load_beir("data/scifact"), mode="hybrid")
+    """
+    from embedlab.errors import EmbedlabError
+
+    if mode not in MODES:
+        raise EmbedlabError(f"mode {mode!r}: choose {', '.join(MODES)}")
+    if model == "bm25" or mode == "bm25":
         rankings = bm25_rankings(task.queries, task.corpus)
     else:
-        from embedlab.runtime.encoder import encode_in_chunks, load_encoder
+        rankings = _dense_rankings(model, task, batch_size, show_progress)
+        if mode == "hybrid":
+            rankings = fused(rankings, bm25_rankings(task.queries, task.corpus))
+    name = f"retrieval:{task.name}" + ("+hybrid" if mode == "hybrid" and model != "bm25" else "")
+    return retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
 
-        encoder = load_encoder(model)
 
-        def vectors(texts: list[str], label: str) -> np.ndarray:
-            return encode_in_chunks(lambda part: encoder.encode(part, batch_size), texts,
-                                    f"retrieval {task.name} {label}", dim=encoder.dim, batch_size=batch_size,
-                                    show=show_progress)  # fmt: skip
+def _dense_rankings(model: str, task, batch_size: int, show_progress: bool) -> dict[str, list[str]]:
+    from embedlab.runtime.encoder import encode_in_chunks, load_encoder
 
-        query_ids, corpus_ids = list(task.queries), list(task.corpus)
-        rankings = rank_by_vectors(
-            vectors(list(task.queries.values()), "queries"), vectors(list(task.corpus.values()), "corpus"),
-            query_ids, corpus_ids,
-        )  # fmt: skip
-    measures = mean_measures(rankings, task.qrels)
-    return retrieval_records(f"retrieval:{task.name}", task.split, measures, len(task.qrels))
+    encoder = load_encoder(model)
+
+    def vectors(texts: list[str], label: str) -> np.ndarray:
+        return encode_in_chunks(lambda part: encoder.encode(part, batch_size), texts,
+                                f"retrieval {task.name} {label}", dim=encoder.dim, batch_size=batch_size,
+                                show=show_progress)  # fmt: skip
+
+    corpus_vectors = cached_vectors(
+        encoder, task.corpus, lambda: vectors(list(task.corpus.values()), "corpus")
+    )
+    query_vectors = vectors(list(task.queries.values()), "queries")
+    return rank_by_vectors(query_vectors, corpus_vectors, list(task.queries), list(task.corpus))
+
+
+def cached_vectors(encoder, texts: dict[str, str], encode) -> np.ndarray:
+    """`encode()`'s vectors of `texts`, kept in the cache under the model's fingerprint, pooling,
+    normalisation and precision and a digest of the texts (ids included): the second call reads them.
+    Without a fingerprint (a hub model not on disk) nothing is cached.
+
+    Example::
+
+        vectors = cached_vectors(encoder, corpus, lambda: encoder.encode(list(corpus.values())))
+    """
+    import hashlib
+
+    from embedlab.io import atomic_path, content_digest
+    from embedlab.paths import cache_dir
+
+    identity = encoder.identity
+    if not identity.get("fingerprint"):
+        return encode()
+    digest = hashlib.sha256()
+    for key, text in texts.items():
+        digest.update(f"{key}\t{text}\n".encode("utf-8", "surrogatepass"))
+    recipe = [identity.get(k) for k in ("fingerprint", "pooling", "normalize", "precision")]
+    path = cache_dir() / "retrieval" / f"{content_digest([recipe, digest.hexdigest()])}.npy"
+    if path.is_file():
+        vectors = np.load(path)
+        if vectors.shape[0] == len(texts):
+            return vectors
+    vectors = np.asarray(encode(), dtype=np.float32)
+    with atomic_path(path) as staging, staging.open("wb") as handle:
+        np.save(handle, vectors)
+    return vectors

@@ -72,6 +72,7 @@ def evaluate_suite(
     batch_size: int = 64,
     arxiv_dir: Path | None = None,
     arxiv_settings: ArxivEvalConfig | None = None,
+    mode: str = "dense",
 ) -> SuiteResult:
     """Evaluate `model` (a name, folder or hub id; 'tfidf' for the TF-IDF baseline on arXiv tasks).
 
@@ -109,7 +110,7 @@ def evaluate_suite(
         result.arxiv = records_from_json(payload["records"])
         result.arxiv_test_papers = payload["test_papers"]
     for task in tasks_read:
-        result.retrieval += evaluate_retrieval_task(model, task, batch_size=batch_size)
+        result.retrieval += evaluate_retrieval_task(model, task, mode=mode, batch_size=batch_size)
     return result
 
 
