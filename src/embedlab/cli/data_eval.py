@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from embedlab.cli.common import (
+    BackendName,
     Device,
     Dtype,
     app,
@@ -77,6 +78,10 @@ def evaluate(
         Literal["dense", "bm25", "hybrid"],
         typer.Option(help="retrieval:DIR tasks: dense (cosine), bm25, or hybrid (both, rank-fused)."),
     ] = "dense",
+    backend: Annotated[
+        BackendName,
+        typer.Option(help="Encoder for retrieval:DIR tasks: torch, torch-bf16, onnx or onnx-int8."),
+    ] = "torch",
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -90,8 +95,9 @@ def evaluate(
     out, replaced = results_target(model, out, force=force)  # so does a bad --out
     settings = ArxivEvalConfig(query_field=query_field, test_size=test_size, batch_size=batch_size)
     result = evaluate_suite(
-        model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings, mode=mode
-    )
+        model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings, mode=mode,
+        backend=backend,
+    )  # fmt: skip
     if result.sts:
         headers, rows = table_rows(result.sts)
         print_table(f"{model} — STS (cosine, ×100)", headers, rows)

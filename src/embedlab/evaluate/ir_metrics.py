@@ -148,7 +148,13 @@ def fused(*rankings: dict[str, list[str]], k: int = 60, depth: int = DEPTH) -> d
 
 
 def evaluate_retrieval_task(
-    model: str, task, *, mode: str = "dense", batch_size: int = 64, show_progress: bool = True
+    model: str,
+    task,
+    *,
+    mode: str = "dense",
+    backend: str = "torch",
+    batch_size: int = 64,
+    show_progress: bool = True,
 ):
     """A `RetrievalTask` (see `embedlab.data.beir`) scored for `model` — exact cosine search over its
     vectors (`mode="dense"`), fused with BM25 by reciprocal rank (`hybrid`), or BM25 alone (`bm25`, also the
@@ -166,22 +172,22 @@ def evaluate_retrieval_task(
     if model == "bm25" or mode == "bm25":
         rankings = bm25_rankings(task.queries, task.corpus)
     else:
-        rankings = _dense_rankings(model, task, batch_size, show_progress)
+        rankings = _dense_rankings(model, task, backend, batch_size, show_progress)
         if mode == "hybrid":
             rankings = fused(rankings, bm25_rankings(task.queries, task.corpus))
     name = f"retrieval:{task.name}" + ("+hybrid" if mode == "hybrid" and model != "bm25" else "")
     return retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
 
 
-def _dense_rankings(model: str, task, batch_size: int, show_progress: bool) -> dict[str, list[str]]:
+def _dense_rankings(model: str, task, backend: str, batch_size: int, show: bool) -> dict[str, list[str]]:
     from embedlab.runtime.encoder import encode_in_chunks, load_encoder
 
-    encoder = load_encoder(model)
+    encoder = load_encoder(model, backend)
 
     def vectors(texts: list[str], label: str) -> np.ndarray:
         return encode_in_chunks(lambda part: encoder.encode(part, batch_size), texts,
                                 f"retrieval {task.name} {label}", dim=encoder.dim, batch_size=batch_size,
-                                show=show_progress)  # fmt: skip
+                                show=show)  # fmt: skip
 
     corpus_vectors = cached_vectors(
         encoder, task.corpus, lambda: vectors(list(task.corpus.values()), "corpus")

@@ -73,6 +73,7 @@ def evaluate_suite(
     arxiv_dir: Path | None = None,
     arxiv_settings: ArxivEvalConfig | None = None,
     mode: str = "dense",
+    backend: str = "torch",
 ) -> SuiteResult:
     """Evaluate `model` (a name, folder or hub id; 'tfidf' for the TF-IDF baseline on arXiv tasks).
 
@@ -110,7 +111,9 @@ def evaluate_suite(
         result.arxiv = records_from_json(payload["records"])
         result.arxiv_test_papers = payload["test_papers"]
     for task in tasks_read:
-        result.retrieval += evaluate_retrieval_task(model, task, mode=mode, batch_size=batch_size)
+        result.retrieval += evaluate_retrieval_task(
+            model, task, mode=mode, backend=backend, batch_size=batch_size
+        )
     return result
 
 

@@ -1,0 +1,94 @@
+"""Retrieval on the built-in arXiv tasks (issue 36): models × modes (dense, BM25, hybrid) on the BEIR folders
+`embedlab data retrieval` writes, with the time of each cell; then the speed goal on a 10,000-document task:
+the int8 encoder's first evaluation (corpus encoded) and a rerun (corpus vectors cached).
+
+    .venv/bin/python benchmarks/retrieval_table.py --tasks data/retrieval \
+        [--models base=all-MiniLM-L6-v2] [--int8 runs/minilm]
+
+Writes benchmarks/results/retrieval_table.json and prints markdown tables (×100).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from embedlab.data.beir import load_beir
+from embedlab.evaluate.ir_metrics import MEASURES, evaluate_retrieval_task
+from embedlab.hardware import machine_summary
+
+SHOWN = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
+
+
+def run_cell(model: str, task, mode: str, backend: str = "torch") -> dict:
+    started = time.perf_counter()
+    records = evaluate_retrieval_task(model, task, mode=mode, backend=backend, show_progress=False)
+    row = {
+        "task": task.name,
+        "model": model,
+        "mode": mode,
+        "backend": backend,
+        "seconds": round(time.perf_counter() - started, 1),
+        **{r.metric: round(r.value, 2) for r in records},
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def speed_goal(int8_model: str) -> dict:
+    """10,000 arXiv papers (title → own abstract): int8 first run, then the rerun with cached vectors."""
+    import gzip
+    from itertools import islice
+
+    from embedlab.data.arxiv import arxiv_retrieval_tasks, default_arxiv_path
+
+    with gzip.open(default_arxiv_path(), "rt", encoding="utf-8") as handle:
+        papers = [json.loads(line) for line in islice(handle, 10_000)]
+    (task, _) = arxiv_retrieval_tasks(papers)
+    with tempfile.TemporaryDirectory() as cache:
+        import os
+
+        os.environ["EMBEDLAB_CACHE_DIR"] = cache  # a cold cache for the first run
+        first = run_cell(int8_model, task, "dense", "onnx-int8")
+        again = run_cell(int8_model, task, "dense", "onnx-int8")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"documents": len(task.corpus), "first_s": first["seconds"], "cached_s": again["seconds"],
+            "peak_rss_mb": round(peak), "ndcg@10": first["ndcg@10"]}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", default="data/retrieval", help="`embedlab data retrieval`'s folder")
+    parser.add_argument("--models", nargs="*", default=["base=all-MiniLM-L6-v2"], help="NAME=MODEL")
+    parser.add_argument("--int8", default=None, help="an --int8 export, for the speed goal")
+    args = parser.parse_args()
+    tasks = [load_beir(folder) for folder in sorted(Path(args.tasks).iterdir()) if folder.is_dir()]
+    rows = []
+    for task in tasks:
+        rows.append(run_cell("bm25", task, "bm25"))
+        for entry in args.models:
+            name, _, model = entry.partition("=")
+            for mode in ("dense", "hybrid"):
+                rows.append({**run_cell(model, task, mode), "model": name})
+    speed = speed_goal(args.int8) if args.int8 else None
+    out = Path("benchmarks/results/retrieval_table.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine_summary(), "rows": rows, "speed": speed}, indent=2))
+    print(f"\n{machine_summary()}\n")
+    for task in tasks:
+        print(f"\n{task.name} ({len(task.qrels):,} queries, {len(task.corpus):,} documents)\n")
+        print("| system | " + " | ".join(SHOWN) + " | seconds |\n|" + "---|" * (len(SHOWN) + 2))
+        for row in (r for r in rows if r["task"] == task.name):
+            label = "BM25" if row["mode"] == "bm25" else f"{row['model']} {row['mode']}"
+            print(f"| {label} | " + " | ".join(f"{row[m]:.2f}" for m in SHOWN) + f" | {row['seconds']} |")
+    if speed:
+        print(f"\nspeed goal: {json.dumps(speed)}")
+    assert set(MEASURES) >= set(SHOWN)
+
+
+if __name__ == "__main__":
+    main()
