@@ -190,7 +190,7 @@ def test_hybrid_fuses_by_reciprocal_rank_and_the_corpus_vectors_are_cached(tmp_p
     assert len(calls) == 1  # the second call read the cache
     cached_vectors(encoder, {**TASK.corpus, "d5": "another text"}, encode)
     assert len(calls) == 2  # another corpus, another entry
-    monkeypatch.setattr("embedlab.runtime.encoder.load_encoder", lambda model: encoder)
+    monkeypatch.setattr("embedlab.runtime.encoder.load_encoder", lambda model, backend="torch": encoder)
     records = evaluate_retrieval_task("bag", TASK, mode="hybrid", show_progress=False)
     assert {r.task for r in records} == {"retrieval:planted+hybrid"} and ir_metrics.MEASURES
 
