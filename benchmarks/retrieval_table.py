@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from embedlab.data.beir import load_beir
-from embedlab.evaluate.ir_metrics import MEASURES, evaluate_retrieval_task
+from embedlab.evaluate.ir_metrics import evaluate_retrieval_task
 from embedlab.hardware import machine_summary
 
 SHOWN = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
@@ -87,7 +87,6 @@ def main() -> None:
             print(f"| {label} | " + " | ".join(f"{row[m]:.2f}" for m in SHOWN) + f" | {row['seconds']} |")
     if speed:
         print(f"\nspeed goal: {json.dumps(speed)}")
-    assert set(MEASURES) >= set(SHOWN)
 
 
 if __name__ == "__main__":

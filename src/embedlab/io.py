@@ -354,6 +354,20 @@ def write_json_atomic(path: str | Path, payload: object) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
+def is_valid_unicode(text: str) -> bool:
+    r"""False for text no tokenizer takes and no UTF-8 file can hold: a lone surrogate (JSON `"\ud800"`).
+
+    Example::
+
+        is_valid_unicode("caf\u00e9"), is_valid_unicode("\ud800")  # True, False
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def relative_path(path: str | Path, folder: str | Path) -> str:
     """`path` as seen from `folder` (POSIX, `..` where needed): what manifests record, so that a copied or
     moved folder keeps working.

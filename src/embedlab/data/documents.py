@@ -9,6 +9,7 @@ from pathlib import Path
 from embedlab.data.files import detect_format
 from embedlab.data.records import iter_jsonl, open_binary
 from embedlab.errors import DataError
+from embedlab.io import is_valid_unicode
 
 
 class RejectedRows:
@@ -135,14 +136,6 @@ def _kind(value: object) -> str:
     return "a list" if isinstance(value, list) else f"{type(value).__name__}"
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 class _RowCheck:
     """Validates one record into a document; remembers each metadata field's type from its first row."""
 
@@ -167,7 +160,7 @@ class _RowCheck:
         text = record[self.text_field]
         if not isinstance(text, str):
             raise self._error(f"expected text, got {type(text).__name__}", number, self.text_field)
-        if not _encodable(text):
+        if not is_valid_unicode(text):
             raise self._error("not valid Unicode (it holds a lone surrogate)", number, self.text_field)
         doc_id = self._id(number, record)
         extra = {
@@ -187,14 +180,14 @@ class _RowCheck:
             raise self._error(
                 f"an id is text or an integer, not {_kind(value)} ({value!r})", number, self.id_field
             )
-        if isinstance(value, str) and not _encodable(value):
+        if isinstance(value, str) and not is_valid_unicode(value):
             raise self._error("not valid Unicode (it holds a lone surrogate)", number, self.id_field)
         return str(value)
 
     def _check_type(self, number: int, name: str, value: object) -> None:
         if value is None:
             return  # a field left out of a row is no change of type
-        if isinstance(value, str) and not _encodable(value):
+        if isinstance(value, str) and not is_valid_unicode(value):
             raise self._error("not valid Unicode (it holds a lone surrogate)", number, name)
         kind = _kind(value)
         first = self.types.setdefault(name, (kind, number))

@@ -16,13 +16,13 @@ from pydantic import (
     model_validator,
 )
 
+from embedlab.io import is_valid_unicode
+
 
 def _encodable(text: str) -> str:
     r"""A JSON string may hold a lone surrogate (`"\ud800"`): no tokenizer takes it, no reply may echo it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("not valid Unicode (it holds a lone surrogate)") from None
+    if not is_valid_unicode(text):
+        raise ValueError("not valid Unicode (it holds a lone surrogate)")
     return text
 
 
