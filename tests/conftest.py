@@ -62,8 +62,10 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     backbone.mkdir()
     words = sorted(set(re.findall(r"[a-z]+", VOCAB_TEXT)))
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    (backbone / "vocab.txt").write_text("\n".join(specials + list(".,!?'") + words) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(backbone / "vocab.txt"), do_lower_case=True)
+    vocabulary = specials + list(".,!?'") + words
+    # transformers 5 ignores vocab_file here (every word became [UNK]): the mapping itself is given
+    tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocabulary)}, do_lower_case=True)
+    assert tokenizer.tokenize("a dog") == ["a", "dog"]
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,

@@ -141,6 +141,49 @@ class DataSource(Strict):
         return f"{self.task}:{self.split or 'default'}" if self.task else str(self.path)
 
 
+class RetrievalData(Strict):
+    """Training data for retrieval (`retrieval:` in a run config): the user's documents with a field
+    mapping, or a pairs file; queries held out by hash (`held_out`, `dev_queries`), never trained on; hard
+    negatives mined with the starting model by `sentence_transformers.util.mine_hard_negatives`.
+
+    Example::
+
+        RetrievalData(documents="papers.jsonl", query_field="title", document_field="abstract",
+                      label_field="category", hard_negatives=1)
+    """
+
+    documents: str | None = None  # one document a row (JSONL, CSV, TSV, Parquet)
+    query_field: str | None = None  # documents: the field that queries its own document (pairs: query)
+    document_field: str | None = None  # documents: the text to retrieve (pairs: positive)
+    label_field: str | None = None  # documents: negatives and in-batch negatives never of the query's label
+    id_field: str | None = None  # documents: default the row number
+    pairs: str | None = None  # a pairs file: query, positive, optional negative
+    negative_field: str = "negative"  # pairs: used when the file has it
+    held_out: float = Field(default=0.1, gt=0, lt=1)  # fraction of queries for the held-out test task
+    dev_queries: int = Field(default=300, ge=0)  # of the rest: chooses the checkpoint
+    corpus_size: int = Field(default=10_000, gt=0)  # documents each held-out task searches (own included)
+    max_pairs: int | None = Field(default=None, gt=0)  # training pairs, a seeded sample
+    hard_negatives: int = Field(default=0, ge=0)  # mined negatives per pair (0: in-batch negatives only)
+    range_max: int = Field(default=50, gt=0)  # mining: candidates among the nearest documents
+    relative_margin: float | None = Field(default=0.05, ge=0)  # mining: a negative 5% below the positive
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RetrievalData:
+        if (self.documents is None) == (self.pairs is None):
+            raise ValueError("give 'documents' (with query_field and document_field) or 'pairs', not both")
+        if self.documents is not None and not (self.query_field and self.document_field):
+            raise ValueError("documents: name query_field and document_field (e.g. title and abstract)")
+        if self.pairs is not None and (self.label_field or self.id_field):
+            raise ValueError("label_field and id_field go with 'documents', not 'pairs'")
+        return self
+
+    def describe(self) -> str:
+        """A short description for logs and model cards."""
+        if self.pairs is not None:
+            return f"retrieval pairs {self.pairs}"
+        return f"{self.documents}: {self.query_field} → {self.document_field}"
+
+
 class LossConfig(Strict):
     """The loss and its settings; `name` is one of `LOSSES`.
 
@@ -288,16 +331,29 @@ class RunConfig(RunFolder):
     scratch: ScratchConfig | None = None
     distill: DistillConfig | None = None
     train: DataSource | None = None  # not needed when distilling
+    retrieval: RetrievalData | None = None  # instead of train: queries and documents, held-out evaluation
     dev: DataSource | None = Field(default_factory=lambda: DataSource(task="stsb", split="dev"))
     loss: LossConfig = Field(default_factory=LossConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     stages: list[StageConfig] | None = None  # train in stages (NLI, then STS-B), each into runs/NAME/STAGE
 
+    @model_validator(mode="before")
+    @classmethod
+    def _retrieval_defaults(cls, raw):
+        """Retrieval data trains with MNRL and chooses its checkpoint on its own dev queries, not STS-B."""
+        if isinstance(raw, dict) and raw.get("retrieval") is not None:
+            if raw.get("dev") is not None:
+                raise ValueError("with retrieval data the checkpoint is chosen on its dev queries: remove 'dev'")
+            raw = {**raw, "dev": None, "loss": raw.get("loss") or {"name": "mnrl"}}
+        return raw
+
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
         if self.stages is not None:
             return self._consistent_stages()
+        if self.retrieval is not None:
+            return self._consistent_retrieval()
         if (self.model == "scratch") != (self.scratch is not None):
             raise ValueError("a 'scratch' section goes with model: scratch (and model: scratch needs one)")
         if self.distill is None and self.train is None:
@@ -318,12 +374,21 @@ class RunConfig(RunFolder):
             raise ValueError("dev needs scored pairs: a 'task' (such as stsb) or a pair file 'path'")
         return self
 
+    def _consistent_retrieval(self) -> RunConfig:
+        if self.train is not None or self.distill is not None:
+            raise ValueError("give either 'retrieval' data or 'train' / 'distill', not both")
+        if self.loss.name not in IN_BATCH_NEGATIVES:
+            raise ValueError("retrieval data trains with loss mnrl or cached-mnrl")
+        if self.loss.mask_same_label and self.retrieval.label_field is None:  # type: ignore[union-attr]
+            raise ValueError("loss.mask_same_label needs retrieval.label_field")
+        return self
+
     def _consistent_stages(self) -> RunConfig:
         if not self.stages:
             raise ValueError("stages: give at least one stage")
-        if self.train is not None or self.distill is not None or self.scratch is not None:
+        if any(x is not None for x in (self.train, self.distill, self.scratch, self.retrieval)):
             raise ValueError(
-                "a staged run gives its data in each stage: no top-level train, distill or scratch"
+                "a staged run gives its data in each stage: no top-level train, distill, scratch or retrieval"
             )
         names = [stage.name for stage in self.stages]
         if len(set(names)) != len(names):

@@ -9,6 +9,7 @@ descending. Equality with pytrec_eval itself is a test (tests/evaluate/test_ir_m
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -148,7 +149,7 @@ def fused(*rankings: dict[str, list[str]], k: int = 60, depth: int = DEPTH) -> d
 
 
 def evaluate_retrieval_task(
-    model: str,
+    model,
     task,
     *,
     mode: str = "dense",
@@ -160,6 +161,7 @@ def evaluate_retrieval_task(
     vectors (`mode="dense"`), fused with BM25 by reciprocal rank (`hybrid`), or BM25 alone (`bm25`, also the
     model name `bm25`) — as records `retrieval:NAME` (`retrieval:NAME+hybrid`), ×100. The corpus vectors
     are cached by the model's fingerprint and the corpus' texts: a rerun encodes only the queries.
+    `model`: a name or folder (loaded with `backend`), or an encoder (`TorchEncoder.of(model, folder)`).
 
     Example::
 
@@ -179,10 +181,10 @@ def evaluate_retrieval_task(
     return retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
 
 
-def _dense_rankings(model: str, task, backend: str, batch_size: int, show: bool) -> dict[str, list[str]]:
+def _dense_rankings(model, task, backend: str, batch_size: int, show: bool) -> dict[str, list[str]]:
     from embedlab.runtime.encoder import encode_in_chunks, load_encoder
 
-    encoder = load_encoder(model, backend)
+    encoder = load_encoder(str(model), backend) if isinstance(model, (str, Path)) else model
 
     def vectors(texts: list[str], label: str) -> np.ndarray:
         return encode_in_chunks(lambda part: encoder.encode(part, batch_size), texts,

@@ -117,6 +117,26 @@ def evaluate_suite(
     return result
 
 
+def evaluate_model(model, tasks: list[str], *, name: str | Path, batch_size: int = 64) -> list[EvalRecord]:
+    """A loaded `SentenceTransformer` scored on STS tasks and `retrieval:DIR` tasks (fp32, as a user loads
+    it): what a training run reports before and after. `name`: the model's folder or name (its identity
+    keys the cache of corpus vectors).
+
+    Example::
+
+        evaluate_model(model, ["stsb", "retrieval:runs/adapt/held-out"], name="runs/adapt/model")
+    """
+    from embedlab.runtime.encoder import TorchEncoder
+
+    sts_tasks, _, retrieval_tasks = split_tasks(",".join(tasks))
+    records = evaluate_sts(model, sts_tasks, batch_size=batch_size) if sts_tasks else []
+    encoder = TorchEncoder.of(model, name)
+    for item in retrieval_tasks:
+        task = load_beir(*retrieval_task_spec(item))
+        records += evaluate_retrieval_task(encoder, task, batch_size=batch_size, show_progress=False)
+    return records
+
+
 def default_results_path(model: str) -> Path:
     """results/NAME.json for a model name or folder."""
     return RESULTS / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', Path(model).name or model)}.json"

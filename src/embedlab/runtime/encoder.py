@@ -102,6 +102,25 @@ class TorchEncoder:
             self.pipelined = PipelinedEncoder(self.model, dtype="bf16" if self.bf16 else dtype)
             self.bf16 = str(self.pipelined.dtype) == "torch.bfloat16"  # what the identity records
 
+    @classmethod
+    def of(cls, model, name: str | Path) -> TorchEncoder:
+        """An encoder around a loaded `SentenceTransformer` (fp32), named by its folder or name `name`: what
+        an evaluation of a model in memory — just trained, or just saved — encodes with.
+
+        Example::
+
+            encoder = TorchEncoder.of(model, "runs/x/model")
+        """
+        from embedlab.models.registry import resolve
+
+        encoder = cls.__new__(cls)
+        encoder.name, encoder.resolved, encoder.model = str(name), resolve(name), model
+        encoder.device, encoder.bf16, encoder.pipelined = str(model.device), False, None
+        encoder.dim = int(model.get_embedding_dimension() or 0)
+        limit = model.max_seq_length
+        encoder.max_seq_length = int(limit) if math.isfinite(limit) else 0
+        return encoder
+
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Embeddings of `texts` (float32), with bf16 autocast when the encoder was made with it."""
         import torch

@@ -20,7 +20,6 @@ from embedlab.config import RunConfig
 from embedlab.errors import ConfigError, TrainingError
 from embedlab.evaluate.records import EvalRecord, records_from_json
 from embedlab.evaluate.report import markdown_table, model_card, table_rows
-from embedlab.evaluate.sts import evaluate_sts
 from embedlab.hardware import is_main_process, machine_summary
 from embedlab.io import atomic_dir, claim_dir, folder_kind, is_owned, write_json_atomic, write_text_atomic
 
@@ -221,7 +220,7 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
 RUN_KIND = "training run"  # the kind of folder `prepare_run_dir` makes (embedlab.io ownership)
 RUN_NAMES = (
     "config.yaml", "before.json", "checkpoints", "metrics.jsonl", "model", "results.json", "report.md",
-    "tracking",
+    "tracking", "held-out",
 )  # fmt: skip
 
 
@@ -263,6 +262,27 @@ def last_checkpoint(checkpoints: Path) -> str | None:
     return str(complete[-1]) if complete else None
 
 
+def run_tasks(config: RunConfig) -> list[str]:
+    """What a run is scored on: `eval.tasks`, and a retrieval run's held-out queries (`RUN/held-out`).
+
+    Example::
+
+        run_tasks(config)  # ["stsb", "sickr", ..., "retrieval:runs/adapt/held-out"]
+    """
+    if config.retrieval is None:
+        return list(config.eval.tasks)
+    from embedlab.train.retrieval import held_out_task
+
+    return [*config.eval.tasks, held_out_task(config.run_dir)]
+
+
+def evaluate_model(model, tasks: list[str], *, name, batch_size: int) -> list[EvalRecord]:
+    """`embedlab.evaluate.suite.evaluate_model`, imported when a run is scored."""
+    from embedlab.evaluate.suite import evaluate_model as evaluate
+
+    return evaluate(model, tasks, name=name, batch_size=batch_size)
+
+
 def evaluate_before(
     config: RunConfig, model: SentenceTransformer, run_dir: Path, known: list[EvalRecord] | None = None
 ) -> list[EvalRecord] | None:
@@ -270,14 +290,25 @@ def evaluate_before(
     `known`: the figures of this starting model on these tasks, already measured (a seed sweep's seeds share
     their start), saved as this run's instead of evaluating again.
     """
-    if not (config.eval.before and config.eval.tasks and is_main_process()):
+    if not (config.eval.before and run_tasks(config) and is_main_process()):
         return None
     cached = run_dir / "before.json"
     if cached.is_file():
         return records_from_json(json.loads(cached.read_text(encoding="utf-8")))
-    records = known or evaluate_sts(model, config.eval.tasks, batch_size=config.eval.batch_size)
+    records = known or evaluate_model(model, run_tasks(config), name=config.model, batch_size=config.eval.batch_size)
     write_json_atomic(cached, [r.to_dict() for r in records])
     return records
+
+
+def training_data(config: RunConfig, examples: int) -> str:
+    """The card's line on what a run trained on."""
+    if config.retrieval is not None:
+        return f"{config.retrieval.describe()} ({examples:,} query–document pairs, held-out queries never seen)"
+    if config.train is not None:
+        return f"{config.train.describe()} ({examples:,} examples)"
+    distill = config.distill
+    assert distill is not None
+    return f"distilled from {distill.teacher} on {examples:,} sentences of " + ", ".join(distill.sentences)
 
 
 def write_outputs(
@@ -287,18 +318,15 @@ def write_outputs(
     loss: str = config.loss.name
     if config.loss.matryoshka_dims:
         loss += f" + matryoshka {config.loss.matryoshka_dims}"
-    best_dev = result.best_dev_spearman
+    best_dev = result.best_dev_spearman  # a retrieval run's holds its dev nDCG@10
     summary: dict[str, object] = {
         "base model": config.model,
-        "training data": (
-            f"{config.train.describe()} ({train_examples:,} examples)"
-            if config.train
-            else f"distilled from {config.distill.teacher} on {train_examples:,} sentences of "  # type: ignore[union-attr]
-            + ", ".join(config.distill.sentences)  # type: ignore[union-attr]
-        ),
+        "training data": training_data(config, train_examples),
         "loss": loss,
         "steps": result.global_step,
-        "best dev Spearman": f"{best_dev:.2f}" if best_dev is not None else "–",
+        ("best dev nDCG@10" if config.retrieval else "best dev Spearman"): (
+            f"{best_dev:.2f}" if best_dev is not None else "–"
+        ),
         "training time": f"{result.train_seconds / 60:.1f} min"
         + (" (in all, across a resume)" if resumed else ""),
         "precision": "bf16 autocast" if result.bf16 else "fp32",
@@ -316,7 +344,7 @@ def write_outputs(
             training_summary=summary,
         )
 
-    save_scored(model, result.model_dir, card, tasks=config.eval.tasks, batch_size=config.eval.batch_size)
+    save_scored(model, result.model_dir, card, tasks=run_tasks(config), batch_size=config.eval.batch_size)
     results = {
         "name": config.name,
         "base_model": config.model,
@@ -356,7 +384,7 @@ def save_scored(
     with atomic_dir(final, kind="model") as staging:
         model.save(str(staging), create_model_card=False)
         saved = SentenceTransformer(str(staging), device=str(model.device))
-        records = evaluate_sts(saved, tasks, batch_size=batch_size) if tasks else []
+        records = evaluate_model(saved, tasks, name=staging, batch_size=batch_size) if tasks else []
         del saved
         broken = [f"{r.task} {r.metric}" for r in records if not math.isfinite(r.value)]
         if broken:

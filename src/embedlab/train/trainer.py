@@ -16,7 +16,6 @@ from transformers import ProgressCallback, TrainerCallback
 
 from embedlab.config import DataSource, RunConfig
 from embedlab.errors import ConfigError
-from embedlab.evaluate.sts import parse_tasks
 from embedlab.hardware import is_main_process, resolve_bf16, wait_for_everyone
 from embedlab.models.registry import load_model
 from embedlab.models.static import fold_projection, is_static
@@ -117,8 +116,12 @@ def build_model(
 
 def check_before_training(config: RunConfig) -> None:
     """What can be checked before a run folder exists: evaluation task names, a scratch model's tokenizer."""
-    if config.eval.tasks:
-        parse_tasks(config.eval.tasks)  # a bad task name fails now, not after hours of training
+    if config.eval.tasks:  # a bad task name fails now, not after hours of training
+        from embedlab.evaluate.suite import split_tasks
+
+        _, arxiv_tasks, _ = split_tasks(",".join(config.eval.tasks))
+        if arxiv_tasks:
+            raise ConfigError(f"eval.tasks: {', '.join(arxiv_tasks)} are scored by `embedlab arxiv`, not a run")
     if config.scratch is not None and not (Path(config.scratch.tokenizer) / "tokenizer.json").is_file():
         raise ConfigError(
             f"scratch.tokenizer: no tokenizer in {config.scratch.tokenizer}; train one first: "
@@ -327,6 +330,8 @@ def train_from_config(
         from embedlab.train.stages import train_stages
 
         return train_stages(config, resume=resume, overwrite=overwrite, callbacks=callbacks, log=log)
+    if config.retrieval is not None:
+        return train_retrieval(config, resume=resume, overwrite=overwrite, callbacks=callbacks, log=log)
     run = start_run(config, resume=resume, overwrite=overwrite, log=log)
     model, distillation = prepare_student(config, log)
     if distillation is None:
@@ -340,6 +345,38 @@ def train_from_config(
         model, data, build_loss(model, config.loss), evaluator, run, callbacks=callbacks
     )
     return finish_run(run, model, trainer, metrics_log, train_examples=len(data), before=before)
+
+
+def train_retrieval(
+    config: RunConfig,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: list[TrainerCallback] | None = None,
+    log=lambda line: None,
+) -> RunResult:
+    """A retrieval run (`retrieval:` data): the documents read and checked before the run folder is made,
+    queries split (held-out ones written to `RUN/held-out/`), hard negatives mined with the starting model,
+    the checkpoint chosen by dev nDCG@10, the saved model scored on the held-out queries and `eval.tasks`.
+
+    Example::
+
+        result = train_retrieval(load_config("configs/retrieval-arxiv-minilm.yaml"), log=print)
+        result.after  # held-out nDCG@10, recall@10 ... as `embedlab eval` gives them
+    """
+    from embedlab.train.retrieval import DEV_METRIC as RETRIEVAL_METRIC
+    from embedlab.train.retrieval import prepare_retrieval, read_retrieval_data
+
+    rows = read_retrieval_data(config.retrieval)  # type: ignore[arg-type]
+    run = start_run(config, resume=resume, overwrite=overwrite, log=log)
+    model, _ = prepare_student(config, log)
+    training = prepare_retrieval(config, model, rows, log)
+    before = evaluate_before(config, model, run.run_dir)
+    loss = build_loss(model, config.loss)
+    trainer, metrics_log = fit(
+        model, training.data, loss, training.evaluator, run, best_metric=RETRIEVAL_METRIC, callbacks=callbacks
+    )
+    return finish_run(run, model, trainer, metrics_log, train_examples=len(training.data), before=before)
 
 
 def keep_or_train(

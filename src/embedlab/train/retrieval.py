@@ -1,0 +1,198 @@
+"""Fine-tuning for retrieval on any corpus: a config's `retrieval:` data → training pairs with mined hard
+negatives, a dev evaluator that chooses the checkpoint, and the held-out task written into the run folder
+(`RUN/held-out/`, BEIR layout) so the same figures can be had again with `embedlab eval MODEL --tasks
+retrieval:RUN/held-out`.
+"""
+
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from datasets import Dataset
+
+from embedlab.config import RetrievalData, RunConfig
+from embedlab.data.beir import RetrievalTask, write_beir_files
+from embedlab.data.retrieval_data import QuerySplits, RetrievalRows, read_documents, read_pairs, split_queries
+from embedlab.data.retrieval_data import training_pairs as make_pairs
+from embedlab.io import atomic_dir
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+HELD_OUT = "held-out"  # the run folder's held-out task
+DEV_METRIC = "dev_cosine_ndcg@10"  # what picks the checkpoint of a retrieval run
+
+
+def read_retrieval_data(data: RetrievalData) -> RetrievalRows:
+    """The documents or pairs a `retrieval:` section names, checked row by row before any encoding.
+
+    Example::
+
+        rows = read_retrieval_data(RetrievalData(pairs="faq.jsonl"))
+    """
+    if data.pairs is not None:
+        return read_pairs(data.pairs, negative_field=data.negative_field)
+    return read_documents(
+        data.documents,  # type: ignore[arg-type]
+        query_field=data.query_field,  # type: ignore[arg-type]
+        document_field=data.document_field,  # type: ignore[arg-type]
+        label_field=data.label_field,
+        id_field=data.id_field,
+    )
+
+
+def held_out_task(run_dir: Path) -> str:
+    """The evaluation task of a run's held-out queries, as `eval.tasks` names it.
+
+    Example::
+
+        held_out_task(Path("runs/adapt"))  # "retrieval:runs/adapt/held-out"
+    """
+    return f"retrieval:{run_dir / HELD_OUT}"
+
+
+@dataclass
+class RetrievalTraining:
+    """What a retrieval run trains and chooses on: the pairs (with negatives), the dev evaluator."""
+
+    data: Dataset
+    evaluator: object
+    splits: QuerySplits
+
+
+def prepare_retrieval(
+    config: RunConfig, model: SentenceTransformer, rows: RetrievalRows, log=lambda line: None
+) -> RetrievalTraining:
+    """Split the queries, write the held-out task into the run folder, build the training pairs (mining
+    hard negatives with `model`, the starting model, when asked) and the dev evaluator.
+
+    Example::
+
+        training = prepare_retrieval(config, model, read_retrieval_data(config.retrieval), log=print)
+    """
+    data = config.retrieval
+    assert data is not None
+    splits = split_queries(rows, held_out=data.held_out, dev_queries=data.dev_queries,
+                           corpus_size=data.corpus_size, seed=config.seed, name=HELD_OUT)  # fmt: skip
+    with atomic_dir(config.run_dir / HELD_OUT, kind="retrieval task") as staging:
+        write_beir_files(staging, splits.test)
+    pairs = make_pairs(splits.train, rows.documents)
+    if data.max_pairs is not None and data.max_pairs < len(pairs):
+        pairs = random.Random(config.seed).sample(pairs, data.max_pairs)
+    log(
+        f"retrieval data: {len(pairs):,} training pairs, {len(splits.dev.queries):,} dev and "
+        f"{len(splits.test.queries):,} held-out queries (never trained on)"
+    )
+    if data.hard_negatives:
+        train_ids = sorted({doc for row in splits.train for doc in row.positives} | _negative_ids(rows))
+        pairs = mine_negatives(model, pairs, [rows.documents[d] for d in train_ids],
+                               labels={rows.documents[d]: rows.labels[d] for d in train_ids if d in rows.labels},
+                               count=data.hard_negatives, range_max=data.range_max,
+                               relative_margin=data.relative_margin, batch_size=config.eval.batch_size, log=log)  # fmt: skip
+    keep_label = config.loss.mask_same_label or config.training.batches == "distinct-labels"
+    columns = ["anchor", "positive"] + sorted(k for k in pairs[0] if k.startswith("negative"))
+    columns += ["label"] if keep_label else []
+    dataset = Dataset.from_dict({c: [p[c] for p in pairs] for c in columns})
+    return RetrievalTraining(dataset, dev_ir_evaluator(splits.dev, config.eval.batch_size), splits)
+
+
+def _negative_ids(rows: RetrievalRows) -> set[str]:
+    from embedlab.data.retrieval_data import _doc_id
+
+    return {_doc_id(text) for row in rows.queries for text in row.negatives}
+
+
+def mine_negatives(
+    model: SentenceTransformer,
+    pairs: list[dict],
+    corpus: list[str],
+    *,
+    count: int = 1,
+    labels: dict[str, str] | None = None,
+    range_max: int = 50,
+    relative_margin: float | None = 0.05,
+    batch_size: int = 64,
+    log=lambda line: None,
+) -> list[dict]:
+    """Hard negatives for (anchor, positive) pairs from `corpus`, by sentence-transformers'
+    `mine_hard_negatives` (nearest documents by `model`, within `range_max`, `relative_margin` below the
+    positive against false negatives), then filtered: never one of the anchor's positives, and with
+    `labels` (document text → label) never a document of the anchor's label. Pairs left with fewer than
+    `count` negatives are dropped (the loss needs the same columns in every row).
+
+    Example::
+
+        mined = mine_negatives(model, [{"anchor": "q", "positive": "p", "label": "a"}], corpus, count=1)
+        mined[0]["negative_1"]
+    """
+    from sentence_transformers.util import mine_hard_negatives
+
+    candidates = count * 4 if labels else count * 2  # spares for the filters below
+    log(f"mining hard negatives for {len(pairs):,} pairs among {len(corpus):,} documents")
+    with _quiet_encoding(model):
+        mined = mine_hard_negatives(
+            Dataset.from_dict({"anchor": [p["anchor"] for p in pairs], "positive": [p["positive"] for p in pairs]}),
+            model, corpus=corpus, range_max=max(range_max, candidates), relative_margin=relative_margin,
+            num_negatives=candidates, sampling_strategy="top", output_format="labeled-list",
+            batch_size=batch_size, verbose=False,
+        )  # fmt: skip
+    positives: dict[str, set[str]] = {}
+    for pair in pairs:
+        positives.setdefault(pair["anchor"], set()).add(pair["positive"])
+    found = {}
+    for row in mined:  # labeled-list: anchor, [positive, negatives...], [1, 0, ...]
+        texts = [t for t, mark in zip(row["positive"], row["labels"], strict=True) if not mark]
+        found[(row["anchor"], row["positive"][0])] = texts
+    out = []
+    for pair in pairs:
+        label = pair.get("label")
+        ok = [
+            t for t in found.get((pair["anchor"], pair["positive"]), [])
+            if t not in positives[pair["anchor"]] and not (labels and label is not None and labels.get(t) == label)
+        ][:count]  # fmt: skip
+        if len(ok) == count:
+            out.append({**pair, **{f"negative_{i + 1}": text for i, text in enumerate(ok)}})
+    log(f"hard negatives: {count} for each of {len(out):,} pairs ({len(pairs) - len(out):,} without, dropped)")
+    if not out:
+        from embedlab.errors import DataError
+
+        raise DataError("no pair kept a hard negative; lower retrieval.hard_negatives or raise range_max")
+    return out
+
+
+@contextmanager
+def _quiet_encoding(model):
+    """`mine_hard_negatives` shows encode's "Batches" and its own similarity bars whatever `verbose` says:
+    not in our progress."""
+    from functools import partial
+
+    from sentence_transformers.util import hard_negatives
+
+    plain, bars = type(model).encode, (hard_negatives.tqdm, hard_negatives.trange)
+    model.encode = lambda *args, **kwargs: plain(model, *args, **{**kwargs, "show_progress_bar": False})
+    hard_negatives.tqdm, hard_negatives.trange = partial(bars[0], disable=True), partial(bars[1], disable=True)
+    try:
+        yield
+    finally:
+        del model.encode
+        hard_negatives.tqdm, hard_negatives.trange = bars
+
+
+def dev_ir_evaluator(task: RetrievalTask, batch_size: int = 64):
+    """sentence-transformers' `InformationRetrievalEvaluator` on the dev queries: nDCG@10 chooses.
+
+    Example::
+
+        evaluator = dev_ir_evaluator(splits.dev)
+    """
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    return InformationRetrievalEvaluator(
+        task.queries, task.corpus, {q: set(d) for q, d in task.qrels.items()}, name="dev",
+        ndcg_at_k=[10], mrr_at_k=[10], accuracy_at_k=[1], precision_recall_at_k=[10], map_at_k=[100],
+        batch_size=batch_size, show_progress_bar=False, score_functions=None,
+    )  # fmt: skip
