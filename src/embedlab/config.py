@@ -344,7 +344,7 @@ class RunConfig(RunFolder):
         """Retrieval data trains with MNRL and chooses its checkpoint on its own dev queries, not STS-B."""
         if isinstance(raw, dict) and raw.get("retrieval") is not None:
             if raw.get("dev") is not None:
-                raise ValueError("with retrieval data the checkpoint is chosen on its dev queries: remove 'dev'")
+                raise ValueError("with retrieval data its dev queries choose the checkpoint: remove 'dev'")
             raw = {**raw, "dev": None, "loss": raw.get("loss") or {"name": "mnrl"}}
         return raw
 
@@ -352,10 +352,13 @@ class RunConfig(RunFolder):
     def _consistent(self) -> RunConfig:
         if self.stages is not None:
             return self._consistent_stages()
-        if self.retrieval is not None:
-            return self._consistent_retrieval()
         if (self.model == "scratch") != (self.scratch is not None):
             raise ValueError("a 'scratch' section goes with model: scratch (and model: scratch needs one)")
+        if self.retrieval is not None:
+            return self._consistent_retrieval()
+        return self._consistent_pairs()
+
+    def _consistent_pairs(self) -> RunConfig:
         if self.distill is None and self.train is None:
             raise ValueError("train: required unless the run distills from a teacher (distill section)")
         if self.distill is not None and self.train is not None:

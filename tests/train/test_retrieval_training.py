@@ -46,7 +46,9 @@ def retrieval_config(tmp_path: Path, model_dir: Path, docs: Path, **retrieval) -
 
 
 def test_split_is_by_query_reproducible_and_keeps_held_out_documents_out_of_training(tmp_path):
-    rows = read_documents(write_documents(tmp_path / "d.jsonl"), query_field="title", document_field="abstract")
+    rows = read_documents(
+        write_documents(tmp_path / "d.jsonl"), query_field="title", document_field="abstract"
+    )
     first = split_queries(rows, held_out=0.2, dev_queries=24, seed=1)
     again = split_queries(rows, held_out=0.2, dev_queries=24, seed=1)
     assert first.test.queries == again.test.queries and first.train == again.train
@@ -57,9 +59,9 @@ def test_split_is_by_query_reproducible_and_keeps_held_out_documents_out_of_trai
     assert held.issubset(set(first.test.corpus) | set(first.dev.corpus))
     # the split of a query depends on its text, not on where it sits in the file
     shuffled = rows.__class__(list(reversed(rows.queries)), rows.documents, rows.labels)
-    assert sorted(split_queries(shuffled, held_out=0.2, dev_queries=24, seed=1).test.queries.values()) == sorted(
-        first.test.queries.values()
-    )
+    assert sorted(
+        split_queries(shuffled, held_out=0.2, dev_queries=24, seed=1).test.queries.values()
+    ) == sorted(first.test.queries.values())
 
 
 def test_field_mapping_errors_name_file_row_and_field_before_any_encoding(tmp_path):
@@ -95,7 +97,10 @@ def test_mined_negatives_are_never_a_positive_nor_of_the_query_label(tmp_path, t
     rows = read_documents(write_documents(tmp_path / "d.jsonl", 60), query_field="title",
                           document_field="abstract", label_field="cat")  # fmt: skip
     labels = {rows.documents[d]: rows.labels[d] for d in rows.documents}
-    pairs = [{"anchor": r.query, "positive": rows.documents[r.positives[0]], "label": r.label} for r in rows.queries]
+    pairs = [
+        {"anchor": r.query, "positive": rows.documents[r.positives[0]], "label": r.label}
+        for r in rows.queries
+    ]
     mined = mine_negatives(tiny_model, pairs, list(rows.documents.values()), count=2, labels=labels,
                            relative_margin=None)  # fmt: skip
     assert len(mined) > len(pairs) // 2
@@ -112,8 +117,9 @@ def test_fine_tuning_raises_held_out_ndcg_and_eval_reproduces_it(tmp_path, tiny_
     from embedlab.train import train
 
     docs = write_documents(tmp_path / "d.jsonl")
-    config = retrieval_config(tmp_path, tiny_model_dir, docs, label_field="cat", hard_negatives=1,
-                              relative_margin=None)
+    config = retrieval_config(
+        tmp_path, tiny_model_dir, docs, label_field="cat", hard_negatives=1, relative_margin=None
+    )
     result = train(config)
     ndcg = {r.metric: r.value for r in result.after if r.task == "retrieval:held-out"}["ndcg@10"]
     before = {r.metric: r.value for r in result.before if r.task == "retrieval:held-out"}["ndcg@10"]
@@ -127,3 +133,24 @@ def test_fine_tuning_raises_held_out_ndcg_and_eval_reproduces_it(tmp_path, tiny_
     card = (result.model_dir / "README.md").read_text()
     assert "best dev nDCG@10" in card and "title → abstract" in card
     SentenceTransformer(str(result.model_dir), device="cpu")  # loads as sentence-transformers loads it
+
+
+def test_adapt_command_trains_and_a_bad_field_is_one_line_before_any_work(tmp_path, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from embedlab.cli import app
+
+    docs = write_documents(tmp_path / "papers.jsonl", 120)
+    out = tmp_path / "runs" / "adapt-papers"
+    base = ["adapt", str(docs), "--query-field", "title", "-m", str(tiny_model_dir), "--tasks", ""]
+    bad = CliRunner().invoke(app, [*base, "--document-field", "body", "--out", str(out)])
+    assert bad.exit_code == 2 and "body" in bad.output and "papers.jsonl" in bad.output
+    assert "Traceback" not in bad.output and not out.exists()  # nothing made before the data was read
+    ok = CliRunner().invoke(
+        app, [*base, "--document-field", "abstract", "--out", str(out), "--hard-negatives", "0"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "retrieval, held-out queries" in ok.output and "ndcg@10" in ok.output
+    assert (out / "model" / "README.md").is_file() and (out / "held-out" / "corpus.jsonl").is_file()
+    again = CliRunner().invoke(app, [*base, "--document-field", "abstract", "--out", str(out)])
+    assert again.exit_code == 2 and "--resume" in again.output  # an earlier run is never replaced unasked

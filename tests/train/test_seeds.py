@@ -66,14 +66,14 @@ def test_seeds_measure_their_shared_starting_model_once(tmp_path, tiny_model_dir
     import embedlab.train.run_folder as run_folder
 
     calls = []
-    evaluate = run_folder.evaluate_sts
+    evaluate = run_folder.evaluate_model
 
     def counted(*args, **kwargs):
         if sys._getframe(1).f_code.co_name == "evaluate_before":  # the after figures are scored per seed
             calls.append(args)
         return evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(run_folder, "evaluate_sts", counted)
+    monkeypatch.setattr(run_folder, "evaluate_model", counted)
     config = tiny_config(
         tmp_path, tiny_model_dir, training={"max_steps": 1}, eval={"tasks": ["stsb"], "before": True}
     )

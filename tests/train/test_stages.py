@@ -84,7 +84,7 @@ def test_bf16_of_the_run_reaches_every_stage_left_at_auto():
 
 
 def test_a_staged_config_refuses_top_level_data():
-    with pytest.raises(ValueError, match="no top-level train, distill or scratch"):
+    with pytest.raises(ValueError, match="no top-level train, distill, scratch or retrieval"):
         RunConfig.model_validate(
             {
                 "name": "x",

@@ -125,7 +125,7 @@ def _doc_id(text: str) -> str:
 def _text_field(row: dict, name: str, path: str | Path, number: int) -> str:
     value = row.get(name)
     if not isinstance(value, str) or not value.strip():
-        what = "missing" if value is None else "empty" if value == "" else f"not text ({type(value).__name__})"
+        what = "missing" if value is None else "empty" if not value else f"not text ({type(value).__name__})"
         raise DataError(f"{what}; the field mapping names it", path=Path(path), line=number, field=name)
     return value
 

@@ -40,6 +40,29 @@ def table_rows(
     return headers, rows
 
 
+def retrieval_rows(
+    records: Sequence[EvalRecord], before: Sequence[EvalRecord] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the retrieval records (tasks `retrieval:NAME`), with before/after columns when
+    `before` is given.
+
+    Example::
+
+        headers, rows = retrieval_rows(result.after, result.before)  # one row per task and measure
+    """
+    chosen = [r for r in records if r.task.startswith("retrieval:")]
+    headers = ["task", "queries", "metric"] + (["before", "after", "Δ"] if before is not None else ["value"])
+    rows = []
+    for r in chosen:
+        row = [f"{r.task.removeprefix('retrieval:')} {r.split}", f"{r.n:,}", r.metric]
+        if before is None:
+            rows.append([*row, _fmt(r.value)])
+            continue
+        base = lookup(before, r.task, r.metric, r.split)
+        rows.append([*row, _fmt(base), _fmt(r.value), f"{r.value - base:+.2f}" if base is not None else "–"])
+    return headers, rows
+
+
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
@@ -67,7 +90,6 @@ def model_card(
     description: str | None = None,
 ) -> str:
     """README.md for a saved model: how to load it, its evaluation results and the config that made it."""
-    headers, rows = table_rows(after, before)
     summary = "\n".join(f"- **{key}**: {value}" for key, value in training_summary.items())
     before_note = f' "before" is `{base_model}`, evaluated the same way.' if before else ""
     return f"""---
@@ -93,10 +115,7 @@ embeddings = model.encode(["A man is playing a guitar.", "Someone plays an instr
 
 ## Evaluation
 
-Spearman and Pearson correlation (×100) of cosine similarity with the gold scores, on the split named in
-each row (SICK-R full: the 9,927-pair release that MTEB scores).{before_note}
-
-{markdown_table(headers, rows)}
+{_evaluation(after, before, before_note)}
 
 ## Training
 
@@ -108,6 +127,25 @@ each row (SICK-R full: the 9,927-pair release that MTEB scores).{before_note}
 {config_yaml.rstrip()}
 ```
 """
+
+
+def _evaluation(after: Sequence[EvalRecord], before: Sequence[EvalRecord] | None, before_note: str) -> str:
+    parts = []
+    headers, rows = table_rows(after, before)
+    if rows or not after:
+        parts.append(
+            "Spearman and Pearson correlation (×100) of cosine similarity with the gold scores, on the split "
+            "named in each row (SICK-R full: the 9,927-pair release that MTEB scores)."
+            f"{before_note}\n\n{markdown_table(headers, rows)}"
+        )
+    headers, rows = retrieval_rows(after, before)
+    if rows:
+        parts.append(
+            "Retrieval (×100, cosine over the task's whole corpus; the measures `pytrec_eval` gives), on "
+            "queries never trained on — `embedlab eval MODEL --tasks retrieval:DIR` gives the same figures."
+            f"{before_note}\n\n{markdown_table(headers, rows)}"
+        )
+    return "\n\n".join(parts)
 
 
 def spread_row(task: str, split: str, values: list[float]) -> dict:

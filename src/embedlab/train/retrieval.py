@@ -37,12 +37,33 @@ def read_retrieval_data(data: RetrievalData) -> RetrievalRows:
     if data.pairs is not None:
         return read_pairs(data.pairs, negative_field=data.negative_field)
     return read_documents(
-        data.documents,  # type: ignore[arg-type]
+        documents_path(data.documents),  # type: ignore[arg-type]
         query_field=data.query_field,  # type: ignore[arg-type]
         document_field=data.document_field,  # type: ignore[arg-type]
         label_field=data.label_field,
         id_field=data.id_field,
     )
+
+
+def documents_path(documents: str) -> Path:
+    """A documents file, or `arxiv:SPLIT`: that split of the shipped arXiv papers (prepared once, cached;
+    fields id, title, abstract, primary_category, primary_subject).
+
+    Example::
+
+        documents_path("arxiv:train")  # ~/.cache/embedlab/arxiv/<key>/train.parquet
+    """
+    if documents.startswith("arxiv:"):
+        from embedlab.data.arxiv import default_prepared_dir
+
+        split = documents.removeprefix("arxiv:")
+        path = default_prepared_dir() / f"{split}.parquet"
+        if not path.is_file():
+            from embedlab.errors import ConfigError
+
+            raise ConfigError(f"retrieval.documents: {documents}: the arXiv splits are train, eval and test")
+        return path
+    return Path(documents)
 
 
 def held_out_task(run_dir: Path) -> str:
@@ -53,6 +74,51 @@ def held_out_task(run_dir: Path) -> str:
         held_out_task(Path("runs/adapt"))  # "retrieval:runs/adapt/held-out"
     """
     return f"retrieval:{run_dir / HELD_OUT}"
+
+
+def adapt_config(
+    documents: str | Path,
+    *,
+    query_field: str,
+    document_field: str,
+    label_field: str | None = None,
+    id_field: str | None = None,
+    model: str = "all-MiniLM-L6-v2",
+    out: str | Path | None = None,
+    hard_negatives: int = 1,
+    max_pairs: int | None = None,
+    epochs: float = 1.0,
+    tasks: list[str] | None = None,
+) -> RunConfig:
+    """The run config `embedlab adapt` trains: MNRL on (query field, document field) pairs of `documents`,
+    `hard_negatives` mined with `model` (label-aware with `label_field`), into `out` (a run folder; default
+    runs/adapt-DOCS); scored on held-out queries and `tasks` (default: the STS suite), before and after.
+    Save it with `config.to_yaml()` to change more than these.
+
+    Example::
+
+        config = adapt_config("papers.jsonl", query_field="title", document_field="abstract")
+        train(config, log=print)
+    """
+    from embedlab.config import STS_SUITE
+
+    folder = (
+        Path(out) if out is not None else Path("runs") / f"adapt-{Path(str(documents)).stem.split('.')[0]}"
+    )
+    retrieval = {"documents": str(documents), "query_field": query_field, "document_field": document_field,
+                 "label_field": label_field, "id_field": id_field, "hard_negatives": hard_negatives,
+                 "max_pairs": max_pairs}  # fmt: skip
+    return RunConfig.model_validate(
+        {
+            "name": folder.name,
+            "output_dir": str(folder.parent),
+            "model": model,
+            "retrieval": retrieval,
+            "loss": {"name": "mnrl", "mask_same_label": label_field is not None},
+            "training": {"epochs": epochs, "learning_rate": 5e-5},
+            "eval": {"tasks": list(STS_SUITE) if tasks is None else tasks},
+        }
+    )
 
 
 @dataclass
@@ -88,22 +154,27 @@ def prepare_retrieval(
         f"{len(splits.test.queries):,} held-out queries (never trained on)"
     )
     if data.hard_negatives:
-        train_ids = sorted({doc for row in splits.train for doc in row.positives} | _negative_ids(rows))
-        pairs = mine_negatives(model, pairs, [rows.documents[d] for d in train_ids],
-                               labels={rows.documents[d]: rows.labels[d] for d in train_ids if d in rows.labels},
-                               count=data.hard_negatives, range_max=data.range_max,
-                               relative_margin=data.relative_margin, batch_size=config.eval.batch_size, log=log)  # fmt: skip
+        # negatives come from the documents trained on: never a held-out one, and no more to encode than that
+        texts = sorted({p["positive"] for p in pairs} | {p["negative"] for p in pairs if "negative" in p})
+        labels = {rows.documents[d]: label for d, label in rows.labels.items()}
+        pairs = mine_negatives(
+            model, pairs, texts, labels=labels or None, count=data.hard_negatives, range_max=data.range_max,
+            relative_margin=data.relative_margin, batch_size=config.eval.batch_size, log=log,
+        )  # fmt: skip
     keep_label = config.loss.mask_same_label or config.training.batches == "distinct-labels"
-    columns = ["anchor", "positive"] + sorted(k for k in pairs[0] if k.startswith("negative"))
-    columns += ["label"] if keep_label else []
-    dataset = Dataset.from_dict({c: [p[c] for p in pairs] for c in columns})
+    columns = ["anchor", "positive", *sorted(k for k in pairs[0] if k.startswith("negative"))]
+    table = {c: [p[c] for p in pairs] for c in columns}
+    if keep_label:  # the loss and the sampler compare labels as integers
+        if any(p["label"] is None for p in pairs):
+            from embedlab.errors import ConfigError
+
+            raise ConfigError(
+                "loss.mask_same_label and training.batches: distinct-labels need retrieval.label_field"
+            )
+        names = {name: i for i, name in enumerate(sorted({p["label"] for p in pairs}))}
+        table["label"] = [names[p["label"]] for p in pairs]
+    dataset = Dataset.from_dict(table)
     return RetrievalTraining(dataset, dev_ir_evaluator(splits.dev, config.eval.batch_size), splits)
-
-
-def _negative_ids(rows: RetrievalRows) -> set[str]:
-    from embedlab.data.retrieval_data import _doc_id
-
-    return {_doc_id(text) for row in rows.queries for text in row.negatives}
 
 
 def mine_negatives(
@@ -135,7 +206,7 @@ def mine_negatives(
     log(f"mining hard negatives for {len(pairs):,} pairs among {len(corpus):,} documents")
     with _quiet_encoding(model):
         mined = mine_hard_negatives(
-            Dataset.from_dict({"anchor": [p["anchor"] for p in pairs], "positive": [p["positive"] for p in pairs]}),
+            Dataset.from_dict({column: [p[column] for p in pairs] for column in ("anchor", "positive")}),
             model, corpus=corpus, range_max=max(range_max, candidates), relative_margin=relative_margin,
             num_negatives=candidates, sampling_strategy="top", output_format="labeled-list",
             batch_size=batch_size, verbose=False,
@@ -151,12 +222,16 @@ def mine_negatives(
     for pair in pairs:
         label = pair.get("label")
         ok = [
-            t for t in found.get((pair["anchor"], pair["positive"]), [])
-            if t not in positives[pair["anchor"]] and not (labels and label is not None and labels.get(t) == label)
-        ][:count]  # fmt: skip
+            t
+            for t in found.get((pair["anchor"], pair["positive"]), [])
+            if t not in positives[pair["anchor"]]
+            and not (labels and label is not None and labels.get(t) == label)
+        ][:count]
         if len(ok) == count:
             out.append({**pair, **{f"negative_{i + 1}": text for i, text in enumerate(ok)}})
-    log(f"hard negatives: {count} for each of {len(out):,} pairs ({len(pairs) - len(out):,} without, dropped)")
+    log(
+        f"hard negatives: {count} for each of {len(out):,} pairs ({len(pairs) - len(out):,} without, dropped)"
+    )
     if not out:
         from embedlab.errors import DataError
 
@@ -167,14 +242,18 @@ def mine_negatives(
 @contextmanager
 def _quiet_encoding(model):
     """`mine_hard_negatives` shows encode's "Batches" and its own similarity bars whatever `verbose` says:
-    not in our progress."""
+    not in our progress.
+    """
     from functools import partial
 
     from sentence_transformers.util import hard_negatives
 
     plain, bars = type(model).encode, (hard_negatives.tqdm, hard_negatives.trange)
     model.encode = lambda *args, **kwargs: plain(model, *args, **{**kwargs, "show_progress_bar": False})
-    hard_negatives.tqdm, hard_negatives.trange = partial(bars[0], disable=True), partial(bars[1], disable=True)
+    hard_negatives.tqdm, hard_negatives.trange = (
+        partial(bars[0], disable=True),
+        partial(bars[1], disable=True),
+    )
     try:
         yield
     finally:

@@ -295,7 +295,8 @@ def evaluate_before(
     cached = run_dir / "before.json"
     if cached.is_file():
         return records_from_json(json.loads(cached.read_text(encoding="utf-8")))
-    records = known or evaluate_model(model, run_tasks(config), name=config.model, batch_size=config.eval.batch_size)
+    tasks, batch_size = run_tasks(config), config.eval.batch_size
+    records = known or evaluate_model(model, tasks, name=config.model, batch_size=batch_size)
     write_json_atomic(cached, [r.to_dict() for r in records])
     return records
 
@@ -303,7 +304,9 @@ def evaluate_before(
 def training_data(config: RunConfig, examples: int) -> str:
     """The card's line on what a run trained on."""
     if config.retrieval is not None:
-        return f"{config.retrieval.describe()} ({examples:,} query–document pairs, held-out queries never seen)"
+        return (
+            f"{config.retrieval.describe()} ({examples:,} query–document pairs; held-out queries never seen)"
+        )
     if config.train is not None:
         return f"{config.train.describe()} ({examples:,} examples)"
     distill = config.distill

@@ -121,7 +121,9 @@ def check_before_training(config: RunConfig) -> None:
 
         _, arxiv_tasks, _ = split_tasks(",".join(config.eval.tasks))
         if arxiv_tasks:
-            raise ConfigError(f"eval.tasks: {', '.join(arxiv_tasks)} are scored by `embedlab arxiv`, not a run")
+            raise ConfigError(
+                f"eval.tasks: {', '.join(arxiv_tasks)}: scored by `embedlab arxiv`, not by a run"
+            )
     if config.scratch is not None and not (Path(config.scratch.tokenizer) / "tokenizer.json").is_file():
         raise ConfigError(
             f"scratch.tokenizer: no tokenizer in {config.scratch.tokenizer}; train one first: "
