@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from contextlib import contextmanager
 from functools import wraps
@@ -13,6 +14,11 @@ from rich.table import Table
 
 from embedlab.errors import EmbedlabError, EmbedlabWarning
 from embedlab.hardware import is_main_process
+
+# The libraries' own bars ("Loading weights", "Writing model shards", "Map") are noise between embedlab's
+# labelled progress; read when those libraries are first imported, so set before any command runs.
+for _variable in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+    os.environ.setdefault(_variable, "1")
 
 app = typer.Typer(
     help="From text data to a deployed, measured sentence-embedding model.", no_args_is_help=True

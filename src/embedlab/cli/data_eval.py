@@ -56,7 +56,8 @@ def evaluate(
         str,
         typer.Option(
             help="Comma-separated tasks, optionally task:split; 'sts' = 7-task suite; "
-            "arxiv-retrieval, arxiv-classification; retrieval:DIR[:SPLIT] for a BEIR-layout folder."
+            "arxiv-retrieval, arxiv-classification, arxiv-clustering; mrpc (pair classification); "
+            "retrieval:DIR[:SPLIT] for a BEIR-layout folder; 'suite' = one of each type, with baselines."
         ),
     ] = "sts",
     batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
@@ -85,7 +86,9 @@ def evaluate(
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
-    """STS (Spearman/Pearson of cosine ×100), retrieval on BEIR folders, arXiv retrieval/classification."""
+    """STS (Spearman/Pearson of cosine ×100), retrieval on BEIR folders, arXiv retrieval, classification and
+    clustering, MRPC pair classification; `--tasks suite` for one figure per task type.
+    """
     use_device(device, dtype)
     from embedlab.evaluate.arxiv import ArxivEvalConfig
     from embedlab.evaluate.report import table_rows
@@ -113,7 +116,24 @@ def evaluate(
             ["task", "metric", "value"],
             [[r.task, r.metric, f"{r.value:.2f}"] for r in result.arxiv],
         )
-    write_json_atomic(out, {"model": model, "records": [r.to_dict() for r in result.records]})
+    for title, records in (
+        ("pair classification", result.pair_classification),
+        ("clustering", result.clustering),
+    ):
+        if records:
+            print_table(
+                f"{model} — {title} (×100)",
+                ["task", "split", "n", "metric", "value"],
+                [[r.task, r.split, f"{r.n:,}", r.metric, f"{r.value:.2f}"] for r in records],
+            )
+    if result.overview:
+        from embedlab.evaluate.overview import HEADERS
+
+        print_table(f"{model} — suite: one figure per task type (×100)", HEADERS, result.overview)
+    payload = {"model": model, "records": [r.to_dict() for r in result.records]}
+    if result.baselines:
+        payload["baselines"] = [r.to_dict() for r in result.baselines]
+    write_json_atomic(out, payload)
     note = " (replacing the earlier file; --out to keep both)" if replaced else ""
     console.print(f"records written to {out}{note}")
 

@@ -12,7 +12,6 @@ supervised SimCSE / SBERT's NLI stage.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 import random
@@ -81,10 +80,10 @@ def _named(source: str) -> Iterable[str]:
         path = _root() / "nli" / NLI_FILES[source]
         return (text for _, row in _jsonl(path) for text in (row["premise"], row["hypothesis"]))
     if source == "mrpc:train":
-        path = _root() / "mrpc" / "msr_paraphrase_train.txt"
-        with path.open(encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-        return (text for row in rows if len(row) >= 5 for text in (row[3], row[4]))
+        from embedlab.data.paraphrase import load_mrpc
+
+        pairs = load_mrpc("train", _root())
+        return (text for pair in zip(pairs["sentence1"], pairs["sentence2"], strict=True) for text in pair)
     if source == "arxiv":
         path = _root() / "arxiv" / "papers.jsonl.gz"
         return (text for _, row in _jsonl(path) for text in (row["title"], *split_sentences(row["abstract"])))

@@ -25,11 +25,15 @@ class SuiteResult:
     arxiv: list[EvalRecord] = field(default_factory=list)
     arxiv_test_papers: int = 0
     retrieval: list[EvalRecord] = field(default_factory=list)
+    pair_classification: list[EvalRecord] = field(default_factory=list)
+    clustering: list[EvalRecord] = field(default_factory=list)
+    baselines: list[EvalRecord] = field(default_factory=list)  # `suite`: BM25 and TF-IDF on its tasks
+    overview: list[list[str]] = field(default_factory=list)  # `suite`: one row per task type
 
     @property
     def records(self) -> list[EvalRecord]:
-        """Every record of the run: STS tasks, arXiv, then retrieval tasks."""
-        return [*self.sts, *self.arxiv, *self.retrieval]
+        """Every record of the run: STS tasks, arXiv, retrieval, pair classification, clustering."""
+        return [*self.sts, *self.arxiv, *self.retrieval, *self.pair_classification, *self.clustering]
 
 
 RETRIEVAL = "retrieval:"
@@ -48,21 +52,66 @@ def retrieval_task_spec(item: str) -> tuple[Path, str]:
     return (Path(folder), split) if folder and split in SPLITS else (Path(spec), "test")
 
 
-def split_tasks(tasks: str) -> tuple[list[str], tuple[str, ...], list[str]]:
-    """'stsb,arxiv-retrieval,retrieval:DIR' → (STS tasks, arXiv tasks, retrieval tasks); a bad STS task name
-    or a retrieval folder that is not there fails here, before any work.
+PAIR_CLASSIFICATION = "mrpc"
+CLUSTERING = "arxiv-clustering"
+SUITE = "suite"  # one of each task type, with the baselines: `evaluate.overview`
+
+
+@dataclass(frozen=True)
+class TaskSelection:
+    """What a `tasks` string asks for, by family.
+
+    Example::
+
+        split_tasks("sts,mrpc,retrieval:data/scifact").retrieval  # ["retrieval:data/scifact"]
+    """
+
+    sts: list[str]
+    arxiv: tuple[str, ...]
+    retrieval: list[str]
+    pair_classification: bool = False
+    clustering: bool = False
+    overview: bool = False  # `suite`: the STS suite, graded arXiv retrieval, MRPC, clustering, classification
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether a loaded model scores any of them (every family but arXiv and `retrieval:DIR`)."""
+        return bool(self.sts or self.pair_classification or self.clustering)
+
+
+def split_tasks(tasks: str) -> TaskSelection:
+    """'stsb,arxiv-retrieval,mrpc,arxiv-clustering,retrieval:DIR' (or 'suite') by family; a bad STS task
+    name or a retrieval folder that is not there fails here, before any work.
     """
     wanted = [t.strip() for t in tasks.split(",") if t.strip()]
+    overview = SUITE in wanted
+    if overview:
+        wanted = [t for t in wanted if t != SUITE] + ["sts", PAIR_CLASSIFICATION, CLUSTERING, ARXIV_TASKS[1]]
+    wanted = list(dict.fromkeys(wanted))
     retrieval = [t for t in wanted if t.startswith(RETRIEVAL)]
     arxiv_tasks = tuple(t for t in wanted if t in ARXIV_TASKS)
-    sts_tasks = [t for t in wanted if t not in ARXIV_TASKS and t not in retrieval]
+    special = {PAIR_CLASSIFICATION, CLUSTERING}
+    sts_tasks = [t for t in wanted if t not in ARXIV_TASKS and t not in retrieval and t not in special]
     if sts_tasks:
         parse_tasks(sts_tasks)
     for item in retrieval:
         folder, _ = retrieval_task_spec(item)
         if not folder.is_dir():
             raise EmbedlabError(f"tasks {item}: {folder} is not a folder (a BEIR task: corpus.jsonl, ...)")
-    return sts_tasks, arxiv_tasks, retrieval
+    return TaskSelection(
+        sts_tasks, arxiv_tasks, retrieval, PAIR_CLASSIFICATION in wanted, CLUSTERING in wanted, overview
+    )
+
+
+def _check_baseline(model: str, selection: TaskSelection) -> None:
+    if model == "bm25" and (selection.needs_model or selection.arxiv or selection.overview):
+        raise EmbedlabError("the BM25 baseline is evaluated on retrieval:DIR tasks only")
+    if model == "tfidf" and (selection.retrieval or selection.overview):
+        raise EmbedlabError("retrieval:DIR tasks take a model or bm25 (the lexical baseline), not tfidf")
+    if model == "tfidf" and selection.needs_model:
+        raise EmbedlabError(
+            "the TF-IDF baseline is evaluated on arxiv-retrieval and arxiv-classification only"
+        )
 
 
 def evaluate_suite(
@@ -75,38 +124,28 @@ def evaluate_suite(
     mode: str = "dense",
     backend: str = "torch",
 ) -> SuiteResult:
-    """Evaluate `model` (a name, folder or hub id; 'tfidf' for the TF-IDF baseline on arXiv tasks).
+    """Evaluate `model` (a name, folder or hub id; 'tfidf' for the TF-IDF baseline on arXiv tasks, 'bm25'
+    on retrieval:DIR tasks); `tasks="suite"` adds the one-table overview with its baselines.
 
     Example::
 
-        result = evaluate_suite("all-MiniLM-L6-v2", "stsb,sickr,arxiv-classification")
+        result = evaluate_suite("all-MiniLM-L6-v2", "stsb,sickr,mrpc,arxiv-classification")
         [(r.task, r.metric, r.value) for r in result.records]
     """
-    sts_tasks, arxiv_tasks, retrieval_tasks = split_tasks(tasks)
-    if model == "bm25" and (sts_tasks or arxiv_tasks):
-        raise EmbedlabError("the BM25 baseline is evaluated on retrieval:DIR tasks only")
-    if model == "tfidf" and retrieval_tasks:
-        raise EmbedlabError("retrieval:DIR tasks take a model or bm25 (the lexical baseline), not tfidf")
-    tasks_read = [
-        load_beir(*retrieval_task_spec(item)) for item in retrieval_tasks
-    ]  # bad data: before encoding
-    if model == "tfidf" and sts_tasks:
-        raise EmbedlabError(
-            "the TF-IDF baseline is evaluated on arxiv-retrieval and arxiv-classification only"
-        )
+    selection = split_tasks(tasks)
+    _check_baseline(model, selection)
+    tasks_read = [load_beir(*retrieval_task_spec(item)) for item in selection.retrieval]  # bad data: first
     result = SuiteResult()
-    if sts_tasks:
-        from embedlab.models import load_model
-
-        result.sts = evaluate_sts(load_model(model), sts_tasks, batch_size=batch_size)
-    if arxiv_tasks:
+    if selection.needs_model:
+        _score_loaded(model, selection, batch_size, result, arxiv_dir)
+    if selection.arxiv:
         from embedlab.data.arxiv import default_prepared_dir
 
         payload = evaluate_arxiv(
             None if model == "tfidf" else model,
             arxiv_dir or default_prepared_dir(),
             arxiv_settings or ArxivEvalConfig(batch_size=batch_size),
-            tasks=arxiv_tasks,
+            tasks=selection.arxiv,
         )
         result.arxiv = records_from_json(payload["records"])
         result.arxiv_test_papers = payload["test_papers"]
@@ -114,7 +153,29 @@ def evaluate_suite(
         result.retrieval += evaluate_retrieval_task(
             model, task, mode=mode, backend=backend, batch_size=batch_size
         )
+    if selection.overview:
+        from embedlab.evaluate.overview import add_overview
+
+        add_overview(result, model, arxiv_dir=arxiv_dir, backend=backend, batch_size=batch_size)
     return result
+
+
+def _score_loaded(
+    model: str, selection: TaskSelection, batch_size: int, result: SuiteResult, arxiv_dir: Path | None
+) -> None:
+    from embedlab.models import load_model
+
+    loaded = load_model(model)
+    if selection.sts:
+        result.sts = evaluate_sts(loaded, selection.sts, batch_size=batch_size)
+    if selection.pair_classification:
+        from embedlab.evaluate.pair_classification import evaluate_pair_classification
+
+        result.pair_classification = evaluate_pair_classification(loaded, batch_size=batch_size)
+    if selection.clustering:
+        from embedlab.evaluate.clustering import evaluate_clustering
+
+        result.clustering = evaluate_clustering(loaded, arxiv_dir=arxiv_dir, batch_size=batch_size)
 
 
 def evaluate_model(model, tasks: list[str], *, name: str | Path, batch_size: int = 64) -> list[EvalRecord]:
@@ -128,10 +189,10 @@ def evaluate_model(model, tasks: list[str], *, name: str | Path, batch_size: int
     """
     from embedlab.runtime.encoder import TorchEncoder
 
-    sts_tasks, _, retrieval_tasks = split_tasks(",".join(tasks))
-    records = evaluate_sts(model, sts_tasks, batch_size=batch_size) if sts_tasks else []
+    selection = split_tasks(",".join(tasks))
+    records = evaluate_sts(model, selection.sts, batch_size=batch_size) if selection.sts else []
     encoder = TorchEncoder.of(model, name)
-    for item in retrieval_tasks:
+    for item in selection.retrieval:
         task = load_beir(*retrieval_task_spec(item))
         records += evaluate_retrieval_task(encoder, task, batch_size=batch_size, show_progress=False)
     return records

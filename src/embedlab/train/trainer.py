@@ -119,10 +119,13 @@ def check_before_training(config: RunConfig) -> None:
     if config.eval.tasks:  # a bad task name fails now, not after hours of training
         from embedlab.evaluate.suite import split_tasks
 
-        _, arxiv_tasks, _ = split_tasks(",".join(config.eval.tasks))
-        if arxiv_tasks:
+        selection = split_tasks(",".join(config.eval.tasks))
+        others = [*selection.arxiv, *(["mrpc"] if selection.pair_classification else [])]
+        others += ["arxiv-clustering"] if selection.clustering else []
+        if others or selection.overview:
             raise ConfigError(
-                f"eval.tasks: {', '.join(arxiv_tasks)}: scored by `embedlab arxiv`, not by a run"
+                f"eval.tasks: a run scores STS and retrieval:DIR tasks; {', '.join(others) or 'suite'}: "
+                "with `embedlab eval RUN/model --tasks ...` after it"
             )
     if config.scratch is not None and not (Path(config.scratch.tokenizer) / "tokenizer.json").is_file():
         raise ConfigError(
