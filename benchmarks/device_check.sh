@@ -19,6 +19,8 @@ if ! "$PY" -c "import pydantic_settings, fastapi, uvicorn, datasets, faiss" 2>/d
     .device/wheels/*.whl || { echo "wheels did not install (run benchmarks/device_payload.sh first)"; exit 1; }
   export PYTHONPATH=/tmp/site
 fi
+# the libraries' own bars ("Loading weights", "Writing model shards") are noise in the device's output tail
+export HF_HUB_DISABLE_PROGRESS_BARS=1 HF_DATASETS_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error
 export PYTHONPATH=$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 SENTENCES=${SENTENCES:-.device/sentences.txt}
 TOKENIZER=${TOKENIZER:-.device/tokenizer}

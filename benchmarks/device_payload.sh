@@ -11,9 +11,10 @@ PY=${PY:-.venv/bin/python}
 dest=.device
 mkdir -p "$dest/wheels"
 # the device's image has torch, transformers, sentence-transformers, pyarrow, pandas, scipy, scikit-learn,
-# typer, rich, httpx, pytest; not these
+# typer, rich, httpx, pytest; not these (fastapi 0.165 imports opentelemetry-api and annotated-doc: without
+# them the service's GPU tests failed on the device, 2026-12-04)
 packages="pydantic pydantic-core pydantic-settings annotated-types typing-inspection python-dotenv fastapi
-starlette uvicorn datasets dill multiprocess faiss-cpu filelock"
+annotated-doc opentelemetry-api starlette uvicorn datasets dill multiprocess faiss-cpu filelock"
 for name in $packages; do
   version=$("$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$name")
   ls "$dest/wheels" | grep -qi "^${name//-/_}-${version}-" && continue
