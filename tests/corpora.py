@@ -166,6 +166,11 @@ class BagOfWordsEncoder:
     def encode_counted(self, texts, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         return self.encode(texts, batch_size), np.array([len(t.split()) for t in texts])
 
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        import re
+
+        return [match.span() for match in re.finditer(r"\S+", text)]  # a word is a token
+
     def encode(self, texts, batch_size: int = 32) -> np.ndarray:
         import zlib
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from embedlab.cli import app
 from embedlab.data.beir import RetrievalTask, load_beir, write_beir
-from embedlab.errors import DataError
+from embedlab.errors import DataError, EmbedlabError
 from embedlab.evaluate.ir_metrics import (
     MEASURES,
     mean_measures,
@@ -22,6 +22,7 @@ from embedlab.evaluate.ir_metrics import (
     rank_by_vectors,
     trec_ranking,
 )
+from tests.corpora import BagOfWordsEncoder
 
 PYTREC = {  # pytrec_eval's name for each of ours (mrr@10 is recip_rank over the top 10, as MTEB does it)
     "ndcg@10": "ndcg_cut_10",
@@ -207,3 +208,45 @@ def test_data_retrieval_writes_the_arxiv_tasks_in_the_beir_layout(tmp_path, arxi
     assert graded.qrels[query][mine] == 2 and set(graded.qrels[query].values()) <= {1, 2}
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and "--force" in again.stderr
+
+
+class ShortReader(BagOfWordsEncoder):
+    """Reads only its first 4 words, as a model reads its first max_seq_length tokens (2 are special)."""
+
+    max_seq_length = 6
+
+    def encode(self, texts, batch_size: int = 32):
+        return super().encode([" ".join(t.split()[:4]) for t in texts], batch_size)
+
+
+def test_long_documents_are_truncated_or_scored_by_their_best_chunk(monkeypatch):
+    from embedlab.evaluate.ir_metrics import evaluate_retrieval_task
+    from embedlab.evaluate.records import lookup
+
+    # d1 names the guitar only after its first four words: truncated, it cannot be found; chunked, it can
+    task = RetrievalTask(
+        "long", "test",
+        queries={"q1": "guitar music"},
+        corpus={"d1": "words about nothing much then guitar music playing", "d2": "stock market fell today",
+                "d3": "music critics wrote nothing"},
+        qrels={"q1": {"d1": 1}},
+    )  # fmt: skip
+    monkeypatch.setattr("embedlab.runtime.encoder.load_encoder", lambda model, backend="torch": ShortReader())
+    truncated = evaluate_retrieval_task("short", task, show_progress=False)
+    chunked = evaluate_retrieval_task("short", task, long_documents="chunk", show_progress=False)
+    assert lookup(truncated, "retrieval:long", "mrr@10") < 100.0
+    assert lookup(chunked, "retrieval:long+chunks", "mrr@10") == 100.0
+    for records, task_name in ((truncated, "retrieval:long"), (chunked, "retrieval:long+chunks")):
+        (record,) = [r for r in records if r.metric == "long_documents"]
+        assert (record.task, record.n) == (task_name, 1) and record.value == pytest.approx(100 / 3)
+    with pytest.raises(EmbedlabError, match="long_documents='split'"):
+        evaluate_retrieval_task("short", task, long_documents="split", show_progress=False)
+
+
+def test_best_chunk_ranking_takes_each_documents_maximum():
+    from embedlab.evaluate.ir_metrics import rank_by_vectors
+
+    query = np.array([[1.0, 0.0]])
+    chunks = np.array([[0.0, 1.0], [0.9, 0.1], [0.6, 0.4], [0.7, 0.3]])  # doc a: chunks 0-1, b: 2-3
+    ranking = rank_by_vectors(query, chunks, ["q"], ["a", "b"], starts=np.array([0, 2]))
+    assert ranking == {"q": ["a", "b"]}

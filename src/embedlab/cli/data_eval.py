@@ -19,6 +19,7 @@ from embedlab.cli.common import (
     use_device,
     user_errors,
 )
+from embedlab.errors import EmbedlabError
 from embedlab.io import write_json_atomic
 
 
@@ -83,6 +84,12 @@ def evaluate(
         BackendName,
         typer.Option(help="Encoder for retrieval:DIR tasks: torch, torch-bf16, onnx or onnx-int8."),
     ] = "torch",
+    long_documents: Annotated[
+        Literal["truncate", "chunk"],
+        typer.Option(
+            help="retrieval:DIR documents longer than the model reads: truncate, or chunk (best chunk)."
+        ),
+    ] = "truncate",
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -99,17 +106,13 @@ def evaluate(
     settings = ArxivEvalConfig(query_field=query_field, test_size=test_size, batch_size=batch_size)
     result = evaluate_suite(
         model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings, mode=mode,
-        backend=backend,
+        backend=backend, long_documents=long_documents,
     )  # fmt: skip
     if result.sts:
         headers, rows = table_rows(result.sts)
         print_table(f"{model} — STS (cosine, ×100)", headers, rows)
     if result.retrieval:
-        print_table(
-            f"{model} — retrieval (×100)",
-            ["task", "split", "queries", "metric", "value"],
-            [[r.task, r.split, f"{r.n:,}", r.metric, f"{r.value:.2f}"] for r in result.retrieval],
-        )
+        _print_retrieval(model, result.retrieval)
     if result.arxiv:
         print_table(
             f"{model} — arXiv ({result.arxiv_test_papers:,} test papers, ×100)",
@@ -136,6 +139,25 @@ def evaluate(
     write_json_atomic(out, payload)
     note = " (replacing the earlier file; --out to keep both)" if replaced else ""
     console.print(f"records written to {out}{note}")
+
+
+def _print_retrieval(model: str, records: list) -> None:
+    from embedlab.evaluate.long_documents import METRIC
+
+    print_table(
+        f"{model} — retrieval (×100)",
+        ["task", "split", "queries", "metric", "value"],
+        [[r.task, r.split, f"{r.n:,}", r.metric, f"{r.value:.2f}"] for r in records if r.metric != METRIC],
+    )
+    for r in records:
+        if r.metric == METRIC and r.n:
+            how = (
+                "scored by their best chunk"
+                if r.task.endswith("+chunks")
+                else "truncated (--long-documents chunk)"
+            )
+            console.print(f"{r.task}: {r.n:,} documents ({r.value:.1f}%) longer than the model reads: {how}",
+                          highlight=False)  # fmt: skip
 
 
 @app.command("pipeline")
@@ -242,7 +264,10 @@ def data_retrieval(
     out: Annotated[Path, typer.Option(help="New folder for the tasks, one BEIR-layout folder each.")] = Path(
         "data/retrieval"
     ),
-    split: Annotated[str, typer.Option(help="The arXiv split the papers come from.")] = "test",
+    split: Annotated[
+        str,
+        typer.Option(help="The arXiv split the papers come from; for your task, the qrels split it writes."),
+    ] = "test",
     arxiv_dir: Annotated[
         Path | None,
         typer.Option(
@@ -250,14 +275,45 @@ def data_retrieval(
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace tasks written here before.")] = False,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help="Your queries file (JSONL, CSV, TSV, Parquet): your task, not arXiv's."),
+    ] = None,
+    documents: Annotated[Path | None, typer.Option(help="Your documents file, with --queries.")] = None,
+    qrels: Annotated[
+        Path | None, typer.Option(help="Relevance: a TSV of query-id, document-id, grade (BEIR's).")
+    ] = None,
+    relevant_field: Annotated[
+        str | None,
+        typer.Option(help="Relevance instead: the queries' field naming a document id (or a list)."),
+    ] = None,
+    query_id_field: Annotated[str, typer.Option(help="The queries' id field.")] = "id",
+    query_field: Annotated[str, typer.Option(help="The queries' text field.")] = "text",
+    id_field: Annotated[str, typer.Option(help="The documents' id field.")] = "id",
+    document_field: Annotated[str, typer.Option(help="The documents' text field.")] = "text",
 ) -> None:
-    """Write the built-in retrieval tasks from the shipped arXiv papers in the BEIR layout: titles against
-    abstracts (own abstract; graded by category). Evaluate with `embedlab eval MODEL --tasks retrieval:DIR`.
+    """Write retrieval tasks in the BEIR layout: the built-in ones from the shipped arXiv papers (titles
+    against abstracts: own abstract; graded by category), or yours from --queries, --documents and --qrels
+    (or --relevant-field) into OUT/NAME. Evaluate with `embedlab eval MODEL --tasks retrieval:DIR`.
     """
     from embedlab.data.arxiv import write_arxiv_retrieval
-    from embedlab.data.beir import load_beir
+    from embedlab.data.beir import load_beir, write_beir
 
-    for folder in write_arxiv_retrieval(out, split=split, arxiv_dir=arxiv_dir, force=force):
+    if (queries is None) != (documents is None):
+        raise EmbedlabError("give both --queries and --documents (your task), or neither (arXiv's)")
+    if queries is not None and documents is not None:
+        if (qrels is None) == (relevant_field is None):
+            raise EmbedlabError("give the relevance one way: --qrels FILE or --relevant-field FIELD")
+        from embedlab.data.retrieval_data import read_retrieval_files
+
+        task = read_retrieval_files(
+            queries, documents, qrels=qrels, relevant_field=relevant_field, query_id_field=query_id_field,
+            query_field=query_field, id_field=id_field, document_field=document_field, split=split,
+        )  # fmt: skip
+        folders = [write_beir(out / task.name, task, force=force)]
+    else:
+        folders = write_arxiv_retrieval(out, split=split, arxiv_dir=arxiv_dir, force=force)
+    for folder in folders:
         task = load_beir(folder, split)
         judged = sum(len(j) for j in task.qrels.values())
         console.print(

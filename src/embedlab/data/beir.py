@@ -59,7 +59,16 @@ def _read_jsonl(path: Path, fields: tuple[str, ...]) -> dict[str, dict]:
     return rows
 
 
-def _read_qrels(path: Path, queries: dict, corpus: dict) -> dict[str, dict[str, int]]:
+def read_qrels(
+    path: Path, queries: dict, corpus: dict, names: tuple[str, str] = ("queries.jsonl", "corpus.jsonl")
+) -> dict[str, dict[str, int]]:
+    """Graded judgements from a qrels TSV (query-id, corpus-id, score; a header line or none), each id
+    checked against `queries` and `corpus` (`names`: their files, for the message).
+
+    Example::
+
+        read_qrels(Path("qrels/test.tsv"), queries, corpus)  # {"q1": {"d3": 1}}
+    """
     if not path.is_file():
         splits = sorted(p.stem for p in path.parent.glob("*.tsv")) if path.parent.is_dir() else []
         known = f"; this folder has {', '.join(splits)}" if splits else ""
@@ -75,9 +84,9 @@ def _read_qrels(path: Path, queries: dict, corpus: dict) -> dict[str, dict[str, 
                 raise DataError("expected query-id, corpus-id and an integer score", path=path, line=number)
             query, document, grade = row[0], row[-2], int(row[-1])
             if query not in queries:
-                raise DataError(f"query {query!r} is not in queries.jsonl", path=path, line=number)
+                raise DataError(f"query {query!r} is not in {names[0]}", path=path, line=number)
             if document not in corpus:
-                raise DataError(f"document {document!r} is not in corpus.jsonl", path=path, line=number)
+                raise DataError(f"document {document!r} is not in {names[1]}", path=path, line=number)
             qrels.setdefault(query, {})[document] = grade
     if not qrels:
         raise DataError("judges no query", path=path)
@@ -110,7 +119,7 @@ def load_beir(folder: str | Path, split: str = "test") -> RetrievalTask:
     corpus = {
         key: f"{row.get('title') or ''} {row.get('text') or ''}".strip() for key, row in documents.items()
     }
-    qrels = _read_qrels(folder / "qrels" / f"{split}.tsv", all_queries, corpus)
+    qrels = read_qrels(folder / "qrels" / f"{split}.tsv", all_queries, corpus)
     queries = {key: str(all_queries[key].get("text") or "") for key in qrels}
     empty = [key for key, text in queries.items() if not text.strip()]
     if empty:

@@ -118,6 +118,84 @@ def read_pairs(
     return RetrievalRows(queries, documents, {})
 
 
+def read_retrieval_files(
+    queries: str | Path,
+    documents: str | Path,
+    *,
+    qrels: str | Path | None = None,
+    relevant_field: str | None = None,
+    query_id_field: str = "id",
+    query_field: str = "text",
+    id_field: str = "id",
+    document_field: str = "text",
+    name: str | None = None,
+    split: str = "test",
+) -> RetrievalTask:
+    """A user's own evaluation set as a `RetrievalTask`: a queries file and a documents file (JSONL, CSV,
+    TSV, Parquet), with relevance either as a `qrels` file (query-id, document-id, grade: BEIR's TSV) or as
+    a `relevant_field` of the queries naming a document id (a list of ids, or one row per relevant
+    document). Every problem is one `DataError` naming file, line and field: a duplicate document id, a
+    relevant id that is not a document, a query id given two texts, a query with no relevant document.
+
+    Example::
+
+        task = read_retrieval_files("questions.csv", "faq.jsonl", relevant_field="answer_id",
+                                    document_field="answer")
+        write_beir("data/faq", task)  # then: embedlab eval MODEL --tasks retrieval:data/faq
+    """
+    from embedlab.data.beir import read_qrels
+    from embedlab.data.documents import iter_documents
+    from embedlab.errors import EmbedlabError
+
+    if (qrels is None) == (relevant_field is None):
+        raise EmbedlabError("give the relevance one way: qrels (a file) or relevant_field (a queries field)")
+    corpus: dict[str, str] = {}
+    for number, row in iter_documents(documents, id_field, document_field, keep=[]):
+        if row["id"] in corpus:
+            raise DataError(f"duplicate id {row['id']!r}", path=Path(documents), line=number, field=id_field)
+        corpus[row["id"]] = row["text"]
+    if not corpus:
+        raise DataError("no documents", path=Path(documents))
+    texts, judged = _read_queries(Path(queries), corpus, query_id_field, query_field, relevant_field)
+    if qrels is not None:
+        if not Path(qrels).is_file():
+            raise DataError("file not found", path=Path(qrels))
+        names = (Path(queries).name, Path(documents).name)
+        judged = read_qrels(Path(qrels), texts, corpus, names)
+    unjudged = [key for key in texts if key not in judged]
+    if relevant_field and unjudged:
+        raise DataError(f"query {unjudged[0]!r} names no relevant document", path=Path(queries),
+                        field=relevant_field)  # fmt: skip
+    return RetrievalTask(name or Path(documents).stem.split(".")[0], split,
+                         {key: texts[key] for key in judged}, corpus, judged)  # fmt: skip
+
+
+def _read_queries(
+    path: Path, corpus: dict[str, str], id_field: str, text_field: str, relevant_field: str | None
+) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    from embedlab.data.documents import iter_documents
+
+    texts: dict[str, str] = {}
+    judged: dict[str, dict[str, int]] = {}
+    for number, row in iter_documents(
+        path, id_field, text_field, keep=[relevant_field] if relevant_field else []
+    ):
+        key = row["id"]
+        if texts.setdefault(key, row["text"]) != row["text"]:
+            raise DataError(f"query {key!r} has two texts", path=path, line=number, field=text_field)
+        if relevant_field is None:
+            continue
+        value = row.get(relevant_field)
+        ids = value if isinstance(value, list) else [] if value in (None, "") else [value]
+        for doc in ids:
+            if isinstance(doc, bool) or not isinstance(doc, str | int) or str(doc) not in corpus:
+                raise DataError(f"{doc!r} is not a document id", path=path, line=number, field=relevant_field)
+            judged.setdefault(key, {})[str(doc)] = 1
+    if not texts:
+        raise DataError("no queries", path=path)
+    return texts, judged
+
+
 def _doc_id(text: str) -> str:
     return "d" + content_digest(text, length=16)
 

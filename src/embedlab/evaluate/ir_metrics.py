@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embedlab.evaluate.long_documents import corpus_units, long_documents_record
 from embedlab.evaluate.records import EvalRecord
 
 MEASURES = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100", "precision@10")
@@ -73,9 +74,11 @@ def mean_measures(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int
 
 def rank_by_vectors(
     query_vectors: np.ndarray, corpus_vectors: np.ndarray, query_ids: list[str], corpus_ids: list[str],
-    depth: int = DEPTH,
+    depth: int = DEPTH, starts: np.ndarray | None = None,
 ) -> dict[str, list[str]]:  # fmt: skip
     """Exact cosine search: each query's `depth` best documents in trec_eval's order (ties by id, descending).
+    With `starts` the corpus vectors are chunks, each document's contiguous from its start: a document
+    scores as its best chunk.
 
     Example::
 
@@ -86,10 +89,13 @@ def rank_by_vectors(
     queries, corpus = l2_normalise(query_vectors), l2_normalise(corpus_vectors)
     order = np.argsort(np.argsort(np.array(corpus_ids, dtype=object)))  # each id's place in sorted order
     depth = min(depth, len(corpus_ids))
+    block = max(1, min(256, 2**24 // max(1, len(corpus))))  # a block of scores stays under 64 MB
     rankings = {}
-    for start in range(0, len(query_ids), 256):  # never the whole query × corpus matrix at once
-        scores = queries[start : start + 256] @ corpus.T
-        for query, row in zip(query_ids[start : start + 256], scores, strict=True):
+    for start in range(0, len(query_ids), block):  # never the whole query × corpus matrix at once
+        scores = queries[start : start + block] @ corpus.T
+        if starts is not None:
+            scores = np.maximum.reduceat(scores, starts, axis=1)
+        for query, row in zip(query_ids[start : start + block], scores, strict=True):
             threshold = np.partition(row, -depth)[-depth]
             candidates = np.flatnonzero(row >= threshold)  # every tie at the threshold competes
             best = candidates[np.lexsort((-order[candidates], -row[candidates]))][:depth]
@@ -155,12 +161,15 @@ def evaluate_retrieval_task(
     mode: str = "dense",
     backend: str = "torch",
     batch_size: int = 64,
+    long_documents: str = "truncate",
     show_progress: bool = True,
 ):
     """A `RetrievalTask` (see `embedlab.data.beir`) scored for `model` — exact cosine search over its
     vectors (`mode="dense"`), fused with BM25 by reciprocal rank (`hybrid`), or BM25 alone (`bm25`, also the
     model name `bm25`) — as records `retrieval:NAME` (`retrieval:NAME+hybrid`), ×100. The corpus vectors
     are cached by the model's fingerprint and the corpus' texts: a rerun encodes only the queries.
+    Documents longer than the model reads are truncated, or with `long_documents="chunk"` scored by their
+    best chunk (`retrieval:NAME+chunks`); a `long_documents` record says how many there were.
     `model`: a name or folder (loaded with `backend`), or an encoder (`TorchEncoder.of(model, folder)`).
 
     Example::
@@ -170,18 +179,21 @@ def evaluate_retrieval_task(
     from embedlab.errors import EmbedlabError
 
     if mode not in MODES:
-        raise EmbedlabError(f"mode {mode!r}: choose {', '.join(MODES)}")
-    if model == "bm25" or mode == "bm25":
+        raise EmbedlabError(f"mode={mode!r}: choose {', '.join(MODES)}")
+    dense = not (model == "bm25" or mode == "bm25")
+    name = f"retrieval:{task.name}" + ("+hybrid" if mode == "hybrid" and dense else "")
+    if not dense:
         rankings = bm25_rankings(task.queries, task.corpus)
-    else:
-        rankings = _dense_rankings(model, task, backend, batch_size, show_progress)
-        if mode == "hybrid":
-            rankings = fused(rankings, bm25_rankings(task.queries, task.corpus))
-    name = f"retrieval:{task.name}" + ("+hybrid" if mode == "hybrid" and model != "bm25" else "")
-    return retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
+        return retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
+    rankings, units = _dense_rankings(model, task, backend, batch_size, show_progress, long_documents)
+    if mode == "hybrid":
+        rankings = fused(rankings, bm25_rankings(task.queries, task.corpus))
+    name += "+chunks" if units.starts is not None else ""
+    records = retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
+    return [*records, long_documents_record(name, task.split, units, len(task.corpus))]
 
 
-def _dense_rankings(model, task, backend: str, batch_size: int, show: bool) -> dict[str, list[str]]:
+def _dense_rankings(model, task, backend: str, batch_size: int, show: bool, long_documents: str):
     from embedlab.runtime.encoder import encode_in_chunks, load_encoder
 
     encoder = load_encoder(str(model), backend) if isinstance(model, (str, Path)) else model
@@ -191,17 +203,21 @@ def _dense_rankings(model, task, backend: str, batch_size: int, show: bool) -> d
                                 f"retrieval {task.name} {label}", dim=encoder.dim, batch_size=batch_size,
                                 show=show)  # fmt: skip
 
+    units = corpus_units(encoder, task.corpus, long_documents)
     corpus_vectors = cached_vectors(
-        encoder, task.corpus, lambda: vectors(list(task.corpus.values()), "corpus")
+        encoder, units.texts, lambda: vectors(list(units.texts.values()), "corpus")
     )
     query_vectors = vectors(list(task.queries.values()), "queries")
-    return rank_by_vectors(query_vectors, corpus_vectors, list(task.queries), list(task.corpus))
+    rankings = rank_by_vectors(query_vectors, corpus_vectors, list(task.queries), list(task.corpus),
+                               starts=units.starts)  # fmt: skip
+    return rankings, units
 
 
-def cached_vectors(encoder, texts: dict[str, str], encode) -> np.ndarray:
+def cached_vectors(encoder, texts: dict[str, str], encode, kind: str = "vectors") -> np.ndarray:
     """`encode()`'s vectors of `texts`, kept in the cache under the model's fingerprint, pooling,
     normalisation and precision and a digest of the texts (ids included): the second call reads them.
-    Without a fingerprint (a hub model not on disk) nothing is cached.
+    Without a fingerprint (a hub model not on disk) nothing is cached. `kind` names another per-text array
+    kept the same way (the token lengths of `evaluate.long_documents`).
 
     Example::
 
@@ -219,6 +235,7 @@ def cached_vectors(encoder, texts: dict[str, str], encode) -> np.ndarray:
     for key, text in texts.items():
         digest.update(f"{key}\t{text}\n".encode("utf-8", "surrogatepass"))
     recipe = [identity.get(k) for k in ("fingerprint", "pooling", "normalize", "precision")]
+    recipe += [kind] if kind != "vectors" else []  # the vectors' keys as they were before `kind`
     path = cache_dir() / "retrieval" / f"{content_digest([recipe, digest.hexdigest()])}.npy"
     if path.is_file():
         vectors = np.load(path)

@@ -50,7 +50,9 @@ def retrieval_rows(
 
         headers, rows = retrieval_rows(result.after, result.before)  # one row per task and measure
     """
-    chosen = [r for r in records if r.task.startswith("retrieval:")]
+    from embedlab.evaluate.long_documents import METRIC
+
+    chosen = [r for r in records if r.task.startswith("retrieval:") and r.metric != METRIC]
     headers = ["task", "queries", "metric"] + (["before", "after", "Δ"] if before is not None else ["value"])
     rows = []
     for r in chosen:
@@ -143,9 +145,21 @@ def _evaluation(after: Sequence[EvalRecord], before: Sequence[EvalRecord] | None
         parts.append(
             "Retrieval (×100, cosine over the task's whole corpus; the measures `pytrec_eval` gives), on "
             "queries never trained on — `embedlab eval MODEL --tasks retrieval:DIR` gives the same figures."
-            f"{before_note}\n\n{markdown_table(headers, rows)}"
+            f"{before_note}{_long_documents_note(after)}\n\n{markdown_table(headers, rows)}"
         )
     return "\n\n".join(parts)
+
+
+def _long_documents_note(records: Sequence[EvalRecord]) -> str:
+    from embedlab.evaluate.long_documents import METRIC
+
+    notes = [
+        f"{r.task.removeprefix('retrieval:')}: {r.n:,} documents ({r.value:.1f}%) "
+        + ("scored by their best chunk" if r.task.endswith("+chunks") else "truncated")
+        for r in records
+        if r.metric == METRIC and r.n
+    ]
+    return f" Documents longer than the model reads — {'; '.join(notes)}." if notes else ""
 
 
 def spread_row(task: str, split: str, values: list[float]) -> dict:

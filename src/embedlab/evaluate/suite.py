@@ -123,9 +123,12 @@ def evaluate_suite(
     arxiv_settings: ArxivEvalConfig | None = None,
     mode: str = "dense",
     backend: str = "torch",
+    long_documents: str = "truncate",
 ) -> SuiteResult:
     """Evaluate `model` (a name, folder or hub id; 'tfidf' for the TF-IDF baseline on arXiv tasks, 'bm25'
-    on retrieval:DIR tasks); `tasks="suite"` adds the one-table overview with its baselines.
+    on retrieval:DIR tasks); `tasks="suite"` adds the one-table overview with its baselines. Retrieval
+    documents longer than the model reads are truncated, or with `long_documents="chunk"` scored by their
+    best chunk.
 
     Example::
 
@@ -151,7 +154,7 @@ def evaluate_suite(
         result.arxiv_test_papers = payload["test_papers"]
     for task in tasks_read:
         result.retrieval += evaluate_retrieval_task(
-            model, task, mode=mode, backend=backend, batch_size=batch_size
+            model, task, mode=mode, backend=backend, batch_size=batch_size, long_documents=long_documents
         )
     if selection.overview:
         from embedlab.evaluate.overview import add_overview
