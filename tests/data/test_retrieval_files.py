@@ -87,7 +87,7 @@ def test_relevance_is_given_exactly_one_way(faq, tmp_path):
     queries, documents = faq
     with pytest.raises(EmbedlabError, match="qrels"):
         read_retrieval_files(queries, documents)
-    with pytest.raises(DataError, match="not in questions.csv"):
+    with pytest.raises(DataError, match=r"not in questions\.csv"):
         qrels = tmp_path / "judged.tsv"
         qrels.write_text("q9\tfaq1\t1\n", encoding="utf-8")
         read_retrieval_files(queries, documents, qrels=qrels, query_field="question", document_field="answer")
@@ -97,8 +97,9 @@ def test_data_retrieval_writes_the_users_task_for_eval(faq, tmp_path, tiny_model
     from embedlab.cli import app
 
     queries, documents = faq
-    args = ["data", "retrieval", "--queries", str(queries), "--documents", str(documents), "--relevant-field",
-            "answer_id", "--query-field", "question", "--document-field", "answer", "--out", str(tmp_path / "t")]  # fmt: skip
+    args = ["data", "retrieval", "--queries", str(queries), "--documents", str(documents),
+            "--relevant-field", "answer_id", "--query-field", "question", "--document-field", "answer",
+            "--out", str(tmp_path / "t")]  # fmt: skip
     result = CliRunner().invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output
     task = load_beir(tmp_path / "t" / "faq")
@@ -112,5 +113,5 @@ def test_data_retrieval_writes_the_users_task_for_eval(faq, tmp_path, tiny_model
     assert {r["metric"] for r in json.loads(out.read_text())["records"]} >= {"ndcg@10", "recall@10"}
     again = CliRunner().invoke(app, args)  # the folder is there: refused, not replaced
     assert again.exit_code == 2 and "--force" in again.stderr
-    half = CliRunner().invoke(app, args[:6] + ["--out", str(tmp_path / "u")])
+    half = CliRunner().invoke(app, [*args[:6], "--out", str(tmp_path / "u")])
     assert half.exit_code == 2 and "--qrels FILE or --relevant-field" in half.stderr

@@ -167,3 +167,42 @@ def test_eval_suite_command_prints_the_overview(
         "retrieval:arxiv-title-category",
         "arxiv-classification",
     }
+
+
+def write_nano(root, title, corpus):
+    from embedlab.data.beir import RetrievalTask, write_beir
+
+    queries = {"q1": "guitar music", "q2": "stock market"}
+    qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}}
+    write_beir(root / "nanobeir" / title, RetrievalTask(title, "test", queries, corpus, qrels))
+
+
+def test_nanobeir_reads_local_folders_and_reports_the_mean(tmp_path, monkeypatch, tiny_model_dir):
+    from embedlab.evaluate.records import lookup
+    from embedlab.evaluate.suite import evaluate_suite
+
+    write_nano(tmp_path, "NanoSciFact", {"d1": "a man plays guitar music", "d2": "the stock market fell"})
+    write_nano(tmp_path, "NanoNFCorpus", {"d1": "guitar music", "d2": "stock market", "d3": "a cat"})
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path))
+    records = evaluate_suite(str(tiny_model_dir), "nanobeir:scifact+nfcorpus").retrieval
+    one = lookup(records, "retrieval:NanoSciFact", "ndcg@10")
+    two = lookup(records, "retrieval:NanoNFCorpus", "ndcg@10")
+    assert one is not None and two is not None
+    assert lookup(records, "retrieval:NanoBEIR_mean", "ndcg@10") == pytest.approx((one + two) / 2)
+
+
+def test_nanobeir_names_and_the_hub_path(tmp_path, monkeypatch):
+    from embedlab.data.nanobeir import load_nanobeir, nanobeir_names
+
+    assert len(nanobeir_names("nanobeir")) == 13
+    assert nanobeir_names("nanobeir:SciFact+fiqa2018") == ["scifact", "fiqa2018"]
+    with pytest.raises(EmbedlabError, match="'scifacts' is not a NanoBEIR task"):
+        split_tasks("stsb,nanobeir:scifacts")
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path))  # no local copy: the hub, which is offline here
+
+    def offline(*args, **kwargs):  # what `datasets` raises here after its retries (23 s of them)
+        raise ConnectionError("Couldn't reach 'sentence-transformers/NanoBEIR-en' on the Hub")
+
+    monkeypatch.setattr("datasets.load_dataset", offline)
+    with pytest.raises(DataError, match=r"nanobeir/NanoSciFact/.*sentence-transformers/NanoBEIR-en"):
+        load_nanobeir("scifact")

@@ -58,7 +58,8 @@ def evaluate(
         typer.Option(
             help="Comma-separated tasks, optionally task:split; 'sts' = 7-task suite; "
             "arxiv-retrieval, arxiv-classification, arxiv-clustering; mrpc (pair classification); "
-            "retrieval:DIR[:SPLIT] for a BEIR-layout folder; 'suite' = one of each type, with baselines."
+            "retrieval:DIR[:SPLIT] for a BEIR-layout folder; nanobeir[:scifact+nfcorpus]; "
+            "'suite' = one of each type, with baselines."
         ),
     ] = "sts",
     batch_size: Annotated[int, typer.Option(help="Encoding batch size.")] = 64,
