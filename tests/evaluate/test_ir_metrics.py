@@ -250,3 +250,15 @@ def test_best_chunk_ranking_takes_each_documents_maximum():
     chunks = np.array([[0.0, 1.0], [0.9, 0.1], [0.6, 0.4], [0.7, 0.3]])  # doc a: chunks 0-1, b: 2-3
     ranking = rank_by_vectors(query, chunks, ["q"], ["a", "b"], starts=np.array([0, 2]))
     assert ranking == {"q": ["a", "b"]}
+
+
+def test_faiss_search_beyond_a_size_ranks_as_the_exact_loop(monkeypatch):
+    from embedlab.evaluate import ir_metrics
+
+    rng = np.random.default_rng(0)
+    queries, corpus = rng.normal(size=(30, 16)), rng.normal(size=(400, 16))
+    corpus[7] = corpus[3]  # a tie: both orders must put the larger id first
+    query_ids, corpus_ids = [f"q{i}" for i in range(30)], [f"d{i:03d}" for i in range(400)]
+    exact = ir_metrics.rank_by_vectors(queries, corpus, query_ids, corpus_ids)
+    monkeypatch.setattr(ir_metrics, "FAISS_FROM", 100)
+    assert ir_metrics.rank_by_vectors(queries, corpus, query_ids, corpus_ids) == exact

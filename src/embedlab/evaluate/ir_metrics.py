@@ -89,6 +89,8 @@ def rank_by_vectors(
     queries, corpus = l2_normalise(query_vectors), l2_normalise(corpus_vectors)
     order = np.argsort(np.argsort(np.array(corpus_ids, dtype=object)))  # each id's place in sorted order
     depth = min(depth, len(corpus_ids))
+    if starts is None and len(corpus_ids) >= FAISS_FROM:
+        return _faiss_rankings(queries, corpus, query_ids, corpus_ids, order, depth)
     block = max(1, min(256, 2**24 // max(1, len(corpus))))  # a block of scores stays under 64 MB
     rankings = {}
     for start in range(0, len(query_ids), block):  # never the whole query × corpus matrix at once
@@ -99,6 +101,27 @@ def rank_by_vectors(
             threshold = np.partition(row, -depth)[-depth]
             candidates = np.flatnonzero(row >= threshold)  # every tie at the threshold competes
             best = candidates[np.lexsort((-order[candidates], -row[candidates]))][:depth]
+            rankings[query] = [corpus_ids[i] for i in best]
+    return rankings
+
+
+FAISS_FROM = 50_000  # documents: from here FAISS's exact inner-product search, not a NumPy loop per query
+TIE_MARGIN = 16  # extra candidates FAISS returns, so ties at the cut are ordered as trec_eval orders them
+
+
+def _faiss_rankings(queries, corpus, query_ids, corpus_ids, order, depth) -> dict[str, list[str]]:
+    import faiss
+
+    index = faiss.IndexFlatIP(corpus.shape[1])
+    index.add(np.ascontiguousarray(corpus, dtype=np.float32))
+    rankings = {}
+    for start in range(0, len(query_ids), 1024):
+        scores, rows = index.search(np.ascontiguousarray(queries[start : start + 1024], dtype=np.float32),
+                                    min(len(corpus_ids), depth + TIE_MARGIN))  # fmt: skip
+        for query, row_scores, row in zip(query_ids[start : start + 1024], scores, rows, strict=True):
+            found = row >= 0
+            row, row_scores = row[found], row_scores[found]
+            best = row[np.lexsort((-order[row], -row_scores))][:depth]
             rankings[query] = [corpus_ids[i] for i in best]
     return rankings
 
