@@ -190,7 +190,7 @@ def evaluate_retrieval_task(
     """A `RetrievalTask` (see `embedlab.data.beir`) scored for `model` — exact cosine search over its
     vectors (`mode="dense"`), fused with BM25 by reciprocal rank (`hybrid`), or BM25 alone (`bm25`, also the
     model name `bm25`) — as records `retrieval:NAME` (`retrieval:NAME+hybrid`), ×100. The corpus vectors
-    are cached by the model's fingerprint and the corpus' texts: a rerun encodes only the queries.
+    and the query vectors are cached by the model's fingerprint and the texts: a rerun encodes nothing.
     Documents longer than the model reads are truncated, or with `long_documents="chunk"` scored by their
     best chunk (`retrieval:NAME+chunks`); a `long_documents` record says how many there were.
     `model`: a name or folder (loaded with `backend`), or an encoder (`TorchEncoder.of(model, folder)`).
@@ -230,7 +230,9 @@ def _dense_rankings(model, task, backend: str, batch_size: int, show: bool, long
     corpus_vectors = cached_vectors(
         encoder, units.texts, lambda: vectors(list(units.texts.values()), "corpus")
     )
-    query_vectors = vectors(list(task.queries.values()), "queries")
+    query_vectors = cached_vectors(
+        encoder, task.queries, lambda: vectors(list(task.queries.values()), "queries")
+    )
     rankings = rank_by_vectors(query_vectors, corpus_vectors, list(task.queries), list(task.corpus),
                                starts=units.starts)  # fmt: skip
     return rankings, units
