@@ -65,9 +65,9 @@ def test_bad_override_syntax(tmp_path):
 def test_shipped_configs_validate():
     from embedlab.apps.arxiv.config import load_pipeline_config
 
-    paths = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
+    paths = sorted(Path(__file__).parents[1].joinpath("configs").glob("**/*.yaml"))  # experiments/ too
     pipelines = [p for p in paths if p.name.startswith("arxiv-")]
-    assert pipelines and len(paths) > len(pipelines)
+    assert len(pipelines) > 8 and len(paths) > len(pipelines)
     for path in paths:
         config = load_pipeline_config(path) if path in pipelines else load_config(path)
         assert config.name == path.stem
