@@ -166,6 +166,9 @@ class RetrievalData(Strict):
     hard_negatives: int = Field(default=0, ge=0)  # mined negatives per pair (0: in-batch negatives only)
     range_max: int = Field(default=50, gt=0)  # mining: candidates among the nearest documents
     relative_margin: float | None = Field(default=0.05, ge=0)  # mining: a negative 5% below the positive
+    # where relevant means "of the same label" (topic search): this fraction of the pairs takes another
+    # training document of the query's label as its positive, and dev counts those documents relevant
+    label_positives: float = Field(default=0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _one_kind(self) -> RetrievalData:
@@ -175,6 +178,8 @@ class RetrievalData(Strict):
             raise ValueError("documents: name query_field and document_field (e.g. title and abstract)")
         if self.pairs is not None and (self.label_field or self.id_field):
             raise ValueError("label_field and id_field go with 'documents', not 'pairs'")
+        if self.label_positives and not self.label_field:
+            raise ValueError("label_positives draws positives of the query's label: name label_field")
         return self
 
     def describe(self) -> str:

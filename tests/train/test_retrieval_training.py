@@ -154,3 +154,27 @@ def test_adapt_command_trains_and_a_bad_field_is_one_line_before_any_work(tmp_pa
     assert (out / "model" / "README.md").is_file() and (out / "held-out" / "corpus.jsonl").is_file()
     again = CliRunner().invoke(app, [*base, "--document-field", "abstract", "--out", str(out)])
     assert again.exit_code == 2 and "--resume" in again.output  # an earlier run is never replaced unasked
+
+
+def test_label_positives_are_training_documents_of_the_querys_label(tmp_path):
+    from embedlab.data.retrieval_data import training_pairs
+    from embedlab.train.retrieval import label_positives, with_label_relevance
+
+    rows = read_documents(write_documents(tmp_path / "d.jsonl", 90), query_field="title",
+                          document_field="abstract", label_field="cat")  # fmt: skip
+    splits = split_queries(rows, held_out=0.2, dev_queries=12, corpus_size=60, seed=1)
+    pairs = training_pairs(splits.train, rows.documents)
+    moved = label_positives(pairs, splits.train, rows, 0.5, seed=1)
+    label_of = {rows.documents[d]: rows.labels[d] for d in rows.documents}
+    trained = {rows.documents[d] for row in splits.train for d in row.positives}
+    changed = [(a, b) for a, b in zip(pairs, moved, strict=True) if a["positive"] != b["positive"]]
+    assert 0.3 * len(pairs) < len(changed) < 0.7 * len(pairs)  # about half, seeded
+    for before, after in changed:
+        assert label_of[after["positive"]] == before["label"] and after["positive"] in trained
+    assert label_positives(pairs, splits.train, rows, 0.5, seed=1) == moved
+    dev = with_label_relevance(splits.dev, rows.labels)
+    for query, judged in dev.qrels.items():
+        own = next(iter(splits.dev.qrels[query]))
+        assert set(judged) == {d for d in dev.corpus if rows.labels[d] == rows.labels[own]}
+    with pytest.raises(ValueError, match="name label_field"):
+        RetrievalData(documents="d.jsonl", query_field="t", document_field="a", label_positives=0.5)

@@ -16,7 +16,14 @@ from datasets import Dataset
 
 from embedlab.config import RetrievalData, RunConfig
 from embedlab.data.beir import RetrievalTask, write_beir_files
-from embedlab.data.retrieval_data import QuerySplits, RetrievalRows, read_documents, read_pairs, split_queries
+from embedlab.data.retrieval_data import (
+    QueryRow,
+    QuerySplits,
+    RetrievalRows,
+    read_documents,
+    read_pairs,
+    split_queries,
+)
 from embedlab.data.retrieval_data import training_pairs as make_pairs
 from embedlab.io import atomic_dir
 
@@ -149,6 +156,10 @@ def prepare_retrieval(
     pairs = make_pairs(splits.train, rows.documents)
     if data.max_pairs is not None and data.max_pairs < len(pairs):
         pairs = random.Random(config.seed).sample(pairs, data.max_pairs)
+    dev = splits.dev
+    if data.label_positives:
+        pairs = label_positives(pairs, splits.train, rows, data.label_positives, config.seed)
+        dev = with_label_relevance(dev, rows.labels)
     log(
         f"retrieval data: {len(pairs):,} training pairs, {len(splits.dev.queries):,} dev and "
         f"{len(splits.test.queries):,} held-out queries (never trained on)"
@@ -174,7 +185,52 @@ def prepare_retrieval(
         names = {name: i for i, name in enumerate(sorted({p["label"] for p in pairs}))}
         table["label"] = [names[p["label"]] for p in pairs]
     dataset = Dataset.from_dict(table)
-    return RetrievalTraining(dataset, dev_ir_evaluator(splits.dev, config.eval.batch_size), splits)
+    return RetrievalTraining(dataset, dev_ir_evaluator(dev, config.eval.batch_size), splits)
+
+
+def label_positives(
+    pairs: list[dict], train: list[QueryRow], rows: RetrievalRows, fraction: float, seed: int
+) -> list[dict]:
+    """A seeded `fraction` of the pairs with another training document of the query's label as positive
+    (topic search: what a query should find is its label's documents, not only its own).
+
+    Example::
+
+        label_positives(pairs, splits.train, rows, 0.5, seed=42)[0]["positive"]  # a same-label abstract
+    """
+    by_label: dict[str, list[str]] = {}
+    for row in train:
+        for doc in row.positives:
+            by_label.setdefault(rows.labels[doc], []).append(rows.documents[doc])
+    rng = random.Random(seed)
+    out = []
+    for pair in pairs:
+        others = by_label.get(pair["label"], [])
+        if len(others) > 1 and rng.random() < fraction:
+            choice = rng.choice(others)
+            while choice == pair["positive"]:
+                choice = rng.choice(others)
+            pair = {**pair, "positive": choice}
+        out.append(pair)
+    return out
+
+
+def with_label_relevance(task: RetrievalTask, labels: dict[str, str]) -> RetrievalTask:
+    """`task` with every document of a query's label relevant too (the label of its own documents).
+
+    Example::
+
+        with_label_relevance(splits.dev, rows.labels).qrels["q0"]  # {"d1": 1, "d7": 1, ...}
+    """
+    by_label: dict[str, list[str]] = {}
+    for doc in task.corpus:
+        by_label.setdefault(labels[doc], []).append(doc)
+    qrels = {
+        query: {**dict.fromkeys(d for own in judged for d in by_label[labels[own]]), **judged}
+        for query, judged in task.qrels.items()
+    }
+    return RetrievalTask(task.name, task.split, task.queries, task.corpus,
+                         {q: {d: g or 1 for d, g in j.items()} for q, j in qrels.items()})  # fmt: skip
 
 
 def mine_negatives(
