@@ -262,3 +262,23 @@ def test_faiss_search_beyond_a_size_ranks_as_the_exact_loop(monkeypatch):
     exact = ir_metrics.rank_by_vectors(queries, corpus, query_ids, corpus_ids)
     monkeypatch.setattr(ir_metrics, "FAISS_FROM", 100)
     assert ir_metrics.rank_by_vectors(queries, corpus, query_ids, corpus_ids) == exact
+
+
+def test_the_vector_cache_tells_apart_the_lengths_a_model_reads(tmp_path, monkeypatch):
+    # one model's weights at 128 tokens and at 256 give other vectors: a cache shared by both gave the
+    # 128-token figures to a 256-token evaluation (2026-12-04)
+    from embedlab.evaluate.ir_metrics import cached_vectors
+
+    monkeypatch.setenv("EMBEDLAB_CACHE_DIR", str(tmp_path / "cache"))
+    encoder, calls = BagOfWordsEncoder(), []
+    encoder.identity = {**encoder.identity, "fingerprint": "f" * 64}
+
+    def encode():
+        calls.append(encoder.max_seq_length)
+        return encoder.encode(list(TASK.corpus.values()))
+
+    cached_vectors(encoder, TASK.corpus, encode)
+    encoder.max_seq_length = 128
+    cached_vectors(encoder, TASK.corpus, encode)
+    cached_vectors(encoder, TASK.corpus, encode)
+    assert calls == [512, 128]

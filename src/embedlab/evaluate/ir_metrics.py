@@ -241,8 +241,9 @@ def _dense_rankings(model, task, backend: str, batch_size: int, show: bool, long
 def cached_vectors(encoder, texts: dict[str, str], encode, kind: str = "vectors") -> np.ndarray:
     """`encode()`'s vectors of `texts`, kept in the cache under the model's fingerprint, pooling,
     normalisation and precision and a digest of the texts (ids included): the second call reads them.
-    Without a fingerprint (a hub model not on disk) nothing is cached. `kind` names another per-text array
-    kept the same way (the token lengths of `evaluate.long_documents`).
+    Without a fingerprint (a hub model not on disk) nothing is cached. The key includes the length the
+    model reads (`max_seq_length`). `kind` names another per-text array kept the same way (the token lengths
+    of `evaluate.long_documents`).
 
     Example::
 
@@ -260,7 +261,8 @@ def cached_vectors(encoder, texts: dict[str, str], encode, kind: str = "vectors"
     for key, text in texts.items():
         digest.update(f"{key}\t{text}\n".encode("utf-8", "surrogatepass"))
     recipe = [identity.get(k) for k in ("fingerprint", "pooling", "normalize", "precision")]
-    recipe += [kind] if kind != "vectors" else []  # the vectors' keys as they were before `kind`
+    # the length the model reads: one set of weights at 128 and at 256 tokens gives other vectors
+    recipe += [kind, getattr(encoder, "max_seq_length", None)]
     path = cache_dir() / "retrieval" / f"{content_digest([recipe, digest.hexdigest()])}.npy"
     if path.is_file():
         vectors = np.load(path)
