@@ -113,7 +113,7 @@ def _tfidf_results(papers: _Papers, tasks: tuple[str, ...]):
 def _encoder_results(
     model: str, papers: _Papers, tasks: tuple[str, ...], seed: int, payload: dict, with_map: bool
 ):
-    from embedlab.runtime.encoder import TorchEncoder
+    from embedlab.runtime.encoder import TorchEncoder, encode_in_chunks
 
     settings, test = papers.settings, papers.test
     encoder = TorchEncoder(model, bf16=False)  # figures are fp32, as the model is loaded
@@ -121,9 +121,14 @@ def _encoder_results(
         encoder.model.max_seq_length = settings.max_seq_length
     vectors: dict[str, np.ndarray] = {}
 
+    def encode(texts: list[str], label: str) -> np.ndarray:  # minutes of abstracts: a labelled bar
+        size = settings.batch_size
+        return encode_in_chunks(lambda part: encoder.encode(part, batch_size=size), texts, f"arXiv {label}",
+                                dim=encoder.dim, batch_size=size)  # fmt: skip
+
     def test_vectors(name: str) -> np.ndarray:  # each field of the test papers is encoded once
         if name not in vectors:
-            vectors[name] = encoder.encode(papers.texts(test, name), batch_size=settings.batch_size)
+            vectors[name] = encode(papers.texts(test, name), f"test {name}s")
         return vectors[name]
 
     retrieval = classification = None
@@ -133,7 +138,7 @@ def _encoder_results(
         )
     if CLASSIFICATION in tasks:
         field = settings.classification_field
-        train_vectors = encoder.encode(papers.texts(papers.train, field), batch_size=settings.batch_size)
+        train_vectors = encode(papers.texts(papers.train, field), f"classifier training {field}s")
         classification = classify_embeddings(
             train_vectors,
             papers.labels(papers.train),
