@@ -155,7 +155,7 @@ def _print_retrieval(model: str, records: list) -> None:
             how = (
                 "scored by their best chunk"
                 if r.task.endswith("+chunks")
-                else "truncated (--long-documents chunk)"
+                else "truncated (--long-documents chunk scores their best chunk)"
             )
             console.print(f"{r.task}: {r.n:,} documents ({r.value:.1f}%) longer than the model reads: {how}",
                           highlight=False)  # fmt: skip
