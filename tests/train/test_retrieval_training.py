@@ -178,3 +178,16 @@ def test_label_positives_are_training_documents_of_the_querys_label(tmp_path):
         assert set(judged) == {d for d in dev.corpus if rows.labels[d] == rows.labels[own]}
     with pytest.raises(ValueError, match="name label_field"):
         RetrievalData(documents="d.jsonl", query_field="t", document_field="a", label_positives=0.5)
+
+
+def test_adapt_label_positives_needs_a_label_field_one_line(tmp_path, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from embedlab.cli import app
+
+    docs = write_documents(tmp_path / "papers.jsonl", 30)
+    args = ["adapt", str(docs), "--query-field", "title", "--document-field", "abstract", "-m",
+            str(tiny_model_dir), "--label-positives", "0.5", "--out", str(tmp_path / "runs" / "a")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "label_field" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()

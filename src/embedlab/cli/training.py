@@ -107,6 +107,12 @@ def adapt_command(
         int | None, typer.Option(min=1, help="Train on a seeded sample of this many pairs.")
     ] = None,
     epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the training pairs.")] = 1.0,
+    label_positives: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="With --label-field: this share of positives of the query's label."
+        ),
+    ] = 0.0,
     tasks: Annotated[
         str, typer.Option(help="Also scored before and after (besides the held-out queries); '' for none.")
     ] = "sts",
@@ -122,7 +128,7 @@ def adapt_command(
     config = adapt_config(
         documents, query_field=query_field, document_field=document_field, label_field=label_field,
         id_field=id_field, model=model, out=out, hard_negatives=hard_negatives, max_pairs=max_pairs,
-        epochs=epochs, tasks=task_list,
+        epochs=epochs, tasks=task_list, label_positives=label_positives,
     )  # fmt: skip
     _train_and_report(config, resume=resume, overwrite=force)
 

@@ -96,9 +96,11 @@ def adapt_config(
     max_pairs: int | None = None,
     epochs: float = 1.0,
     tasks: list[str] | None = None,
+    label_positives: float = 0.0,
 ) -> RunConfig:
     """The run config `embedlab adapt` trains: MNRL on (query field, document field) pairs of `documents`,
-    `hard_negatives` mined with `model` (label-aware with `label_field`), into `out` (a run folder; default
+    `hard_negatives` mined with `model` (label-aware with `label_field`; `label_positives` of the pairs with
+    a positive of the query's label), into `out` (a run folder; default
     runs/adapt-DOCS); scored on held-out queries and `tasks` (default: the STS suite), before and after.
     Save it with `config.to_yaml()` to change more than these.
 
@@ -107,14 +109,27 @@ def adapt_config(
         config = adapt_config("papers.jsonl", query_field="title", document_field="abstract")
         train(config, log=print)
     """
-    from embedlab.config import STS_SUITE
+    from pydantic import ValidationError
+
+    from embedlab.errors import ConfigError, format_validation_error
 
     folder = (
         Path(out) if out is not None else Path("runs") / f"adapt-{Path(str(documents)).stem.split('.')[0]}"
     )
     retrieval = {"documents": str(documents), "query_field": query_field, "document_field": document_field,
                  "label_field": label_field, "id_field": id_field, "hard_negatives": hard_negatives,
-                 "max_pairs": max_pairs}  # fmt: skip
+                 "max_pairs": max_pairs, "label_positives": label_positives}  # fmt: skip
+    try:
+        return _adapt_run_config(folder, model, retrieval, label_field, epochs, tasks)
+    except ValidationError as error:  # one line naming the parameter, never a traceback
+        raise ConfigError(format_validation_error("adapt", error)) from None
+
+
+def _adapt_run_config(
+    folder: Path, model: str, retrieval: dict, label_field: str | None, epochs: float, tasks: list[str] | None
+) -> RunConfig:
+    from embedlab.config import STS_SUITE
+
     return RunConfig.model_validate(
         {
             "name": folder.name,
