@@ -186,8 +186,9 @@ def test_adapt_label_positives_needs_a_label_field_one_line(tmp_path, tiny_model
     from embedlab.cli import app
 
     docs = write_documents(tmp_path / "papers.jsonl", 30)
-    args = ["adapt", str(docs), "--query-field", "title", "--document-field", "abstract", "-m",
-            str(tiny_model_dir), "--label-positives", "0.5", "--out", str(tmp_path / "runs" / "a")]  # fmt: skip
+    args = ["adapt", str(docs), "--query-field", "title", "--document-field", "abstract",
+            "-m", str(tiny_model_dir), "--label-positives", "0.5",
+            "--out", str(tmp_path / "runs" / "a")]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "label_field" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
