@@ -239,6 +239,12 @@ def test_long_documents_are_truncated_or_scored_by_their_best_chunk(monkeypatch)
     for records, task_name in ((truncated, "retrieval:long"), (chunked, "retrieval:long+chunks")):
         (record,) = [r for r in records if r.metric == "long_documents"]
         assert (record.task, record.n) == (task_name, 1) and record.value == pytest.approx(100 / 3)
+    from embedlab.evaluate.long_documents import long_documents_notes
+
+    assert (
+        long_documents_notes(truncated)[0][1] == "1 documents (33.3%) longer than the model reads: truncated"
+    )
+    assert long_documents_notes(chunked)[0][1].endswith("scored by their best chunk")
     with pytest.raises(EmbedlabError, match="long_documents='split'"):
         evaluate_retrieval_task("short", task, long_documents="split", show_progress=False)
 

@@ -143,22 +143,16 @@ def evaluate(
 
 
 def _print_retrieval(model: str, records: list) -> None:
-    from embedlab.evaluate.long_documents import METRIC
+    from embedlab.evaluate.long_documents import METRIC, long_documents_notes
 
     print_table(
         f"{model} — retrieval (×100)",
         ["task", "split", "queries", "metric", "value"],
         [[r.task, r.split, f"{r.n:,}", r.metric, f"{r.value:.2f}"] for r in records if r.metric != METRIC],
     )
-    for r in records:
-        if r.metric == METRIC and r.n:
-            how = (
-                "scored by their best chunk"
-                if r.task.endswith("+chunks")
-                else "truncated (--long-documents chunk scores their best chunk)"
-            )
-            console.print(f"{r.task}: {r.n:,} documents ({r.value:.1f}%) longer than the model reads: {how}",
-                          highlight=False)  # fmt: skip
+    for r, note in long_documents_notes(records):
+        hint = "" if r.task.endswith("+chunks") else " (--long-documents chunk scores their best chunk)"
+        console.print(f"{r.task}: {note}{hint}", highlight=False)
 
 
 @app.command("pipeline")

@@ -79,3 +79,19 @@ def long_documents_record(task: str, split: str, units: CorpusUnits, documents: 
         long_documents_record("retrieval:scifact", "test", units, 5183)  # EvalRecord(..., 21.3, 1104)
     """
     return EvalRecord(task, split, METRIC, 100 * units.long / max(1, documents), units.long)
+
+
+def long_documents_notes(records) -> list[tuple[EvalRecord, str]]:
+    """Each `long_documents` record that counted any, with the sentence that says what became of them (for
+    the CLI's output and the model card alike).
+
+    Example::
+
+        long_documents_notes(records)[0][1]  # "1,453 documents (72.7%) longer than the model reads: …"
+    """
+    return [
+        (r, f"{r.n:,} documents ({r.value:.1f}%) longer than the model reads: "
+            + ("scored by their best chunk" if r.task.endswith("+chunks") else "truncated"))
+        for r in records
+        if r.metric == METRIC and r.n
+    ]  # fmt: skip

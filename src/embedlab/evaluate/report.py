@@ -151,14 +151,9 @@ def _evaluation(after: Sequence[EvalRecord], before: Sequence[EvalRecord] | None
 
 
 def _long_documents_note(records: Sequence[EvalRecord]) -> str:
-    from embedlab.evaluate.long_documents import METRIC
+    from embedlab.evaluate.long_documents import long_documents_notes
 
-    notes = [
-        f"{r.task.removeprefix('retrieval:')}: {r.n:,} documents ({r.value:.1f}%) "
-        + ("scored by their best chunk" if r.task.endswith("+chunks") else "truncated")
-        for r in records
-        if r.metric == METRIC and r.n
-    ]
+    notes = [f"{r.task.removeprefix('retrieval:')}: {note}" for r, note in long_documents_notes(records)]
     return f" Documents longer than the model reads — {'; '.join(notes)}." if notes else ""
 
 
