@@ -206,3 +206,47 @@ def test_nanobeir_names_and_the_hub_path(tmp_path, monkeypatch):
     monkeypatch.setattr("datasets.load_dataset", offline)
     with pytest.raises(DataError, match=r"nanobeir/NanoSciFact/.*sentence-transformers/NanoBEIR-en"):
         load_nanobeir("scifact")
+
+
+def test_mteb_tasks_read_local_folders_and_mtebs_own_split_data(tmp_path, monkeypatch, tiny_model_dir):
+    pytest.importorskip("mteb")
+    from datasets import Dataset
+
+    from embedlab.data.beir import RetrievalTask, load_beir, write_beir
+    from embedlab.data.mteb_tasks import from_split_data, load_mteb_task
+    from embedlab.evaluate.records import lookup
+    from embedlab.evaluate.suite import evaluate_suite
+
+    corpus = {"d1": "a man plays guitar music", "d2": "the stock market fell", "d3": "a cat sleeps"}
+    queries = {"q1": "guitar music", "q2": "stock market"}
+    qrels = {"q1": {"d1": 2, "d3": 0}, "q2": {"d2": 1}}
+    write_beir(tmp_path / "mteb" / "SciFact", RetrievalTask("SciFact", "test", queries, corpus, qrels))
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path))
+    local = load_mteb_task("SciFact")
+    assert (local.name, local.split, local.qrels) == ("SciFact", "test", qrels)
+    records = evaluate_suite(str(tiny_model_dir), "mteb:SciFact").retrieval
+    assert lookup(records, "retrieval:SciFact", "ndcg@10") is not None
+    # the hub path converts what mteb's loader returns: the same task as the BEIR folder gives
+    mteb_split = {
+        "corpus": Dataset.from_list([{"id": k, "title": "", "text": v} for k, v in corpus.items()]),
+        "queries": Dataset.from_list(
+            [{"id": k, "text": v} for k, v in {**queries, "q9": "unjudged"}.items()]
+        ),
+        "relevant_docs": qrels,
+    }
+    assert from_split_data("SciFact", "test", mteb_split) == load_beir(tmp_path / "mteb" / "SciFact")
+
+
+def test_mteb_names_are_checked_against_mteb_before_any_work(tmp_path, monkeypatch):
+    pytest.importorskip("mteb")
+    from embedlab.data.mteb_tasks import load_mteb_task
+
+    with pytest.raises(DataError, match=r"'SciFactx' not found\. Did you mean: 'SciFact'"):
+        split_tasks("stsb,mteb:SciFactx")
+    with pytest.raises(DataError, match="a STS task; mteb:TASK reads retrieval tasks"):
+        split_tasks("mteb:STSBenchmark")
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path))  # no local copy: the hub, which is offline here
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match=r"mteb/NFCorpus/ .*mteb/nfcorpus from the hub"):
+        load_mteb_task("NFCorpus")

@@ -59,6 +59,7 @@ def evaluate(
             help="Comma-separated tasks, optionally task:split; 'sts' = 7-task suite; "
             "arxiv-retrieval, arxiv-classification, arxiv-clustering; mrpc (pair classification); "
             "retrieval:DIR[:SPLIT] for a BEIR-layout folder; nanobeir[:scifact+nfcorpus]; "
+            "mteb:SciFact[+NFCorpus] (MTEB retrieval tasks); "
             "'suite' = one of each type, with baselines."
         ),
     ] = "sts",

@@ -38,6 +38,7 @@ class SuiteResult:
 
 RETRIEVAL = "retrieval:"
 NANOBEIR = "nanobeir"
+MTEB = "mteb:"  # an MTEB retrieval task by name: `data.mteb_tasks`
 SPLITS = ("test", "dev", "validation", "train")
 
 
@@ -55,7 +56,7 @@ def retrieval_task_spec(item: str) -> tuple[Path, str]:
 
 def load_retrieval_tasks(item: str) -> list[RetrievalTask]:
     """The tasks one retrieval spec names: 'retrieval:DIR[:SPLIT]' (a BEIR folder), 'nanobeir' (the 13
-    NanoBEIR tasks) or 'nanobeir:scifact+nfcorpus'.
+    NanoBEIR tasks), 'nanobeir:scifact+nfcorpus', or MTEB retrieval tasks by name ('mteb:SciFact+NFCorpus').
 
     Example::
 
@@ -65,11 +66,15 @@ def load_retrieval_tasks(item: str) -> list[RetrievalTask]:
         from embedlab.data.nanobeir import load_nanobeir, nanobeir_names
 
         return [load_nanobeir(name) for name in nanobeir_names(item)]
+    if item.startswith(MTEB):
+        from embedlab.data.mteb_tasks import load_mteb_task, mteb_names
+
+        return [load_mteb_task(name) for name in mteb_names(item)]
     return [load_beir(*retrieval_task_spec(item))]
 
 
 def _is_retrieval(item: str) -> bool:
-    return item.startswith(RETRIEVAL) or item == NANOBEIR or item.startswith(f"{NANOBEIR}:")
+    return item.startswith((RETRIEVAL, MTEB)) or item == NANOBEIR or item.startswith(f"{NANOBEIR}:")
 
 
 PAIR_CLASSIFICATION = "mrpc"
@@ -115,6 +120,12 @@ def split_tasks(tasks: str) -> TaskSelection:
     if sts_tasks:
         parse_tasks(sts_tasks)
     for item in retrieval:
+        if item.startswith(MTEB):
+            from embedlab.data.mteb_tasks import check_mteb_task, mteb_names
+
+            for name in mteb_names(item):
+                check_mteb_task(name)  # a name mteb does not know, or not a retrieval task, fails here
+            continue
         if not item.startswith(RETRIEVAL):
             from embedlab.data.nanobeir import nanobeir_names
 
