@@ -52,6 +52,39 @@ def check_seeds(config: RunConfig, seeds: int | None, soup: str | None) -> None:
         raise ConfigError("--soup greedy chooses its members on dev; the config has no dev split")
 
 
+def seed_values(first: int, seeds: int | None, soup: str | None = None) -> list[int]:
+    """The seeds of a sweep: the config's own, then the next ones (`check_sweep` refuses fewer than two).
+    Every seed sweep — `train --seeds`, `pipeline --seeds` — draws them so.
+
+    Example::
+
+        seed_values(42, 3)  # [42, 43, 44]
+    """
+    return list(range(first, first + check_sweep(seeds, soup)))
+
+
+def spread_summary(figures: list[dict[tuple[str, str], float]]) -> list[dict]:
+    """One `spread_row` per figure every seed has (keyed by (task, split or metric)), in the first seed's
+    order: what any seed sweep reports.
+
+    Example::
+
+        spread_summary([{("stsb", "test"): 85.9}, {("stsb", "test"): 86.2}])[0]["mean"]  # 86.05
+    """
+    keys = [key for key in figures[0] if all(key in seed for seed in figures)]
+    return [spread_row(task, split, [seed[(task, split)] for seed in figures]) for task, split in keys]
+
+
+def spread_cells(row: dict) -> list[str]:
+    """A summary row's "mean ± sd" and "min–max" table cells.
+
+    Example::
+
+        spread_cells(spread_row("stsb", "test", [85.9, 86.2]))  # ["86.05 ± 0.21", "85.90–86.20"]
+    """
+    return [f"{row['mean']:.2f} ± {row['std']:.2f}", f"{row['min']:.2f}–{row['max']:.2f}"]
+
+
 def seed_summary(runs: list[RunResult]) -> list[dict]:
     """Mean, standard deviation, min and max over the seeds of each task's Spearman, and of the best dev.
 
@@ -59,18 +92,13 @@ def seed_summary(runs: list[RunResult]) -> list[dict]:
 
         seed_summary(runs)[0]  # {"task": "stsb", "split": "test", "mean": 85.9, "std": 0.21, ...}
     """
-    rows = []
-    keys = dict.fromkeys((r.task, r.split) for r in runs[0].after if r.metric == SPEARMAN)
-    for task, split in keys:
-        values = [
-            next(r.value for r in run.after if (r.task, r.split, r.metric) == (task, split, SPEARMAN))
-            for run in runs
-        ]
-        rows.append(spread_row(task, split, values))
-    devs = [run.best_dev_spearman for run in runs if run.best_dev_spearman is not None]
-    if len(devs) == len(runs):
-        rows.append(spread_row("best dev", "dev", devs))
-    return rows
+    figures = []
+    for run in runs:
+        seed = {(r.task, r.split): r.value for r in run.after if r.metric == SPEARMAN}
+        if run.best_dev_spearman is not None:
+            seed[("best dev", "dev")] = run.best_dev_spearman
+        figures.append(seed)
+    return spread_summary(figures)
 
 
 def train_seeds(
@@ -94,7 +122,6 @@ def train_seeds(
         result.soup_dir  # loads with SentenceTransformer(result.soup_dir)
     """
     check_seeds(config, seeds, soup)
-    assert seeds is not None  # checked above
     if config.stages is not None:
         from embedlab.train.stages import last_stage_after_earlier
 
@@ -103,7 +130,7 @@ def train_seeds(
     if is_main_process():  # a folder of the user's there is refused before hours of training
         open_dir(out, kind="seed sweep", names=["summary.json", "report.md", "soup"])
     runs: list[RunResult] = []
-    for seed in range(config.seed, config.seed + seeds):
+    for seed in seed_values(config.seed, seeds):
         # the seeds share their starting model: its figures are measured once (minutes for MPNet)
         before = runs[0].before if runs else None
         runs.append(_train_seed(config, seed, resume, overwrite, before, log))
@@ -169,10 +196,7 @@ def _write_report(config: RunConfig, result: SeedsResult) -> None:
         "seeds": [run.run_dir.name for run in result.runs],
         "summary": result.summary,
     }
-    rows = [
-        [_row_name(r), f"{r['mean']:.2f} ± {r['std']:.2f}", f"{r['min']:.2f}–{r['max']:.2f}"]
-        for r in result.summary
-    ]
+    rows = [[_row_name(r), *spread_cells(r)] for r in result.summary]
     headers = ["task", f"Spearman, mean ± sd of {len(result.runs)} seeds", "min–max"]
     if result.soup_after is not None:
         payload["soup"] = {

@@ -1,5 +1,7 @@
 """`embedlab pipeline CONFIG --seeds N`: one arXiv config trained with N seeds on one benchmark, and the
 mean ± sd of the fine-tuned model's figures — how much of a difference between two levers is seed noise.
+The seeds, their summary and its table cells are `train.seeds`' (as `train --seeds` has them); what is the
+pipeline's own is the benchmark the seeds share and the figures read from each run's stage records.
 
 The seeds vary what training draws (pairs, their order, the batches); the benchmark stays put: the split, the
 classifier's training papers and the eval-split sample that picks the checkpoint all follow `data.seed` (the
@@ -18,9 +20,10 @@ from embedlab.apps.arxiv.config import PipelineConfig
 from embedlab.apps.arxiv.pipeline import BEST_METRIC, Stages, open_run_dir, run_pipeline
 from embedlab.apps.arxiv.report import METRICS
 from embedlab.apps.arxiv.soup import ArxivSoup, soup_seeds
-from embedlab.evaluate.report import markdown_table, spread_row
+from embedlab.evaluate.report import markdown_table
 from embedlab.hardware import is_main_process, wait_for_everyone
 from embedlab.io import open_dir, write_json_atomic, write_text_atomic
+from embedlab.train.seeds import seed_values, spread_cells, spread_summary
 from embedlab.train.soup import check_sweep
 
 EVAL_SPLIT_CHOICE = ("eval split", "precision@10 (the choice)")
@@ -50,7 +53,6 @@ def seeded_configs(config: PipelineConfig, seeds: int | None) -> list[PipelineCo
 
         [c.run_dir.name for c in seeded_configs(config, 3)]  # ["arxiv-minilm", "arxiv-minilm-seed43", ...]
     """
-    count = check_sweep(seeds, None)
     data = config.data.model_copy(update={"seed": config.data_seed})
     return [
         config.model_copy(
@@ -60,7 +62,7 @@ def seeded_configs(config: PipelineConfig, seeds: int | None) -> list[PipelineCo
                 "name": config.name if seed == config.seed else f"{config.name}-seed{seed}",
             }
         )
-        for seed in range(config.seed, config.seed + count)
+        for seed in seed_values(config.seed, seeds)
     ]
 
 
@@ -144,9 +146,7 @@ def seed_summary(runs: list[PipelineConfig]) -> list[dict]:
 
         seed_summary(seeded_configs(config, 3))[0]["values"]  # [57.02, 56.6, 57.3]
     """
-    figures = [_figures(run) for run in runs]
-    keys = [key for key in figures[0] if all(key in f for f in figures)]
-    return [spread_row(task, metric, [f[(task, metric)] for f in figures]) for task, metric in keys]
+    return spread_summary([_figures(run) for run in runs])
 
 
 def _write_report(config: PipelineConfig, result: PipelineSeeds) -> None:
@@ -182,8 +182,7 @@ def _table(result: PipelineSeeds) -> str:
             row["task"],
             row["split"],
             _shown(base_values.get((row["task"], row["split"]))),
-            f"{row['mean']:.2f} ± {row['std']:.2f}",
-            f"{row['min']:.2f}–{row['max']:.2f}",
+            *spread_cells(row),
             ", ".join(f"{v:.2f}" for v in row["values"]),
             *([_shown(soup_values.get((row["task"], row["split"])))] if soup_values is not None else []),
         ]
