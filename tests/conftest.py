@@ -47,9 +47,9 @@ def fixtures() -> Path:
     return FIXTURES
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer, 32-dim BERT with random weights, saved as a sentence-transformers folder (mean pooling)."""
+def make_tiny_model(root: Path, words: list[str]) -> Path:
+    """A 2-layer, 32-dim BERT with random weights knowing `words`, saved under `root` as a
+    sentence-transformers folder (mean pooling)."""
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Transformer
@@ -57,15 +57,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     torch.manual_seed(0)
-    root = tmp_path_factory.mktemp("tiny-bert")
     backbone = root / "backbone"
     backbone.mkdir()
-    words = sorted(set(re.findall(r"[a-z]+", VOCAB_TEXT)))
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocabulary = specials + list(".,!?'") + words
+    vocabulary = specials + list(".,!?'") + sorted(set(words))
     # transformers 5 ignores vocab_file here (every word became [UNK]): the mapping itself is given
     tokenizer = BertTokenizerFast(vocab={token: i for i, token in enumerate(vocabulary)}, do_lower_case=True)
-    assert tokenizer.tokenize("a dog") == ["a", "dog"]
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
@@ -81,6 +78,29 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model_dir = root / "model"
     model.save(str(model_dir), create_model_card=False)
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-dim BERT with random weights, saved as a sentence-transformers folder (mean pooling)."""
+    from transformers import BertTokenizerFast
+
+    model_dir = make_tiny_model(tmp_path_factory.mktemp("tiny-bert"), re.findall(r"[a-z]+", VOCAB_TEXT))
+    assert BertTokenizerFast.from_pretrained(model_dir).tokenize("a dog") == ["a", "dog"]
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny BERT as a reranker (a CrossEncoder folder, random one-output head): shapes, not quality."""
+    import torch
+
+    from embedlab.models.cross_encoder import load_cross_encoder
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-reranker") / "model"
+    load_cross_encoder(tiny_model_dir, max_length=24, start=True, device="cpu").save(str(out))
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -189,6 +189,24 @@ class RetrievalData(Strict):
         return f"{self.documents}: {self.query_field} → {self.document_field}"
 
 
+class CrossEncoderConfig(Strict):
+    """A reranker run (`cross_encoder:` in a run config): sentence-transformers' `CrossEncoder` and its
+    trainer, started from `model` (an embedding model's transformer with a new one-output head). With
+    `retrieval:` data it learns to rank: (query, positive) against hard negatives the `retriever` mines, and
+    is scored by reranking the retriever's top `depth` on the held-out queries; with scored `train:` pairs
+    (STS-B) it learns similarity, scored by Spearman.
+
+    Example::
+
+        CrossEncoderConfig(loss="bce", retriever="all-MiniLM-L6-v2", depth=50)
+    """
+
+    loss: Literal["bce", "lambda", "listnet", "mnrl"] = "bce"  # sentence_transformers.cross_encoder.losses
+    retriever: str | None = None  # the embedding model that mines and retrieves; default the run's model
+    depth: int = Field(default=50, gt=0)  # candidates of the retriever the reranker reorders
+    max_length: int = Field(default=256, gt=0)  # tokens of query and document together
+
+
 class LossConfig(Strict):
     """The loss and its settings; `name` is one of `LOSSES`.
 
@@ -342,6 +360,7 @@ class RunConfig(RunFolder):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     stages: list[StageConfig] | None = None  # train in stages (NLI, then STS-B), each into runs/NAME/STAGE
+    cross_encoder: CrossEncoderConfig | None = None  # train a reranker, not an embedding model
 
     @model_validator(mode="before")
     @classmethod
@@ -359,9 +378,30 @@ class RunConfig(RunFolder):
             return self._consistent_stages()
         if (self.model == "scratch") != (self.scratch is not None):
             raise ValueError("a 'scratch' section goes with model: scratch (and model: scratch needs one)")
+        if self.cross_encoder is not None:
+            return self._consistent_cross_encoder()
         if self.retrieval is not None:
             return self._consistent_retrieval()
         return self._consistent_pairs()
+
+    def _consistent_cross_encoder(self) -> RunConfig:
+        reranker = self.cross_encoder
+        assert reranker is not None
+        if self.scratch is not None or self.distill is not None:
+            raise ValueError(
+                "cross_encoder: a reranker starts from a model's transformer: no scratch/distill"
+            )
+        if (self.retrieval is None) == (self.train is None):
+            raise ValueError("cross_encoder: give 'retrieval' data (ranking) or scored 'train' pairs (STS)")
+        if self.train is not None and (not self.train.scored or reranker.loss != "bce"):
+            raise ValueError("cross_encoder with 'train' learns similarity from scored pairs with loss bce")
+        needs_negatives = reranker.loss in ("bce", "lambda", "listnet")
+        if self.retrieval is not None and needs_negatives and self.retrieval.hard_negatives < 1:
+            raise ValueError(
+                f"cross_encoder.loss {reranker.loss} learns from mined negatives: "
+                "set retrieval.hard_negatives"
+            )
+        return self
 
     def _consistent_pairs(self) -> RunConfig:
         if self.distill is None and self.train is None:

@@ -172,6 +172,61 @@ def test_eval_scores_a_beir_folder_with_a_model_and_with_bm25(tmp_path, tiny_mod
     }
 
 
+class WordOverlapReranker:
+    """Scores (query, document) by the words they share: a reranker whose right answer is known."""
+
+    calls = 0
+
+    def predict(self, pairs, **_):
+        self.calls += len(pairs)
+        return [len(set(q.split()) & set(d.split())) for q, d in pairs]
+
+
+def test_reranking_reorders_only_the_first_depth_and_reuses_scores():
+    from embedlab.evaluate.rerank import rerank_rankings
+
+    worst_first = {q: sorted(TASK.corpus, key=lambda d: d in TASK.qrels[q]) for q in TASK.queries}
+    reranker, cache = WordOverlapReranker(), {}
+    reranked = rerank_rankings(TASK, worst_first, reranker, depth=4, cache=cache)
+    assert all(reranked[q][0] == next(iter(TASK.qrels[q])) for q in TASK.queries)
+    assert mean_measures(reranked, TASK.qrels)["ndcg@10"] == pytest.approx(1.0)
+    shallow = rerank_rankings(TASK, worst_first, reranker, depth=2, cache=cache)
+    assert all(shallow[q][2:] == worst_first[q][2:] for q in TASK.queries)  # below the depth: untouched
+    assert reranker.calls == 12  # the second call read every pair from the cache
+
+
+def test_eval_rerank_adds_the_reranked_figures_and_refuses_a_bi_encoder(
+    tmp_path, tiny_model_dir, tiny_reranker_dir
+):
+    folder = write_beir(tmp_path / "planted", TASK)
+    out = tmp_path / "r.json"
+    args = [
+        "eval",
+        "bm25",
+        "--tasks",
+        f"retrieval:{folder}",
+        "--rerank",
+        str(tiny_reranker_dir),
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = json.loads(out.read_text())["records"]
+    tasks = {r["task"] for r in records}
+    assert tasks == {"retrieval:planted", "retrieval:planted+rerank"}
+    recall = {r["task"]: r["value"] for r in records if r["metric"] == "recall@100"}
+    assert recall["retrieval:planted+rerank"] == recall["retrieval:planted"]  # the same documents, reordered
+    wrong = CliRunner().invoke(
+        app, [*args[:4], "--rerank", str(tiny_model_dir), "--out", str(tmp_path / "w.json")]
+    )
+    assert wrong.exit_code == 2 and "is an embedding model" in wrong.stderr
+    no_task = CliRunner().invoke(
+        app, ["eval", str(tiny_model_dir), "--tasks", "stsb", "--rerank", str(tiny_reranker_dir)]
+    )
+    assert no_task.exit_code == 2 and "add a retrieval task" in no_task.stderr
+
+
 def test_hybrid_fuses_by_reciprocal_rank_and_the_corpus_vectors_are_cached(tmp_path, monkeypatch):
     from embedlab.evaluate import ir_metrics
     from embedlab.evaluate.ir_metrics import cached_vectors, evaluate_retrieval_task, fused

@@ -118,3 +118,36 @@ def test_cli_build_chunks_and_searches_by_mode_filter_and_like(tiny_model_dir, t
     assert neither.exit_code == 2 and "--like" in neither.stderr
     bad = runner.invoke(app, ["index", "search", str(out), "x", "--where", "kind"])
     assert bad.exit_code == 2 and "field=value" in bad.stderr
+
+
+def test_rerank_reorders_the_first_stage_by_the_rerankers_scores(tmp_path, tiny_reranker_dir):
+    from embedlab.models.cross_encoder import load_cross_encoder, rerank
+
+    index, encoder = build(tmp_path)
+    reranker = load_cross_encoder(tiny_reranker_dir, device="cpu")
+    first = search(index, encoder, "rocket garlic", k=5, mode="dense")
+    hits = search(index, encoder, "rocket garlic", k=2, mode="dense", rerank=reranker, rerank_depth=5)
+    scores = rerank("rocket garlic", [h.highlight for h in first], reranker)
+    best = sorted(range(5), key=lambda i: -scores[i])[:2]
+    assert [h.id for h in hits] == [first[i].id for i in best]
+    assert [h.rerank_score for h in hits] == pytest.approx([float(scores[i]) for i in best])
+    assert hits[0].score == first[best[0]].score  # the first stage's score is kept beside the reranker's
+    with pytest.raises(EmbedlabError, match="rerank_depth=0"):
+        search(index, encoder, "rocket", rerank=reranker, rerank_depth=0)
+
+
+def test_cli_search_rerank_shows_both_scores_and_refuses_an_embedding_model(
+    tiny_model_dir, tiny_reranker_dir, tmp_path
+):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps(d) + "\n" for d in DOCS))
+    out = tmp_path / "idx"
+    runner = CliRunner()
+    built = runner.invoke(app, ["index", "build", str(tiny_model_dir), str(docs), "--out", str(out)])
+    assert built.exit_code == 0, built.output
+    found = runner.invoke(app, ["index", "search", str(out), "rocket", "--rerank", str(tiny_reranker_dir)])
+    assert found.exit_code == 0, found.output
+    assert "rerank" in found.output and "top 50 reranked" in found.output
+    wrong = runner.invoke(app, ["index", "search", str(out), "rocket", "--rerank", str(tiny_model_dir)])
+    assert wrong.exit_code == 2 and "is an embedding model" in wrong.stderr
+    assert len(wrong.stderr.strip().splitlines()) == 1

@@ -59,6 +59,17 @@ SkipBadRows = Annotated[
     bool,
     typer.Option(help="Set bad rows aside in rejected.jsonl (beside the output) instead of stopping."),
 ]
+Rerank = Annotated[
+    str | None,
+    typer.Option(
+        "--rerank",
+        help="A reranker that reorders the first results: a CrossEncoder folder (`embedlab train "
+        "configs/reranker-arxiv-minilm.yaml` makes one).",
+    ),
+]
+RerankDepth = Annotated[
+    int, typer.Option("--rerank-depth", min=1, help="--rerank: how many first-stage results it reorders.")
+]
 ManifestModel = Annotated[str | None, typer.Option(help="Model.", show_default="the one in the manifest")]
 
 Device = Annotated[

@@ -11,6 +11,8 @@ from embedlab.cli.common import (
     BackendName,
     Device,
     Dtype,
+    Rerank,
+    RerankDepth,
     app,
     console,
     data_app,
@@ -92,6 +94,8 @@ def evaluate(
             help="retrieval:DIR documents longer than the model reads: truncate, or chunk (best chunk)."
         ),
     ] = "truncate",
+    rerank: Rerank = None,
+    rerank_depth: RerankDepth = 50,
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -108,7 +112,7 @@ def evaluate(
     settings = ArxivEvalConfig(query_field=query_field, test_size=test_size, batch_size=batch_size)
     result = evaluate_suite(
         model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings, mode=mode,
-        backend=backend, long_documents=long_documents,
+        backend=backend, long_documents=long_documents, rerank=rerank, rerank_depth=rerank_depth,
     )  # fmt: skip
     if result.sts:
         headers, rows = table_rows(result.sts)

@@ -18,6 +18,8 @@ from embedlab.cli.common import (
     IndexKind,
     LockTimeout,
     ManifestModel,
+    Rerank,
+    RerankDepth,
     SearchMode,
     SkipBadRows,
     TextField,
@@ -256,6 +258,8 @@ def index_search(
     backend: IndexBackend = None,
     device: Device = None,
     dtype: Dtype = None,
+    rerank: Rerank = None,
+    rerank_depth: RerankDepth = 50,
 ) -> None:
     """The k documents best matching the query (or like a document), each with its best passage."""
     use_device(device, dtype)
@@ -265,6 +269,13 @@ def index_search(
 
     if (query is None) == (like is None):
         raise EmbedlabError("give a QUERY, or --like DOC_ID for documents similar to an indexed one")
+    reranker = None
+    if rerank is not None:
+        if like is not None:
+            raise EmbedlabError("--rerank reorders the results of a QUERY, not of --like")
+        from embedlab.models.cross_encoder import load_cross_encoder
+
+        reranker = load_cross_encoder(rerank)  # an embedding model here: one line, before the index loads
     index = DocumentIndex.load(directory)
     if like is not None:
         hits = more_like_this(index, like, k=k, where=where)
@@ -277,12 +288,24 @@ def index_search(
                 model or model_source(index.manifest), backend or model_backend(index.manifest)
             )
             index.check_model(encoder.identity, encoder.dim, directory)
-        hits = search(index, encoder, query or "", k=k, mode=used, where=where)
-        title = f"{query!r} in {directory} ({used})"
+        hits = search(
+            index,
+            encoder,
+            query or "",
+            k=k,
+            mode=used,
+            where=where,
+            rerank=reranker,
+            rerank_depth=rerank_depth,
+        )
+        title = f"{query!r} in {directory} ({used}" + (f", top {rerank_depth} reranked)" if rerank else ")")
+    headers = ["#", "id", "score", *(["rerank"] if reranker is not None else []), "best passage"]
     rows = [
-        [str(rank), hit.id, f"{hit.score:.3f}", hit.highlight[:90]] for rank, hit in enumerate(hits, start=1)
-    ]
-    print_table(title, ["#", "id", "score", "best passage"], rows)
+        [str(rank), hit.id, f"{hit.score:.3f}",
+         *([f"{hit.rerank_score:.3f}"] if reranker is not None else []), hit.highlight[:90]]
+        for rank, hit in enumerate(hits, start=1)
+    ]  # fmt: skip
+    print_table(title, headers, rows)
 
 
 @app.command("serve")
@@ -296,6 +319,10 @@ def serve(
     ] = None,
     classifier: Annotated[
         Path | None, typer.Option(help="`classify train` folder for POST /classify.")
+    ] = None,
+    reranker: Annotated[
+        str | None,
+        typer.Option(help="A reranker (CrossEncoder folder) for POST /v1/rerank and POST /search's rerank."),
     ] = None,
     backend: Annotated[
         BackendName | None, typer.Option(help="Encoder backend.", show_default="torch")
@@ -334,13 +361,14 @@ def serve(
 
     from embedlab.errors import ConfigError, format_validation_error
     from embedlab.serve import ServeSettings, create_app
-    from embedlab.serve.app import load_service_models
+    from embedlab.serve.app import load_service_models, load_service_reranker
     from embedlab.serve.connections import server_options
 
     given = {
         "model": model,
         "index_dir": str(index) if index else None,
         "classifier_dir": str(classifier) if classifier else None,
+        "reranker": reranker,
         "device": device,
         "dtype": dtype,
         "backend": backend,
@@ -359,8 +387,15 @@ def serve(
         raise ConfigError(format_validation_error("the service settings", error)) from None
     # a bad model, index or classifier: one line, before listening
     encoder, loaded_index, classifier_head = load_service_models(settings)
+    loaded_reranker = load_service_reranker(settings) if settings.reranker else None
     uvicorn.run(
-        create_app(settings, encoder=encoder, index=loaded_index, classifier=classifier_head),
+        create_app(
+            settings,
+            encoder=encoder,
+            index=loaded_index,
+            classifier=classifier_head,
+            reranker=loaded_reranker,
+        ),
         host=host,
         port=port,
         log_level="info",

@@ -186,13 +186,18 @@ def evaluate_retrieval_task(
     batch_size: int = 64,
     long_documents: str = "truncate",
     show_progress: bool = True,
+    rerank=None,
+    rerank_depth: int = 50,
+    rerank_cache: dict | None = None,
 ):
     """A `RetrievalTask` (see `embedlab.data.beir`) scored for `model` — exact cosine search over its
     vectors (`mode="dense"`), fused with BM25 by reciprocal rank (`hybrid`), or BM25 alone (`bm25`, also the
     model name `bm25`) — as records `retrieval:NAME` (`retrieval:NAME+hybrid`), ×100. The corpus vectors
     and the query vectors are cached by the model's fingerprint and the texts: a rerun encodes nothing.
     Documents longer than the model reads are truncated, or with `long_documents="chunk"` scored by their
-    best chunk (`retrieval:NAME+chunks`); a `long_documents` record says how many there were.
+    best chunk (`retrieval:NAME+chunks`); a `long_documents` record says how many there were. `rerank`: a
+    `CrossEncoder` that reorders each query's first `rerank_depth` documents; its records
+    (`retrieval:NAME+rerank`) follow the first stage's (`rerank_cache`: scores shared across calls).
     `model`: a name or folder (loaded with `backend`), or an encoder (`TorchEncoder.of(model, folder)`).
 
     Example::
@@ -207,16 +212,45 @@ def evaluate_retrieval_task(
     name = f"retrieval:{task.name}" + ("+hybrid" if mode == "hybrid" and dense else "")
     if not dense:
         rankings = bm25_rankings(task.queries, task.corpus)
-        return retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
-    rankings, units = _dense_rankings(model, task, backend, batch_size, show_progress, long_documents)
+        records = retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
+        return records + _reranked(task, rankings, name, rerank, rerank_depth, show_progress, rerank_cache)
+    rankings, units = dense_rankings(model, task, backend, batch_size, show_progress, long_documents)
     if mode == "hybrid":
         rankings = fused(rankings, bm25_rankings(task.queries, task.corpus))
     name += "+chunks" if units.starts is not None else ""
     records = retrieval_records(name, task.split, mean_measures(rankings, task.qrels), len(task.qrels))
+    records += _reranked(task, rankings, name, rerank, rerank_depth, show_progress, rerank_cache)
     return [*records, long_documents_record(name, task.split, units, len(task.corpus))]
 
 
-def _dense_rankings(model, task, backend: str, batch_size: int, show: bool, long_documents: str):
+def _reranked(task, rankings, name: str, reranker, depth: int, show: bool, cache) -> list[EvalRecord]:
+    if reranker is None:
+        return []
+    from embedlab.evaluate.rerank import rerank_rankings
+
+    reranked = rerank_rankings(task, rankings, reranker, depth=depth, show=show, cache=cache)
+    return retrieval_records(
+        f"{name}+rerank", task.split, mean_measures(reranked, task.qrels), len(task.qrels)
+    )
+
+
+def dense_rankings(
+    model,
+    task,
+    backend: str = "torch",
+    batch_size: int = 64,
+    show: bool = False,
+    long_documents: str = "truncate",
+):
+    """Each query's first documents by exact cosine search with `model` (a name or folder, or an encoder),
+    vectors cached; also the corpus units (their chunks, with `long_documents="chunk"`). The first stage a
+    reranker reorders.
+
+    Example::
+
+        rankings, _ = dense_rankings(TorchEncoder.of(model, "all-MiniLM-L6-v2"), task)
+        rankings["q1"][:3]  # ["d7", "d1", "d3"]
+    """
     from embedlab.runtime.encoder import encode_in_chunks, load_encoder
 
     encoder = load_encoder(str(model), backend) if isinstance(model, (str, Path)) else model

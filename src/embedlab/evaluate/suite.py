@@ -160,11 +160,14 @@ def evaluate_suite(
     mode: str = "dense",
     backend: str = "torch",
     long_documents: str = "truncate",
+    rerank: str | None = None,
+    rerank_depth: int = 50,
 ) -> SuiteResult:
     """Evaluate `model` (a name, folder or hub id; 'tfidf' for the TF-IDF baseline on arXiv tasks, 'bm25'
     on retrieval:DIR tasks); `tasks="suite"` adds the one-table overview with its baselines. Retrieval
     documents longer than the model reads are truncated, or with `long_documents="chunk"` scored by their
-    best chunk.
+    best chunk; with `rerank` (a reranker folder) each query's first `rerank_depth` are reordered by it too
+    (records `retrieval:NAME+rerank`, beside the first stage's).
 
     Example::
 
@@ -173,6 +176,7 @@ def evaluate_suite(
     """
     selection = split_tasks(tasks)
     _check_baseline(model, selection)
+    reranker = _reranker(rerank, selection)
     read = [load_retrieval_tasks(item) for item in selection.retrieval]  # bad data: before any encoding
     result = SuiteResult()
     if selection.needs_model:
@@ -188,13 +192,10 @@ def evaluate_suite(
         )
         result.arxiv = records_from_json(payload["records"])
         result.arxiv_test_papers = payload["test_papers"]
+    settings = {"mode": mode, "backend": backend, "batch_size": batch_size, "long_documents": long_documents,
+                "rerank": reranker, "rerank_depth": rerank_depth}  # fmt: skip
     for named in read:
-        scored = [
-            evaluate_retrieval_task(
-                model, task, mode=mode, backend=backend, batch_size=batch_size, long_documents=long_documents
-            )
-            for task in named
-        ]
+        scored = [evaluate_retrieval_task(model, task, **settings) for task in named]
         result.retrieval += [record for records in scored for record in records]
         if len(scored) > 1:  # NanoBEIR: the mean over its tasks, the figure the field reports
             result.retrieval += mean_records("retrieval:NanoBEIR_mean", scored)
@@ -221,6 +222,16 @@ def _score_loaded(
         from embedlab.evaluate.clustering import evaluate_clustering
 
         result.clustering = evaluate_clustering(loaded, arxiv_dir=arxiv_dir, batch_size=batch_size)
+
+
+def _reranker(rerank: str | None, selection: TaskSelection):
+    if rerank is None:
+        return None
+    if not selection.retrieval:
+        raise EmbedlabError("rerank reorders retrieval results: add a retrieval task (retrieval:DIR, ...)")
+    from embedlab.models.cross_encoder import load_cross_encoder
+
+    return load_cross_encoder(rerank)
 
 
 def evaluate_model(model, tasks: list[str], *, name: str | Path, batch_size: int = 64) -> list[EvalRecord]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedlab.errors import EmbedlabError
+from embedlab.models.cross_encoder import RERANK_DEPTH
 
 MODES = ("dense", "bm25", "hybrid")
 RRF_K = 60  # the constant of Cormack et al. (2009): ranks below ~60 weigh little
@@ -36,12 +37,14 @@ class DocumentHit:
     start: int | None
     end: int | None
     metadata: dict
+    rerank_score: float | None = None  # the reranker's, when one reordered the hits (`score`: first stage)
 
     def to_dict(self) -> dict:
         """The hit as JSON for the CLI and the service."""
         return {
             "id": self.id,
             "score": round(self.score, 6),
+            "rerank_score": None if self.rerank_score is None else round(self.rerank_score, 6),
             "highlight": self.highlight,
             "start": self.start,
             "end": self.end,
@@ -190,22 +193,67 @@ def effective_mode(index, mode: str) -> str:
     return "dense" if mode == "hybrid" and index.lexical is None else mode
 
 
-def search(index, encoder, query: str, *, k: int = 10, mode: str = "hybrid", where=None) -> list[DocumentHit]:
-    """The `k` best documents for `query`: dense, BM25 or hybrid, with `where` filters (field=value).
+def search(
+    index,
+    encoder,
+    query: str,
+    *,
+    k: int = 10,
+    mode: str = "hybrid",
+    where=None,
+    rerank=None,
+    rerank_depth: int = RERANK_DEPTH,
+) -> list[DocumentHit]:
+    """The `k` best documents for `query`: dense, BM25 or hybrid, with `where` filters (field=value); with
+    `rerank` (a reranker folder or a `CrossEncoder`) the first `rerank_depth` are reordered by it.
 
     Example::
 
         index = DocumentIndex.load("papers-index")
         hits = search(index, load_encoder("all-MiniLM-L6-v2"), "graph colouring", mode="hybrid",
-                      where=["subject=math"])
+                      where=["subject=math"], rerank="runs/reranker-arxiv-minilm/model")
     """
     if not query.strip():
         raise EmbedlabError("the query is empty: give some text to look for")
+    if rerank_depth < 1:
+        raise EmbedlabError(f"rerank_depth={rerank_depth}: give 1 or more candidates to rerank")
     mode = effective_mode(index, mode)
     vector = encoder.encode([query])[0] if mode != "bm25" else None
-    return search_rows(
-        index, vector=vector, text=query, k=k, mode=mode, where=parse_where(where), exclude=None
+    wanted = max(k, rerank_depth) if rerank is not None else k
+    hits = search_rows(
+        index, vector=vector, text=query, k=wanted, mode=mode, where=parse_where(where), exclude=None
     )
+    return rerank_hits(query, hits, rerank)[:k] if rerank is not None else hits
+
+
+def rerank_hits(query: str, hits: list[DocumentHit], reranker) -> list[DocumentHit]:
+    """`hits` reordered by a reranker's score of (query, best passage), best first; each keeps its
+    first-stage score beside the reranker's. `reranker`: a folder or name (loaded once), or a `CrossEncoder`.
+
+    Example::
+
+        first = search(index, encoder, "graph colouring", k=50)
+        hits = rerank_hits("graph colouring", first, "runs/reranker/model")
+        hits[0].rerank_score, hits[0].score
+    """
+    from embedlab.models.cross_encoder import rerank
+
+    if not hits:
+        return []
+    return with_rerank_scores(hits, rerank(query, [hit.highlight for hit in hits], reranker).tolist())
+
+
+def with_rerank_scores(hits: list[DocumentHit], scores: list[float]) -> list[DocumentHit]:
+    """`hits` carrying a reranker's `scores` (one each), ordered by them; ties keep the first stage's order.
+
+    Example::
+
+        with_rerank_scores(hits[:2], [0.1, 0.9])[0] is the second hit, with rerank_score 0.9
+    """
+    from dataclasses import replace
+
+    scored = [replace(hit, rerank_score=float(s)) for hit, s in zip(hits, scores, strict=True)]
+    return sorted(scored, key=lambda hit: -(hit.rerank_score or 0.0))
 
 
 def more_like_this(index, doc_id: str, *, k: int = 10, where=None) -> list[DocumentHit]:

@@ -1,7 +1,8 @@
 """`create_app(settings)`: the FastAPI embedding service.
 
 Routes (in `embedlab.serve.routes`): GET /health, GET /ready, GET /metrics (Prometheus), POST /embed,
-POST /similarity, POST /search (when an index is loaded) and the OpenAI-compatible POST /v1/embeddings.
+POST /similarity, POST /search (when an index is loaded), the OpenAI-compatible POST /v1/embeddings and,
+with a reranker, POST /v1/rerank.
 Every encode goes through the micro-batcher, so concurrent requests share encode calls. This module holds
 what wraps the routes: state, metrics, authentication, body limits and error handling, as plain ASGI
 middleware (Starlette's BaseHTTPMiddleware costs more per request than the encoder does at batch 1).
@@ -19,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from embedlab.serve.batching import MicroBatcher
+from embedlab.serve.rerank_routes import router as rerank_router
 from embedlab.serve.routes import busy_message, json_response, router
 from embedlab.serve.search_routes import manifest_stamp
 from embedlab.serve.search_routes import router as search_router
@@ -26,6 +28,7 @@ from embedlab.serve.settings import ServeSettings
 
 OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
 ENCODING_PATHS = frozenset({"/embed", "/similarity", "/search", "/v1/embeddings"})
+RERANKING_PATHS = frozenset({"/v1/rerank"})
 DOC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 
 
@@ -121,8 +124,9 @@ class ServiceMiddleware:
         """Refuse before the body is read or validated while the queue is full: under a storm of requests,
         each refusal must cost next to nothing.
         """
-        batcher = self.state.batcher
-        if batcher is None or scope["path"] not in ENCODING_PATHS or not batcher.full:
+        path = scope["path"]
+        batcher = self.state.rerank_batcher if path in RERANKING_PATHS else self.state.batcher
+        if batcher is None or path not in ENCODING_PATHS | RERANKING_PATHS or not batcher.full:
             return None
         self.metrics.shed.labels("queue full").inc()
         retry = batcher.retry_after()
@@ -158,13 +162,17 @@ async def _validation_error(request, error: RequestValidationError) -> Response:
     return json_response({"detail": detail}, 422)
 
 
-def create_app(settings: ServeSettings | None = None, encoder=None, index=None, classifier=None) -> FastAPI:
-    """The service app. Pass a loaded `encoder` / `index` / `classifier`, or let it load them from `settings`.
+def create_app(
+    settings: ServeSettings | None = None, encoder=None, index=None, classifier=None, reranker=None
+) -> FastAPI:
+    """The service app. Pass a loaded `encoder` / `index` / `classifier` / `reranker` (a `CrossEncoder`), or
+    let it load them from `settings`.
 
     Example::
 
         import uvicorn
-        app = create_app(ServeSettings(model="my-model", backend="onnx-int8", index_dir="my-index"))
+        app = create_app(ServeSettings(model="my-model", backend="onnx-int8", index_dir="my-index",
+                                       reranker="runs/reranker-arxiv-minilm/model"))
         uvicorn.run(app, port=8000)
     """
     settings = settings or ServeSettings()
@@ -176,27 +184,31 @@ def create_app(settings: ServeSettings | None = None, encoder=None, index=None, 
         if state.encoder is None:
             state.index_stamp = manifest_stamp(settings.index_dir)
             state.encoder, state.index, state.classifier = load_service_models(settings)
-        state.batcher = MicroBatcher(
-            state.encoder,
-            settings.max_batch_size,
-            settings.max_wait_ms,
-            settings.max_queue_texts,
-            on_batch=metrics.observe_batch,
-            encode_batch_size=settings.encode_batch_size,
-        )
-        state.batcher.start()
+        if state.reranker is None and settings.reranker:
+            state.reranker = load_service_reranker(settings)
+        state.batcher = _batcher(state.encoder, settings, metrics)
+        batchers = [state.batcher]
+        if state.reranker is not None:
+            from embedlab.serve.rerank_routes import PairScorer, pair_length
+
+            state.rerank_batcher = _batcher(PairScorer(state.reranker), settings, metrics, length=pair_length)
+            batchers.append(state.rerank_batcher)
+        for batcher in batchers:
+            batcher.start()
         yield
-        await state.batcher.stop(grace=settings.shutdown_grace_s)
+        await asyncio.gather(*(b.stop(grace=settings.shutdown_grace_s) for b in batchers))
 
     app = FastAPI(title="embedlab embedding service", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.metrics = settings, metrics
     app.state.encoder, app.state.index, app.state.batcher = encoder, index, None
     app.state.classifier = classifier
+    app.state.reranker, app.state.rerank_batcher = reranker, None
     app.state.index_stamp = manifest_stamp(settings.index_dir)  # reloaded when a writer commits anew
     app.state.index_lock = asyncio.Lock()
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.include_router(router)
     app.include_router(search_router)
+    app.include_router(rerank_router)
     app.add_middleware(ServiceMiddleware, settings=settings, metrics=metrics, state=app.state)
     return app
 
@@ -225,3 +237,26 @@ def load_service_models(settings: ServeSettings):
         classifier = Classifier.load(settings.classifier_dir)
         check_classifier_model(classifier, encoder.identity, encoder.dim, settings.classifier_dir)
     return encoder, index, classifier
+
+
+def _batcher(encoder, settings: ServeSettings, metrics: Metrics, length=len) -> MicroBatcher:
+    return MicroBatcher(
+        encoder,
+        settings.max_batch_size,
+        settings.max_wait_ms,
+        settings.max_queue_texts,
+        on_batch=metrics.observe_batch,
+        encode_batch_size=settings.encode_batch_size,
+        length=length,
+    )
+
+
+def load_service_reranker(settings: ServeSettings):
+    """The reranker `settings.reranker` names, as a `CrossEncoder` on the service's device; an embedding
+    model there is one line naming what it is (so `embedlab serve` says so before it listens).
+    """
+    from embedlab.models.cross_encoder import check_reranker, load_cross_encoder
+
+    assert settings.reranker is not None
+    check_reranker(settings.reranker, "reranker")
+    return load_cross_encoder(settings.reranker, device=settings.device)

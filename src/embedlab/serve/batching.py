@@ -40,7 +40,7 @@ class ShuttingDown(Exception):
 
 @dataclass(eq=False)
 class _Job:
-    texts: list[str]
+    texts: list
     future: asyncio.Future = field(repr=False)
     deadline: float = math.inf  # time.monotonic() after which nobody waits for the answer
 
@@ -63,8 +63,10 @@ class MicroBatcher:
         max_queue_texts: int,
         on_batch=None,
         encode_batch_size: int = 32,
+        length=len,
     ) -> None:
         self.encoder = encoder
+        self.length = length  # what a text's length is, to sort a call's texts by (a pair's: both texts)
         self.max_batch_size = max_batch_size
         self.encode_batch_size = encode_batch_size  # the encoder sorts a call's texts by length, then batches
         self.max_wait = max_wait_ms / 1000
@@ -196,7 +198,9 @@ class MicroBatcher:
             start = end
 
     async def _encode_in_chunks(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort([len(text) for text in texts], kind="stable")  # chunks of like lengths pad little
+        order = np.argsort(
+            [self.length(text) for text in texts], kind="stable"
+        )  # chunks of like lengths pad little
         parts = []
         for start in range(0, len(texts), self.encode_batch_size):
             chosen = order[start : start + self.encode_batch_size]

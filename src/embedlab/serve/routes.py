@@ -70,14 +70,17 @@ def _cancel_if_gone(watch: asyncio.Future, handler) -> None:
         handler.cancel()  # the client hung up: stop waiting, which takes the texts out of the queue
 
 
-async def embed(request: Request, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Encode through the batcher; shed load with 503/504, and drop the work if the client leaves."""
+async def embed(request: Request, texts: list, batcher=None) -> tuple[np.ndarray, np.ndarray]:
+    """Encode through the batcher (the embeddings', or the reranker's for (query, document) pairs); shed
+    load with 503/504, and drop the work if the client leaves.
+    """
     state = request.app.state
+    batcher = batcher or state.batcher
     handler = asyncio.current_task()
     watch = asyncio.ensure_future(_client_gone(request))
     watch.add_done_callback(lambda w: _cancel_if_gone(w, handler))
     try:
-        return await state.batcher.encode(texts, state.settings.request_timeout_s)
+        return await batcher.encode(texts, state.settings.request_timeout_s)
     except asyncio.CancelledError:
         if not watch.done() or watch.cancelled():
             raise  # cancelled for another reason (shutdown): not ours to swallow
@@ -89,7 +92,7 @@ async def embed(request: Request, texts: list[str]) -> tuple[np.ndarray, np.ndar
         state.metrics.shed.labels("queue full").inc()
         raise HTTPException(
             503,
-            busy_message(state.batcher, error.retry_after),
+            busy_message(batcher, error.retry_after),
             headers={"Retry-After": str(error.retry_after)},
         ) from None
     except DeadlineExceeded:
@@ -136,6 +139,7 @@ async def ready(request: Request):
         "model": state.settings.model,
         "dim": state.encoder.dim,
         "index": state.index.manifest["count"] if state.index else None,
+        "reranker": state.settings.reranker,
         "queued_texts": batcher.queued_texts,
     }
 

@@ -75,6 +75,8 @@ class SearchRequest(Strict):
     k: int = Field(default=10, gt=0, strict=True)  # strict: `true` is not 1
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     where: dict[Str, Str | StrictInt | StrictFloat | StrictBool | None] | None = None  # field → value
+    rerank: StrictBool = False  # reorder the first `rerank_depth` by the loaded reranker (serve --reranker)
+    rerank_depth: int = Field(default=50, gt=0, strict=True)
 
     @model_validator(mode="after")
     def _one_of_query_or_like(self) -> SearchRequest:
@@ -87,7 +89,8 @@ class SearchHit(BaseModel):
     """One document found by `POST /search`: its score, best passage (with offsets) and metadata."""
 
     id: str
-    score: float
+    score: float  # the first stage's: cosine, BM25, or the fused rank score (hybrid)
+    rerank_score: float | None = None  # the reranker's, when `rerank` was asked
     highlight: str
     start: int | None = None
     end: int | None = None
@@ -176,3 +179,36 @@ class ClassifyResponse(BaseModel):
 
     model: str
     predictions: list[Prediction]
+
+
+class RerankDocument(BaseModel):
+    """A document as an object (Cohere's older shape): its `text`; other fields are ignored."""
+
+    text: Text
+
+
+class RerankRequest(BaseModel):
+    """`POST /v1/rerank` in the shape TEI, Cohere and Jina clients send; unknown extras are ignored."""
+
+    query: Text
+    documents: Annotated[list[Text | RerankDocument], Field(min_length=1)]
+    top_n: int | None = Field(default=None, gt=0, strict=True)  # the best n (default: all, best first)
+    return_documents: StrictBool = False
+    model: Str | None = None
+
+
+class RerankResult(BaseModel):
+    """One document's place: its index in the request, the reranker's score, its text if asked."""
+
+    index: int
+    relevance_score: float
+    document: RerankDocument | None = None
+
+
+class RerankResponse(BaseModel):
+    """The documents of `POST /v1/rerank`, best first; `meta.truncated`: documents read only in part."""
+
+    model: str
+    results: list[RerankResult]
+    usage: dict
+    meta: dict

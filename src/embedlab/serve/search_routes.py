@@ -71,6 +71,7 @@ async def search(body: SearchRequest, request: Request) -> Response:
         raise HTTPException(409, str(error)) from None
     if body.k > state.settings.max_k:
         raise HTTPException(400, f"k is {body.k}; at most {state.settings.max_k}")
+    depth = _rerank_depth(body, state)
     where = parse_where(body.where)  # typed as JSON: true is not "true"
     try:
         if body.like is not None:
@@ -79,12 +80,38 @@ async def search(body: SearchRequest, request: Request) -> Response:
             (query,) = prepare_texts(body.query or "", state.settings)
             mode = effective_mode(index, body.mode)
             vector = (await embed(request, [query]))[0][0] if mode != "bm25" else None
-            hits = search_rows(
-                index, vector=vector, text=query, k=body.k, mode=mode, where=where, exclude=None
-            )
+            hits = search_rows(index, vector=vector, text=query, k=max(body.k, depth), mode=mode,
+                               where=where, exclude=None)  # fmt: skip
     except EmbedlabError as error:
         raise HTTPException(400, str(error)) from None
-    return json_response({"model": state.settings.model, "hits": [h.to_dict() for h in hits]})
+    if depth:
+        hits = await _reranked(request, query, hits)
+    return json_response({"model": state.settings.model, "hits": [h.to_dict() for h in hits[: body.k]]})
+
+
+def _rerank_depth(body, state) -> int:
+    """How many first-stage hits the reranker reorders (0: no reranking), or why it cannot."""
+    if not body.rerank:
+        return 0
+    from embedlab.serve.rerank_routes import NO_RERANKER
+
+    if state.reranker is None:
+        raise HTTPException(400, f"rerank: {NO_RERANKER}")
+    if body.like is not None:
+        raise HTTPException(400, "rerank reorders the results of a `query`, not of `like`")
+    if body.rerank_depth > state.settings.max_inputs:
+        raise HTTPException(400, f"rerank_depth is {body.rerank_depth}; at most {state.settings.max_inputs}")
+    return body.rerank_depth
+
+
+async def _reranked(request: Request, query: str, hits: list) -> list:
+    from embedlab.index.search import with_rerank_scores
+    from embedlab.serve.rerank_routes import rerank_scores
+
+    if not hits:
+        return hits
+    scores, _ = await rerank_scores(request, query, [hit.highlight for hit in hits])
+    return with_rerank_scores(hits, scores.tolist())
 
 
 @router.post("/match", responses=ERRORS, response_model=MatchResponse)

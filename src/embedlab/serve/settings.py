@@ -24,13 +24,14 @@ class ServeSettings(BaseSettings):
     backend: Literal["torch", "torch-bf16", "onnx", "onnx-int8"] = "torch"
     index_dir: str | None = None
     classifier_dir: str | None = None  # a `classify train` folder: enables POST /classify
+    reranker: str | None = None  # a CrossEncoder folder: enables POST /v1/rerank and POST /search's rerank
     api_key: str | None = None  # when set, every route but /health, /ready and /metrics needs it
     api_key_file: str | None = None  # a file holding the key (a Docker secret): never on a command line
     public_docs: bool = False  # with an API key: also leave /docs, /redoc and /openapi.json open
     device: str | None = None  # auto (CUDA when present), cpu, cuda, cuda:N; None: EMBEDLAB_DEVICE, else auto
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # on a GPU
     threads: int = Field(default=2, gt=0)
-    max_inputs: int = Field(default=256, gt=0)  # texts per request
+    max_inputs: int = Field(default=256, gt=0)  # texts per request (documents per rerank request)
     max_chars: int = Field(default=8192, gt=0)  # per text
     too_long: Literal["truncate", "reject"] = "truncate"
     max_body_bytes: int = Field(default=4_000_000, gt=0)

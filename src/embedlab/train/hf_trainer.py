@@ -51,15 +51,17 @@ def training_arguments(
     has_dev: bool,
     bf16: bool,
     best_metric: str = DEV_METRIC,
+    arguments_class=None,
 ):
     """The Trainer's arguments: evaluate and checkpoint together (per epoch, or every eval_steps) so the
     best dev checkpoint (by `best_metric`, an evaluator's metric name) can be restored at the end.
+    `arguments_class`: default `SentenceTransformerTrainingArguments` (a reranker's: the CrossEncoder's).
     """
     import torch
     from sentence_transformers.sentence_transformer import SentenceTransformerTrainingArguments
 
     strategy = "steps" if config.training.eval_steps else "epoch"
-    return SentenceTransformerTrainingArguments(
+    return (arguments_class or SentenceTransformerTrainingArguments)(
         output_dir=str(checkpoints),
         num_train_epochs=config.training.epochs,
         max_steps=config.training.max_steps or -1,

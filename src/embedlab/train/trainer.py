@@ -335,6 +335,10 @@ def train_from_config(
         from embedlab.train.stages import train_stages
 
         return train_stages(config, resume=resume, overwrite=overwrite, callbacks=callbacks, log=log)
+    if config.cross_encoder is not None:
+        from embedlab.train.cross_encoder import train_cross_encoder
+
+        return train_cross_encoder(config, resume=resume, overwrite=overwrite, callbacks=callbacks, log=log)
     if config.retrieval is not None:
         return train_retrieval(config, resume=resume, overwrite=overwrite, callbacks=callbacks, log=log)
     run = start_run(config, resume=resume, overwrite=overwrite, log=log)
