@@ -132,6 +132,22 @@ def index_build(
         ),
     ] = 0.95,
     force: Annotated[bool, typer.Option(help="Replace the index already in --out.")] = False,
+    vectors: Annotated[
+        Literal["float", "int8", "binary"],
+        typer.Option(
+            help="float; int8 (4x less memory) or binary (32x less): compressed codes in memory, candidates "
+            "rescored with vectors memory-mapped from disk (--kind flat)."
+        ),
+    ] = "float",
+    dims: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Keep the first N dimensions of each vector (Matryoshka; for models trained with "
+            "loss.matryoshka_dims). Queries are cut to match.",
+            show_default="all",
+        ),
+    ] = None,
     bm25: Annotated[bool, typer.Option(help="Keep a BM25 index beside the vectors (hybrid search).")] = True,
     chunk_tokens: Annotated[
         int | None,
@@ -155,6 +171,10 @@ def index_build(
         raise ConfigError("--uri and --collection are for --store milvus")
     if kind != "ivfpq" and (opq or pq_bytes):
         raise ConfigError("--opq and --pq-bytes are for --kind ivfpq")
+    if vectors != "float" and (kind != "flat" or store != "faiss"):
+        raise ConfigError(
+            f"--vectors {vectors} is an exact search over compressed codes: --kind flat, --store faiss"
+        )
     pq = PQSettings(code_bytes=pq_bytes, opq=opq)
     check_target(out, force=force, inputs=[documents, from_vectors, model])  # before any encoding
     milvus = milvus_settings(out, uri, collection) if store == "milvus" else None
@@ -171,6 +191,8 @@ def index_build(
             lock_timeout=lock_timeout,
             milvus=milvus,
             pq=pq,
+            vectors_precision=vectors,
+            dims=dims,
         )
         _print_built(out, index, index.manifest["count"], kind, bm25)
         return
@@ -196,6 +218,8 @@ def index_build(
         bm25=bm25,
         milvus=milvus,
         pq=pq,
+        vectors_precision=vectors,
+        dims=dims,
     )
     _print_built(out, index, count, kind, bm25)
     print_rejected(rejected, out / "rejected.jsonl")

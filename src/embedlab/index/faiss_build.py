@@ -31,8 +31,9 @@ class Reranked:
         scores, rows = index.search(queries, 10)  # exact inner products of the best 100 candidates
     """
 
-    def __init__(self, index, vectors: np.ndarray, depth: int = RERANK_DEPTH) -> None:
+    def __init__(self, index, vectors, depth: int = RERANK_DEPTH, multiplier: int | None = None) -> None:
         self.index, self.vectors, self.depth = index, vectors, depth
+        self.multiplier = multiplier  # rescore k × multiplier candidates (compressed vectors), not `depth`
 
     @property
     def ntotal(self) -> int:
@@ -47,11 +48,15 @@ class Reranked:
     def add(self, vectors: np.ndarray) -> None:
         """Add to the codes and to the full vectors (held in memory until saved)."""
         self.index.add(vectors)
-        self.vectors = np.concatenate([np.asarray(self.vectors), vectors.astype(np.float16)])
+        if hasattr(self.vectors, "append"):  # int8 codes in their calibrated ranges
+            self.vectors = self.vectors.append(vectors)
+        else:
+            self.vectors = np.concatenate([np.asarray(self.vectors), vectors.astype(np.float16)])
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows) like FAISS, the scores exact (up to float16 storage)."""
-        _, candidates = self.index.search(queries, max(k, self.depth))
+        wanted = k * self.multiplier if self.multiplier else max(k, self.depth)
+        _, candidates = self.index.search(queries, min(wanted, max(self.ntotal, 1)))
         valid = candidates >= 0
         rows = np.where(valid, candidates, 0)
         order = np.argsort(rows, axis=None)  # read the file in order: sequential, not random, pages

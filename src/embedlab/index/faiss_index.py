@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import EmbedlabError
+from embedlab.index.compressed import compressed_index, matryoshka, open_compressed, save_compressed
 from embedlab.index.faiss_build import (
     TARGET_RECALL,
     PQSettings,
@@ -71,17 +72,31 @@ class DocumentIndex:
         extra: dict | None = None,
         milvus: dict | None = None,
         pq: PQSettings = PQSettings(),
+        vectors_precision: str = "float",
+        dims: int | None = None,
     ) -> DocumentIndex:
         """An index of `documents` from their `vectors` (row i embeds documents[i]) made by `model`; with
         `bm25`, a BM25 index of their texts beside it (hybrid search). `extra` goes into the manifest.
         `milvus={"uri": ..., "collection": ...}` keeps the vectors in Milvus instead of FAISS; `pq` sets the
-        code size and OPQ rotation of kind `ivfpq`.
+        code size and OPQ rotation of kind `ivfpq`. `vectors_precision="int8"` or `"binary"` keeps compressed
+        codes in memory and rescores their candidates with vectors memory-mapped from disk (kind flat);
+        `dims` keeps the first `dims` of each vector (Matryoshka), queries are cut to match.
         """
         _check_rows(vectors, documents)
         if not 0 < target_recall <= 1:
-            raise EmbedlabError(f"--target-recall is {target_recall:g}; it must be in (0, 1]")
+            raise EmbedlabError(f"target_recall is {target_recall:g}; it must be in (0, 1]")
+        truncated_from = int(vectors.shape[1]) if dims is not None else None
+        vectors = matryoshka(vectors, dims)
         index: object
-        if milvus is not None:
+        if vectors_precision != "float":
+            if kind != "flat" or milvus is not None:
+                raise EmbedlabError(
+                    f"vectors_precision={vectors_precision!r} is an exact search over compressed codes in "
+                    f"FAISS: kind='flat' (not {kind!r}) and no milvus"
+                )
+            index, parameters = compressed_index(vectors_precision, l2_normalise(vectors))
+            order = np.arange(len(vectors))
+        elif milvus is not None:
             from embedlab.index.milvus_index import MilvusVectors
 
             stored = MilvusVectors(milvus["uri"], milvus["collection"], int(vectors.shape[1]), kind)
@@ -100,6 +115,7 @@ class DocumentIndex:
             "count": len(documents),
             "documents": _distinct_documents(documents),
             "bm25": bm25,
+            **({"dims": int(vectors.shape[1]), "truncated_from": truncated_from} if truncated_from else {}),
             **parameters,
             **(extra or {}),
         }
@@ -121,9 +137,22 @@ class DocumentIndex:
         if clashes:
             raise EmbedlabError(f"{len(clashes)} ids are already in the index, e.g. {clashes[0]!r}")
 
+    def fit_width(self, vectors: np.ndarray) -> np.ndarray:
+        """The model's vectors as this index holds them: cut to its first dims (and normalised again) when it
+        was built with `dims`; any other width is left for `search` / `add` to refuse.
+
+        Example::
+
+            index.fit_width(encoder.encode(["graph colouring"])).shape  # (1, 128) for a dims=128 index
+        """
+        if vectors.ndim == 2 and vectors.shape[1] == self.manifest.get("truncated_from"):
+            return matryoshka(vectors, self.manifest["dim"])
+        return vectors
+
     def add(self, vectors: np.ndarray, documents: list[dict]) -> None:
         """Append documents and their vectors; ids must be new."""
         _check_rows(vectors, documents)
+        vectors = self.fit_width(vectors)
         if vectors.shape[1] != self.manifest["dim"]:
             raise EmbedlabError(
                 f"{vectors.shape[1]}-dimensional vectors for a {self.manifest['dim']}-d index"
@@ -141,8 +170,13 @@ class DocumentIndex:
         if k < 1:
             raise EmbedlabError(f"-k is {k}; it must be at least 1")
         if vectors.ndim != 2 or vectors.shape[1] != self.manifest["dim"]:
+            cut = self.manifest.get("truncated_from")
+            hint = (
+                f" (it keeps the first {self.manifest['dim']} of {cut}: index.fit_width(vectors) cuts them)"
+            )
             raise EmbedlabError(
                 f"query vectors of shape {vectors.shape} for a {self.manifest['dim']}-d index"
+                + (hint if cut else "")
             )
         if not self.documents:
             return [[] for _ in range(len(vectors))]
@@ -181,6 +215,8 @@ class DocumentIndex:
         def write_data(folder: Path) -> None:
             if self.manifest.get("store") == "milvus":
                 self._commit_to_milvus(Path(directory))
+            elif self.manifest.get("vectors", "float") != "float":
+                save_compressed(self.index, folder)
             elif isinstance(self.index, Reranked):  # codes in FAISS, full vectors beside them
                 faiss.write_index(self.index.index, str(folder / "index.faiss"))
                 np.save(folder / "vectors.f16.npy", np.asarray(self.index.vectors))
@@ -251,6 +287,8 @@ def _open_vectors(manifest: dict, data: Path):
 
         uri = opened_uri(manifest["uri"], data.parent)  # a copied index opens its own Lite file
         return MilvusVectors(uri, manifest["collection"], manifest["dim"], manifest["kind"])
+    if manifest.get("vectors", "float") != "float":  # codes in memory, rescoring vectors memory-mapped
+        return open_compressed(manifest, data)
     if manifest.get("kind") == "ivfpq":  # the full vectors stay on disk; re-ranking reads its candidates
         full = np.load(data / "vectors.f16.npy", mmap_mode="r")
         return Reranked(_read_faiss(data / "index.faiss"), full, manifest.get("rerank_depth", 100))

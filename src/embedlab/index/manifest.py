@@ -166,7 +166,7 @@ def check_model(manifest: dict, identity: dict | None, dim: int, where: str | Pa
     """
     recorded = manifest["model"]
     name = recorded.get("name") if isinstance(recorded, dict) else recorded
-    if dim != manifest["dim"]:
+    if dim not in (manifest["dim"], manifest.get("truncated_from")):  # a Matryoshka index cuts queries
         raise EmbedlabError(
             f"the model gives {dim}-dimensional vectors but the index {where} holds "
             f"{manifest['dim']}-dimensional ones (built with {name})"

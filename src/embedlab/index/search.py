@@ -112,7 +112,7 @@ def _ranked(index, side: str, vector: np.ndarray | None, text: str, depth: int) 
     """(row, score) best first for one side: dense cosine or BM25."""
     if side == "dense":
         assert vector is not None
-        (hits,) = index.search(vector[None, :], depth)
+        (hits,) = index.search(index.fit_width(vector[None, :]), depth)
         return [(hit.row, hit.score) for hit in hits]
     rows, scores = index.lexical.search(text, depth)
     return list(zip(rows.tolist(), scores.tolist(), strict=True))

@@ -31,8 +31,11 @@ def create_index(
     extra: dict | None = None,
     milvus: dict | None = None,
     pq: PQSettings = PQSettings(),
+    vectors_precision: str = "float",
+    dims: int | None = None,
 ) -> DocumentIndex:
     """Build an index in `directory`: a new or empty folder, or (with `force`) one holding an index.
+    `vectors_precision` ("float", "int8", "binary") and `dims` (Matryoshka): see `DocumentIndex.build`.
 
     Call `check_target(directory, force=force)` before encoding, to fail before the expensive part;
     it is checked again here, under the lock. `milvus={"uri": ..., "collection": ...}` keeps the vectors in
@@ -56,6 +59,8 @@ def create_index(
         extra=extra,
         milvus=milvus,
         pq=pq,
+        vectors_precision=vectors_precision,
+        dims=dims,
     )
     with writer_lock(directory, lock_timeout):
         check_target(directory, force=force)  # another process may have built one meanwhile
@@ -74,6 +79,8 @@ def create_index_from_vectors(
     bm25: bool = True,
     milvus: dict | None = None,
     pq: PQSettings = PQSettings(),
+    vectors_precision: str = "float",
+    dims: int | None = None,
 ) -> DocumentIndex:
     """Build an index from the Parquet shards `embedlab embed` wrote, without encoding anything again: the
     model's identity comes from their manifest, so later searches and additions are checked against it.
@@ -110,6 +117,8 @@ def create_index_from_vectors(
         extra={"chunking": manifest.get("chunking"), "from_vectors": relative_path(vectors_dir, directory)},
         milvus=milvus,
         pq=pq,
+        vectors_precision=vectors_precision,
+        dims=dims,
     )
 
 
@@ -211,6 +220,7 @@ def build_index(
     """
     from embedlab.data.chunks import DEFAULT_OVERLAP, chunking_for, rows_for_index
     from embedlab.data.documents import RejectedRows, load_documents
+    from embedlab.index.compressed import check_compression
     from embedlab.io import l2_normalise
     from embedlab.runtime.encoder import encode_in_chunks, load_encoder
 
@@ -222,6 +232,7 @@ def build_index(
     chunking = chunking_for(encoder.max_seq_length, chunk_tokens, overlap)
     rows = rows_for_index(docs, encoder, chunking)
     check_kind(options.get("kind", "flat"), len(rows))  # before the encoding
+    check_compression(options.get("vectors_precision", "float"), options.get("dims"), encoder.dim)
     vectors = encode_in_chunks(
         lambda part: encoder.encode(part), [r["text"] for r in rows], "index", dim=encoder.dim,
         show=show_progress,
