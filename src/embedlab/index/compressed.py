@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from embedlab.errors import EmbedlabError
+from embedlab.index.faiss_build import Reranked, WrappedIndex
 
 PRECISIONS = ("float", "int8", "binary")
 RESCORE_MULTIPLIER = 4  # candidates rescored per wanted result (sentence-transformers' examples use 4)
@@ -103,38 +104,19 @@ class Int8Vectors:
         np.save(folder / INT8_RANGES, self.ranges)
 
 
-class BinaryCandidates:
-    """A FAISS binary index (Hamming distance over sign bits) that takes float query vectors like any index.
+class BinaryCandidates(WrappedIndex):
+    """A FAISS binary index (Hamming distance over sign bits; `d` counts bits, one a dimension) that takes
+    float vectors like any index.
 
     Example::
 
-        candidates = BinaryCandidates.of(vectors)
+        candidates = BinaryCandidates(faiss.IndexBinaryFlat(384))
+        candidates.add(vectors)
         scores, rows = candidates.search(queries, 40)  # scores: minus the Hamming distance
     """
 
     def __init__(self, index) -> None:
         self.index = index
-
-    @classmethod
-    def of(cls, vectors: np.ndarray) -> BinaryCandidates:
-        """An exact Hamming index of `vectors`' sign bits (the width must be a multiple of 8)."""
-        import faiss
-
-        dim = vectors.shape[1]
-        check_binary_width(dim)
-        made = cls(faiss.IndexBinaryFlat(dim))
-        made.add(vectors)
-        return made
-
-    @property
-    def ntotal(self) -> int:
-        """Vectors in the index."""
-        return int(self.index.ntotal)
-
-    @property
-    def d(self) -> int:
-        """Their width in dimensions (bits)."""
-        return int(self.index.d)
 
     def add(self, vectors: np.ndarray) -> None:
         """Add the sign bits of `vectors`."""
@@ -222,8 +204,6 @@ def compressed_index(precision: str, vectors: np.ndarray):
     """
     import faiss
 
-    from embedlab.index.faiss_build import Reranked
-
     dim = vectors.shape[1]
     if precision == "binary":
         check_binary_width(dim)
@@ -247,8 +227,6 @@ def compressed_index(precision: str, vectors: np.ndarray):
 def open_compressed(manifest: dict, data: Path):
     """A saved compressed index: its codes in memory, the vectors it rescores with memory-mapped."""
     import faiss
-
-    from embedlab.index.faiss_build import Reranked
 
     path = data / "index.faiss"
     if not path.is_file():

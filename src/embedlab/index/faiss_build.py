@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,23 @@ TARGET_RECALL = 0.95
 RERANK_DEPTH = 100
 
 
-class Reranked:
+class WrappedIndex:
+    """A FAISS index behind an object of ours (`self.index`), counted and sized as FAISS's own."""
+
+    index: Any  # a FAISS index (or our binary wrapper of one)
+
+    @property
+    def ntotal(self) -> int:
+        """Vectors in the index."""
+        return int(self.index.ntotal)
+
+    @property
+    def d(self) -> int:
+        """Their width."""
+        return int(self.index.d)
+
+
+class Reranked(WrappedIndex):
     """A FAISS index whose candidates are re-scored with the full vectors (float16, e.g. memory-mapped).
 
     Example::
@@ -34,16 +51,6 @@ class Reranked:
     def __init__(self, index, vectors, depth: int = RERANK_DEPTH, multiplier: int | None = None) -> None:
         self.index, self.vectors, self.depth = index, vectors, depth
         self.multiplier = multiplier  # rescore k × multiplier candidates (compressed vectors), not `depth`
-
-    @property
-    def ntotal(self) -> int:
-        """Vectors in the index."""
-        return int(self.index.ntotal)
-
-    @property
-    def d(self) -> int:
-        """Their width."""
-        return int(self.index.d)
 
     def add(self, vectors: np.ndarray) -> None:
         """Add to the codes and to the full vectors (held in memory until saved)."""
