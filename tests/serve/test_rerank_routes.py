@@ -3,6 +3,8 @@ through a live server with the tiny reranker: its order is the reranker's own, i
 
 from __future__ import annotations
 
+import shutil
+
 import httpx
 import numpy as np
 import pytest
@@ -126,3 +128,25 @@ def test_an_embedding_model_given_as_the_reranker_is_one_line(tiny_model_dir):
 
     with pytest.raises(ModelError, match=r"reranker=.* is an embedding model"):
         load_service_reranker(ServeSettings(model=str(tiny_model_dir), reranker=str(tiny_model_dir)))
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)"
+)
+def test_the_search_page_offers_the_rerank_switch_when_a_reranker_is_loaded(server, reranker):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{server.url}/")
+            page.wait_for_selector("#rerank-switch", state="visible")
+            page.fill("#query", QUERY)
+            page.keyboard.press("Enter")
+            page.wait_for_selector("li.hit")
+            page.check("#rerank")
+            page.wait_for_function("document.getElementById('status').textContent.includes('reranked')")
+            assert page.locator("li.hit .score").first.inner_text().startswith("rerank ")
+        finally:
+            browser.close()

@@ -117,6 +117,7 @@ def test_search_page_in_a_real_browser(server):
             page = browser.new_page()
             page.goto(f"{server.url}/")
             page.wait_for_function("document.activeElement && document.activeElement.id === 'query'")
+            assert page.locator("#rerank-switch").is_hidden()  # no reranker loaded: no switch
             page.keyboard.type("rocket orbit")  # the box has the focus on load: keyboard first
             page.keyboard.press("Enter")
             page.wait_for_selector("li.hit")

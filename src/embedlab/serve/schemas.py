@@ -76,7 +76,7 @@ class SearchRequest(Strict):
     mode: Literal["dense", "bm25", "hybrid"] = "hybrid"
     where: dict[Str, Str | StrictInt | StrictFloat | StrictBool | None] | None = None  # field → value
     rerank: StrictBool = False  # reorder the first `rerank_depth` by the loaded reranker (serve --reranker)
-    rerank_depth: int = Field(default=50, gt=0, strict=True)
+    rerank_depth: int | None = Field(default=None, gt=0, strict=True)  # default 50 (at most max_inputs)
 
     @model_validator(mode="after")
     def _one_of_query_or_like(self) -> SearchRequest:

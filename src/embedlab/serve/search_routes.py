@@ -93,12 +93,15 @@ def _rerank_depth(body, state) -> int:
     """How many first-stage hits the reranker reorders (0: no reranking), or why it cannot."""
     if not body.rerank:
         return 0
+    from embedlab.models.cross_encoder import RERANK_DEPTH
     from embedlab.serve.rerank_routes import NO_RERANKER
 
     if state.reranker is None:
         raise HTTPException(400, f"rerank: {NO_RERANKER}")
     if body.like is not None:
         raise HTTPException(400, "rerank reorders the results of a `query`, not of `like`")
+    if body.rerank_depth is None:
+        return min(RERANK_DEPTH, state.settings.max_inputs)
     if body.rerank_depth > state.settings.max_inputs:
         raise HTTPException(400, f"rerank_depth is {body.rerank_depth}; at most {state.settings.max_inputs}")
     return body.rerank_depth
