@@ -115,6 +115,8 @@ def test_cli_build_with_compressed_vectors_and_its_refusals(tiny_model_dir, tmp_
     ):
         refused = runner.invoke(app, [*build, "--out", str(tmp_path / "x"), *extra])
         assert refused.exit_code == 2 and phrase in refused.stderr, (extra, refused.output)
-        assert (
-            len(refused.stderr.strip().splitlines()) == 1 and not (tmp_path / "x" / "manifest.json").exists()
-        )
+        # one line of ours (transformers' own "Loading weights" bar may precede it: issue 38's noise)
+        assert [line for line in refused.stderr.splitlines() if "error" in line] == [
+            refused.stderr.splitlines()[-1]
+        ]
+        assert not (tmp_path / "x" / "manifest.json").exists()
