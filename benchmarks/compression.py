@@ -9,7 +9,8 @@
    `embedlab index build` / `index search` do it, then loaded in a fresh process.
 
     EMBEDLAB_DATA_DIR=../shared/data .venv/bin/python benchmarks/compression.py --tasks data/retrieval \
-        [--model all-MiniLM-L6-v2] [--n 1000000] [--queries 1000]
+        [--model all-MiniLM-L6-v2] [--n 1000000] [--queries 1000] [--systems "binary + rescore (int8)"] \
+        [--scale-only]
 
 Writes benchmarks/results/compression.json and prints markdown tables.
 """
@@ -98,7 +99,9 @@ print(json.dumps({"qps": len(queries) / seconds, "index_mb": loaded - before,
 """
 
 
-def at_scale(real: np.ndarray, n: int, queries: int, threads: int, model: str) -> list[dict]:
+def at_scale(
+    real: np.ndarray, n: int, queries: int, threads: int, model: str, systems: list[str]
+) -> list[dict]:
     """Each system built on `n` real-shaped vectors, saved, then loaded and searched in a fresh process."""
     import faiss
 
@@ -114,7 +117,8 @@ def at_scale(real: np.ndarray, n: int, queries: int, threads: int, model: str) -
     rows = []
     with tempfile.TemporaryDirectory() as work:
         np.save(Path(work) / "queries.npy", asked)
-        for system, (precision, dims, kind) in SYSTEMS.items():
+        for system in systems:
+            precision, dims, kind = SYSTEMS[system]
             folder = Path(work) / system.replace(" ", "_").replace("(", "").replace(")", "")
             started = time.perf_counter()
             create_index(folder, base, docs, model=model, kind=kind, vectors_precision=precision, dims=dims)
@@ -126,11 +130,13 @@ def at_scale(real: np.ndarray, n: int, queries: int, threads: int, model: str) -
             recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
             disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / n
             width = dims or real.shape[1]
+            manifest = json.loads((folder / "manifest.json").read_text())
             rows.append({"system": system, "bytes/vector in memory": width * BYTES[precision],
                          "bytes/vector on disk": round(disk), "index RAM MB": measured["index_mb"],
                          "RAM after search MB": measured["after_search_mb"],
                          "recall@10 vs float": round(float(recall), 4), "queries/s": round(measured["qps"]),
-                         "build s": round(build, 1)})  # fmt: skip
+                         "build s": round(build, 1),
+                         "rescore multiplier": manifest.get("rescore_multiplier", "–")})  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -142,13 +148,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="vectors at scale (0: skip)")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS), help="at scale")
+    parser.add_argument("--scale-only", action="store_true", help="skip the arXiv task table")
     args = parser.parse_args()
-    quality = on_tasks(args.tasks, args.model)
+    quality = [] if args.scale_only else on_tasks(args.tasks, args.model)
     from embedlab.data.beir import load_beir
 
     first = load_beir(sorted(p for p in Path(args.tasks).iterdir() if p.is_dir())[0])
     real = task_vectors(args.model, first)[0]
-    scale = at_scale(real, args.n, args.queries, args.threads, args.model) if args.n else []
+    scale = at_scale(real, args.n, args.queries, args.threads, args.model, args.systems) if args.n else []
     out = Path("benchmarks/results/compression.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": machine_summary(), "tasks": quality, "scale": scale}, indent=2))

@@ -1,10 +1,12 @@
 """Reranking on the built-in arXiv tasks (issue 37): dense, hybrid, dense + rerank and hybrid + rerank for
 each retriever, on a seeded sample of each task's queries (a cross-encoder reads every (query, candidate)
 pair: all 7,855 queries × 50 candidates would take hours on 2 cores), then the latency of reranking one
-query's 50 candidates with the reranker on this machine.
+query's 50 candidates with the reranker on each backend (torch fp32, and the ONNX int8 file of
+`embedlab export onnx RERANKER --int8`) on this machine. The table is scored with the first backend.
 
     EMBEDLAB_DATA_DIR=../shared/data .venv/bin/python benchmarks/rerank_table.py --tasks data/retrieval \
-        --reranker runs/reranker-arxiv-minilm/model [--models base=all-MiniLM-L6-v2] [--queries 500]
+        --reranker runs/reranker-arxiv-minilm/model [--models base=all-MiniLM-L6-v2] [--queries 500] \
+        [--backends torch onnx-int8]   # --queries 0: latency only
 
 Writes benchmarks/results/rerank_table.json and prints markdown tables (×100).
 """
@@ -21,7 +23,8 @@ from pathlib import Path
 from embedlab.data.beir import RetrievalTask, load_beir
 from embedlab.evaluate.ir_metrics import evaluate_retrieval_task
 from embedlab.hardware import machine_summary
-from embedlab.models.cross_encoder import load_cross_encoder, score_pairs
+from embedlab.models.cross_encoder import score_pairs
+from embedlab.runtime.reranker import RERANKER_BACKENDS, load_reranker
 
 SHOWN = ("ndcg@10", "mrr@10", "recall@10", "recall@100")
 
@@ -77,20 +80,22 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=["base=all-MiniLM-L6-v2"], help="NAME=MODEL")
     parser.add_argument("--queries", type=int, default=500, help="queries sampled from each task")
     parser.add_argument("--depth", type=int, default=50, help="candidates reranked per query")
+    parser.add_argument("--backends", nargs="+", default=["torch", "onnx-int8"], choices=RERANKER_BACKENDS)
     args = parser.parse_args()
-    reranker = load_cross_encoder(args.reranker, device="cpu")
-    tasks = [sample(load_beir(f), args.queries) for f in sorted(Path(args.tasks).iterdir()) if f.is_dir()]
+    rerankers = {backend: load_reranker(args.reranker, backend, device="cpu") for backend in args.backends}
+    folders = [f for f in sorted(Path(args.tasks).iterdir()) if f.is_dir()]
+    tasks = [sample(load_beir(f), max(args.queries, 21)) for f in folders]
     cache: dict = {}  # the two arXiv tasks share queries and documents: each pair is scored once
     rows = []
-    for task in tasks:
+    for task in tasks if args.queries else []:
         for entry in args.models:
             name, _, model = entry.partition("=")
-            rows += cells(model, name, task, reranker, args.depth, cache)
-    timing = latency(tasks[0], reranker, args.depth)
+            rows += cells(model, name, task, rerankers[args.backends[0]], args.depth, cache)
+    timing = {backend: latency(tasks[0], reranker, args.depth) for backend, reranker in rerankers.items()}
     out = Path("benchmarks/results/rerank_table.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": machine_summary(), "reranker": args.reranker, "rows": rows,
-                               "latency": timing}, indent=2))  # fmt: skip
+                               "table_backend": args.backends[0], "latency": timing}, indent=2))  # fmt: skip
     print(f"\n{machine_summary()}\n")
     for task in tasks:
         print(f"\n{task.name} ({len(task.qrels):,} sampled queries, {len(task.corpus):,} documents)\n")

@@ -50,6 +50,33 @@ def test_shards_hold_the_vectors_ids_and_fields_of_every_document(
     assert manifest["model"]["fingerprint"] and manifest["normalized"] is False
 
 
+@pytest.mark.parametrize("precision", ["int8", "binary"])
+def test_compressed_shards_hold_sentence_transformers_codes(
+    precision, corpus, tmp_path, tiny_model_dir, tiny_model
+):
+    from sentence_transformers.quantization import quantize_embeddings
+
+    from embedlab.embed.shards import read_codes
+
+    out = tmp_path / precision
+    embed_corpus(corpus, str(tiny_model_dir), out, shard_size=16, vectors=precision, show_progress=False)
+    texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines()]
+    exact = tiny_model.encode(texts)
+    manifest = read_vectors_manifest(out)
+    codes = np.concatenate(list(read_codes(out)))
+    if precision == "binary":  # packed sign bits: 32 dims in 4 bytes
+        assert manifest["dtype"] == "ubinary" and codes.dtype == np.uint8 and codes.shape == (70, 4)
+        assert np.array_equal(codes, quantize_embeddings(exact, "ubinary"))
+    else:  # ranges calibrated on the first shard, shared by every shard
+        ranges = np.asarray(manifest["int8_ranges"], dtype=np.float32)
+        assert manifest["dtype"] == "int8" and codes.dtype == np.int8 and codes.shape == (70, 32)
+        assert np.abs(codes.astype(int) - quantize_embeddings(exact, "int8", ranges=ranges)).max() <= 1
+    vectors, documents, _ = read_vectors(out)  # read back as float32 that rank like the codes
+    cosine = (vectors * exact).sum(1) / np.linalg.norm(vectors, axis=1) / np.linalg.norm(exact, axis=1)
+    assert cosine.min() > (0.98 if precision == "int8" else 0.6)  # int8: later shards clipped to the first's
+    assert [d["id"] for d in documents] == [f"d{i}" for i in range(70)]
+
+
 def test_keep_stores_only_the_named_fields(corpus, tmp_path, tiny_model_dir):
     embed_corpus(corpus, str(tiny_model_dir), tmp_path / "v", keep=[], show_progress=False)
     _, documents, _ = read_vectors(tmp_path / "v")

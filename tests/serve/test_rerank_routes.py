@@ -150,3 +150,24 @@ def test_the_search_page_offers_the_rerank_switch_when_a_reranker_is_loaded(serv
             assert page.locator("li.hit .score").first.inner_text().startswith("rerank ")
         finally:
             browser.close()
+
+
+def test_the_int8_reranker_serves_the_same_route(tiny_model_dir, tiny_reranker_dir, tmp_path):
+    from embedlab.runtime.export import export_onnx
+    from embedlab.serve.app import load_service_reranker
+
+    folder = tmp_path / "reranker"
+    shutil.copytree(tiny_reranker_dir, folder)
+    export_onnx(folder, int8=True)
+    settings = ServeSettings(model=str(tiny_model_dir), reranker=str(folder), rerank_backend="onnx-int8",
+                             max_chars=60, max_wait_ms=5)  # fmt: skip
+    int8 = load_service_reranker(settings)
+    texts = [d["text"] for d in DOCS] + ["music " * 40]  # the last pair is longer than the reranker reads
+    with LiveServer(create_app(settings, encoder=TorchEncoder(tiny_model_dir), reranker=int8)) as live:
+        answer = httpx.post(f"{live.url}/v1/rerank", json={"query": QUERY, "documents": texts}).json()
+    expected = int8.predict([(QUERY, t) for t in texts])
+    assert [r["index"] for r in answer["results"]] == list(np.argsort(-expected, kind="stable"))
+    assert [r["relevance_score"] for r in answer["results"]] == pytest.approx(
+        sorted(expected, reverse=True), abs=1e-4
+    )
+    assert answer["meta"]["truncated"] == [len(texts) - 1]

@@ -67,6 +67,13 @@ Rerank = Annotated[
         "configs/reranker-arxiv-minilm.yaml` makes one).",
     ),
 ]
+RerankBackend = Annotated[
+    Literal["torch", "onnx", "onnx-int8"],
+    typer.Option(
+        "--rerank-backend",
+        help="The reranker's backend: torch, or onnx / onnx-int8 after `embedlab export onnx DIR --int8`.",
+    ),
+]
 RerankDepth = Annotated[
     int, typer.Option("--rerank-depth", min=1, help="--rerank: how many first-stage results it reorders.")
 ]

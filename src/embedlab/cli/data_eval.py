@@ -12,6 +12,7 @@ from embedlab.cli.common import (
     Device,
     Dtype,
     Rerank,
+    RerankBackend,
     RerankDepth,
     app,
     console,
@@ -96,6 +97,7 @@ def evaluate(
     ] = "truncate",
     rerank: Rerank = None,
     rerank_depth: RerankDepth = 50,
+    rerank_backend: RerankBackend = "torch",
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -113,6 +115,7 @@ def evaluate(
     result = evaluate_suite(
         model, tasks, batch_size=batch_size, arxiv_dir=arxiv_dir, arxiv_settings=settings, mode=mode,
         backend=backend, long_documents=long_documents, rerank=rerank, rerank_depth=rerank_depth,
+        rerank_backend=rerank_backend,
     )  # fmt: skip
     if result.sts:
         headers, rows = table_rows(result.sts)

@@ -55,6 +55,10 @@ def embed_command(
         Literal["chunk", "truncate"],
         typer.Option(help="Longer than the model reads: chunk (as index build does) or truncate."),
     ] = "chunk",
+    vectors: Annotated[
+        Literal["float", "int8", "binary"],
+        typer.Option(help="Store float32, int8 codes (4× smaller) or packed sign bits (32× smaller)."),
+    ] = "float",
     device: Device = None,
     dtype: Dtype = None,
 ) -> None:
@@ -79,6 +83,7 @@ def embed_command(
         resume=resume,
         skip_bad_rows=skip_bad_rows,
         long_documents=long_documents,
+        vectors=vectors,
     )
     print_rejected(result.rejected, out / "rejected.jsonl")
     if result.embedded == 0 and result.shards_kept:

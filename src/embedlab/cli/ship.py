@@ -19,6 +19,7 @@ from embedlab.cli.common import (
     LockTimeout,
     ManifestModel,
     Rerank,
+    RerankBackend,
     RerankDepth,
     SearchMode,
     SkipBadRows,
@@ -45,7 +46,9 @@ def export_onnx_command(
         bool, typer.Option(help="Also write an int8 (per-channel, symmetric) quantized file.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Overwrite existing ONNX files.")] = False,
-    sentences: Annotated[int, typer.Option(help="STS-B test sentences for the parity check.")] = 500,
+    sentences: Annotated[
+        int, typer.Option(help="STS-B test sentences for the parity check (a reranker: half as many pairs).")
+    ] = 500,
     keep_fp32: Annotated[
         int,
         typer.Option(
@@ -65,11 +68,16 @@ def export_onnx_command(
     """ONNX export (fp32, optional int8) into MODEL_DIR/onnx/, with a parity report against torch."""
     from embedlab.data.sts import sentences as sts_sentences
     from embedlab.evaluate.parity import parity_report
+    from embedlab.models.cross_encoder import CROSS_ENCODER, model_kind
     from embedlab.runtime.export import export_onnx
 
     written = export_onnx(model_dir, int8=int8, force=force, keep_fp32=keep_fp32, int8_scheme=int8_scheme)
+    files = [str(p.relative_to(model_dir)) for p in written]
+    if model_kind(model_dir) == CROSS_ENCODER:
+        _print_reranker_parity(model_dir, files, sentences)
+        return
     sample = sts_sentences("stsb", "test", limit=sentences)
-    rows = parity_report(model_dir, [str(p.relative_to(model_dir)) for p in written], sample)
+    rows = parity_report(model_dir, files, sample)
     print_table(
         f"{model_dir} — ONNX parity with torch ({len(sample)} STS-B sentences)",
         ["file", "MB", "mean cosine", "min cosine", "STS-B test Spearman"],
@@ -83,6 +91,20 @@ def export_onnx_command(
             ]
             for r in rows
         ],
+    )
+
+
+def _print_reranker_parity(model_dir: Path, files: list[str], sentences: int) -> None:
+    from embedlab.data.sts import load_sts
+    from embedlab.evaluate.parity import reranker_parity
+
+    sample = load_sts("stsb", "test").select(range(sentences // 2))
+    pairs = list(zip(sample["sentence1"], sample["sentence2"], strict=True))
+    rows = reranker_parity(model_dir, files, pairs)
+    print_table(
+        f"{model_dir} — reranker ONNX parity with torch ({len(pairs)} STS-B pairs)",
+        ["file", "MB", "largest score difference", "Spearman with torch's scores"],
+        [[r.file, f"{r.size_mb:.1f}", f"{r.max_difference:.4f}", f"{r.spearman:.2f}"] for r in rows],
     )
 
 
@@ -284,6 +306,7 @@ def index_search(
     dtype: Dtype = None,
     rerank: Rerank = None,
     rerank_depth: RerankDepth = 50,
+    rerank_backend: RerankBackend = "torch",
 ) -> None:
     """The k documents best matching the query (or like a document), each with its best passage."""
     use_device(device, dtype)
@@ -297,9 +320,11 @@ def index_search(
     if rerank is not None:
         if like is not None:
             raise EmbedlabError("--rerank reorders the results of a QUERY, not of --like")
-        from embedlab.models.cross_encoder import load_cross_encoder
+        from embedlab.runtime.reranker import load_reranker
 
-        reranker = load_cross_encoder(rerank)  # an embedding model here: one line, before the index loads
+        reranker = load_reranker(
+            rerank, rerank_backend
+        )  # an embedding model here: one line, before the index loads
     index = DocumentIndex.load(directory)
     if like is not None:
         hits = more_like_this(index, like, k=k, where=where)
@@ -348,6 +373,12 @@ def serve(
         str | None,
         typer.Option(help="A reranker (CrossEncoder folder) for POST /v1/rerank and POST /search's rerank."),
     ] = None,
+    rerank_backend: Annotated[
+        Literal["torch", "onnx", "onnx-int8"] | None,
+        typer.Option(
+            help="The reranker's backend (onnx-int8: after export onnx --int8).", show_default="torch"
+        ),
+    ] = None,
     backend: Annotated[
         BackendName | None, typer.Option(help="Encoder backend.", show_default="torch")
     ] = None,
@@ -393,6 +424,7 @@ def serve(
         "index_dir": str(index) if index else None,
         "classifier_dir": str(classifier) if classifier else None,
         "reranker": reranker,
+        "rerank_backend": rerank_backend,
         "device": device,
         "dtype": dtype,
         "backend": backend,

@@ -25,7 +25,8 @@ def shard_name(number: int) -> str:
 
 
 def write_shard(folder: Path, number: int, documents: list[dict], vectors: np.ndarray) -> dict:
-    """Write one shard atomically: `id`, `vector` (fixed-size float32 lists) and the documents' other fields.
+    """Write one shard atomically: `id`, `vector` (fixed-size lists: float32, or the int8 / packed-binary
+    codes `embedlab.embed.codes` makes) and the documents' other fields.
 
     Returns its manifest entry.
 
@@ -37,7 +38,8 @@ def write_shard(folder: Path, number: int, documents: list[dict], vectors: np.nd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    kept = vectors.dtype if vectors.dtype in (np.int8, np.uint8) else np.float32
+    vectors = np.ascontiguousarray(vectors, dtype=kept)
     columns = {"id": pa.array([d["id"] for d in documents], type=pa.string())}
     columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1])
     for name in documents[0] if documents else []:
@@ -75,6 +77,8 @@ def read_vectors_manifest(folder: str | Path) -> dict:
 
 def iter_shards(folder: str | Path, manifest: dict | None = None) -> Iterator[tuple[np.ndarray, list[dict]]]:
     """(vectors, documents) of each finished shard, in order; documents hold `id` and the kept fields.
+    Compressed shards come back as float32: int8 codes as their buckets' middles, binary codes as ±1 unit
+    vectors (ranked as Hamming distance ranks) — `read_codes` gives the codes themselves.
 
     Example::
 
@@ -85,9 +89,37 @@ def iter_shards(folder: str | Path, manifest: dict | None = None) -> Iterator[tu
     manifest = manifest or read_vectors_manifest(folder)
     for entry in manifest["shards"]:
         table = _read_shard(folder, entry)
-        flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        vectors = np.asarray(flat, dtype=np.float32).reshape(table.num_rows, -1)
-        yield vectors, table.drop_columns(["vector"]).to_pylist()
+        yield decode(_codes(table), manifest), table.drop_columns(["vector"]).to_pylist()
+
+
+def read_codes(folder: str | Path) -> Iterator[np.ndarray]:
+    """Each shard's vectors as stored: float32, int8 codes or packed sign bits (manifest `dtype`).
+
+    Example::
+
+        for codes in read_codes("vectors/"):  # embed --vectors binary: uint8, dim / 8 bytes a row
+            ...
+    """
+    manifest = read_vectors_manifest(folder)
+    for entry in manifest["shards"]:
+        yield _codes(_read_shard(Path(folder), entry))
+
+
+def _codes(table) -> np.ndarray:
+    flat = table.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(flat).reshape(table.num_rows, -1)
+
+
+def decode(codes: np.ndarray, manifest: dict) -> np.ndarray:
+    """Float32 vectors for a shard's stored `codes`, as the manifest's `dtype` says they were made."""
+    from embedlab.embed.codes import from_int8, unpack_binary
+
+    dtype = manifest.get("dtype", "float32")
+    if dtype == "int8":
+        return from_int8(codes, np.asarray(manifest["int8_ranges"], dtype=np.float32))
+    if dtype == "ubinary":
+        return unpack_binary(codes, int(manifest["dim"]))
+    return np.asarray(codes, dtype=np.float32)
 
 
 def _read_shard(folder: Path, entry: dict):

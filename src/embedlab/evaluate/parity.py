@@ -47,6 +47,49 @@ def parity_report(
     return rows
 
 
+@dataclass(frozen=True)
+class RerankerParityRow:
+    """How one exported reranker file scores pairs next to the torch CrossEncoder it came from.
+
+    Example::
+
+        rows = reranker_parity("runs/reranker/model", ["onnx/model_qint8_per_channel.onnx"], pairs)
+        rows[0].max_difference, rows[0].spearman
+    """
+
+    file: str
+    size_mb: float
+    max_difference: float  # largest |score − torch score| over the pairs
+    spearman: float  # rank correlation (×100) of its scores with torch's: does it order pairs the same way
+
+
+def reranker_parity(
+    model_dir: str | Path, files: list[str], pairs: list[tuple[str, str]]
+) -> list[RerankerParityRow]:
+    """Each exported reranker file's scores of `pairs` against the torch CrossEncoder's (fp32).
+
+    Example::
+
+        reranker_parity("runs/reranker/model", ["onnx/model.onnx"], [("a query", "a document")])
+    """
+    from scipy.stats import spearmanr
+
+    from embedlab.models.cross_encoder import load_cross_encoder, score_pairs
+    from embedlab.runtime.reranker import OnnxReranker
+
+    model_dir = Path(model_dir)
+    reference = score_pairs(pairs, load_cross_encoder(model_dir, device="cpu"), batch_size=32)
+    rows = []
+    for file_name in files:
+        scores = OnnxReranker(model_dir, file_name).predict(pairs)
+        rho = float(spearmanr(scores, reference).statistic) * 100 if len(pairs) > 1 else 100.0
+        size = (model_dir / file_name).stat().st_size / 1e6
+        rows.append(
+            RerankerParityRow(file_name, round(size, 1), float(np.abs(scores - reference).max()), rho)
+        )
+    return rows
+
+
 def cosine_to(vectors: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
     """Mean and minimum cosine between each row of `vectors` and the same row of `reference`.
 

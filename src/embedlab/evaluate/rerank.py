@@ -30,12 +30,9 @@ def rerank_rankings(
 
         reranked = rerank_rankings(task, {"q1": ["d3", "d1"]}, reranker, depth=50)
     """
-    from embedlab.models.cross_encoder import score_pairs
+    from embedlab.models.cross_encoder import check_rerank_depth, score_pairs
 
-    if depth < 1:
-        from embedlab.errors import EmbedlabError
-
-        raise EmbedlabError(f"rerank_depth={depth}: give 1 or more candidates to rerank")
+    check_rerank_depth(depth)
     cache = {} if cache is None else cache
     heads = {query: ranked[:depth] for query, ranked in rankings.items()}
     pairs = [(task.queries[query], task.corpus[doc]) for query, head in heads.items() for doc in head]

@@ -162,12 +162,14 @@ def evaluate_suite(
     long_documents: str = "truncate",
     rerank: str | None = None,
     rerank_depth: int = 50,
+    rerank_backend: str = "torch",
 ) -> SuiteResult:
     """Evaluate `model` (a name, folder or hub id; 'tfidf' for the TF-IDF baseline on arXiv tasks, 'bm25'
     on retrieval:DIR tasks); `tasks="suite"` adds the one-table overview with its baselines. Retrieval
     documents longer than the model reads are truncated, or with `long_documents="chunk"` scored by their
     best chunk; with `rerank` (a reranker folder) each query's first `rerank_depth` are reordered by it too
-    (records `retrieval:NAME+rerank`, beside the first stage's).
+    (records `retrieval:NAME+rerank`, beside the first stage's), run on `rerank_backend` (torch, onnx or
+    onnx-int8).
 
     Example::
 
@@ -176,7 +178,7 @@ def evaluate_suite(
     """
     selection = split_tasks(tasks)
     _check_baseline(model, selection)
-    reranker = _reranker(rerank, selection)
+    reranker = _reranker(rerank, selection, rerank_backend)
     read = [load_retrieval_tasks(item) for item in selection.retrieval]  # bad data: before any encoding
     result = SuiteResult()
     if selection.needs_model:
@@ -224,14 +226,14 @@ def _score_loaded(
         result.clustering = evaluate_clustering(loaded, arxiv_dir=arxiv_dir, batch_size=batch_size)
 
 
-def _reranker(rerank: str | None, selection: TaskSelection):
+def _reranker(rerank: str | None, selection: TaskSelection, backend: str):
     if rerank is None:
         return None
     if not selection.retrieval:
         raise EmbedlabError("rerank reorders retrieval results: add a retrieval task (retrieval:DIR, ...)")
-    from embedlab.models.cross_encoder import load_cross_encoder
+    from embedlab.runtime.reranker import load_reranker
 
-    return load_cross_encoder(rerank)
+    return load_reranker(rerank, backend)
 
 
 def evaluate_model(model, tasks: list[str], *, name: str | Path, batch_size: int = 64) -> list[EvalRecord]:

@@ -3,9 +3,8 @@
 memory-mapped, not in RAM — int8 for binary (sentence-transformers' recipe: ~32× less memory), float16 for
 int8. And Matryoshka truncation: the first `dims` of each vector, normalised again.
 
-The codes follow sentence-transformers' `quantize_embeddings` exactly ("ubinary": the sign bits packed;
-"int8": per-dimension ranges calibrated on the corpus, 256 buckets) — written in numpy here because the index
-runs without torch, and checked against that function in the tests.
+The codes are `embedlab.embed.codes`' (sentence-transformers' `quantize_embeddings` in numpy: the index runs
+without torch).
 
     index = DocumentIndex.build(vectors, documents, model=identity, vectors_precision="binary")
 """
@@ -16,61 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
+from embedlab.embed.codes import from_int8, int8_ranges, to_int8, ubinary
 from embedlab.errors import EmbedlabError
-from embedlab.index.faiss_build import Reranked, WrappedIndex
+from embedlab.index.faiss_build import TARGET_RECALL, Reranked, WrappedIndex
 
 PRECISIONS = ("float", "int8", "binary")
 RESCORE_MULTIPLIER = 4  # candidates rescored per wanted result (sentence-transformers' examples use 4)
+MAX_MULTIPLIER = 256  # where tuning stops doubling: 2,560 rescored rows for k=10
 INT8_CODES = "vectors.i8.npy"  # binary: the int8 vectors candidates are rescored with
 INT8_RANGES = "ranges.npy"  # their calibrated per-dimension (min, max)
-
-
-def ubinary(vectors: np.ndarray) -> np.ndarray:
-    """Sign bits packed 8 to a byte: sentence-transformers' "ubinary" precision.
-
-    Example::
-
-        ubinary(np.array([[0.3, -0.1, 0.2, 0.0, 1, 1, 1, 1]]))  # [[0b10101111]] = [[175]]
-    """
-    return np.packbits(np.asarray(vectors) > 0, axis=-1)
-
-
-def int8_ranges(vectors: np.ndarray) -> np.ndarray:
-    """Per-dimension (min, max) of the calibration vectors, shape (2, dim).
-
-    Example::
-
-        int8_ranges(corpus_vectors).shape  # (2, 384)
-    """
-    return np.vstack((vectors.min(axis=0), vectors.max(axis=0))).astype(np.float32)
-
-
-def _steps(ranges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    starts = ranges[0].astype(np.float32)
-    steps = (ranges[1] - starts) / 255
-    return starts, np.where(steps == 0, 1, steps).astype(np.float32)
-
-
-def to_int8(vectors: np.ndarray, ranges: np.ndarray) -> np.ndarray:
-    """`vectors` as int8 codes in the calibrated `ranges`: sentence-transformers' "int8" precision.
-
-    Example::
-
-        codes = to_int8(vectors, int8_ranges(vectors))  # int8, same shape
-    """
-    starts, steps = _steps(ranges)
-    return (np.clip(np.floor((vectors - starts) / steps), 0, 255) - 128).astype(np.int8)
-
-
-def from_int8(codes: np.ndarray, ranges: np.ndarray) -> np.ndarray:
-    """The vectors int8 `codes` stand for: each code's bucket middle.
-
-    Example::
-
-        from_int8(to_int8(vectors, ranges), ranges)  # within a bucket of `vectors`
-    """
-    starts, steps = _steps(ranges)
-    return (codes.astype(np.float32) + 128.5) * steps + starts
 
 
 class Int8Vectors:
@@ -192,10 +145,12 @@ def read_rescoring(data: Path, manifest: dict) -> np.ndarray | Int8Vectors:
     return stored
 
 
-def compressed_index(precision: str, vectors: np.ndarray):
+def compressed_index(precision: str, vectors: np.ndarray, *, target_recall: float = TARGET_RECALL):
     """An exact index over compressed codes of unit `vectors`, rescoring its candidates: binary codes
     (Hamming) rescored with int8 vectors, or int8 codes (FAISS's 8-bit scalar quantizer) rescored with
-    float16 vectors. Returns the index and its manifest entries.
+    float16 vectors. How many candidates a result rescores (`rescore_multiplier`, from 4, doubling) is tuned
+    on the documents' own vectors to reach `target_recall` at 10 against exact float search — how much the
+    codes lose depends on the data, as HNSW's effort does. Returns the index and its manifest entries.
 
     Example::
 
@@ -221,7 +176,43 @@ def compressed_index(precision: str, vectors: np.ndarray):
     index = Reranked(candidates, stored, depth=0, multiplier=RESCORE_MULTIPLIER)
     index.add(vectors)
     rescored_with = "int8" if precision == "binary" else "float16"
-    return index, {"vectors": precision, "rescore": rescored_with, "rescore_multiplier": RESCORE_MULTIPLIER}
+    return index, {
+        "vectors": precision,
+        "rescore": rescored_with,
+        **tune_multiplier(index, vectors, target_recall),
+    }
+
+
+def tune_multiplier(index: Reranked, vectors: np.ndarray, target_recall: float, k: int = 10) -> dict:
+    """The least rescore multiplier (doubling from 4) at which `index` finds the exact top `k` of up to 200
+    of its own documents (each query's own row left out of both lists) with `target_recall`; sets it.
+
+    Example::
+
+        tune_multiplier(index, vectors, 0.95)  # {"rescore_multiplier": 8, "tuned_recall_at_10": 0.962, ...}
+    """
+    import faiss
+
+    queries = min(200, len(vectors) // 10)
+    if queries == 0 or len(vectors) <= k + 1:
+        return {"rescore_multiplier": index.multiplier}
+    rows = np.sort(np.random.default_rng(0).choice(len(vectors), size=queries, replace=False))
+    truth = faiss.knn(vectors[rows], vectors, k + 1, metric=faiss.METRIC_INNER_PRODUCT)[1]
+    right = [set(found) - {row} for found, row in zip(truth, rows, strict=True)]
+    multiplier, recall = RESCORE_MULTIPLIER, 0.0
+    while True:
+        index.multiplier = multiplier
+        found = index.search(vectors[rows], k + 1)[1]
+        recall = float(np.mean([len((set(f) - {r}) & t) / max(len(t), 1)
+                                for f, r, t in zip(found, rows, right, strict=True)]))  # fmt: skip
+        if recall >= target_recall or multiplier >= MAX_MULTIPLIER:
+            break
+        multiplier *= 2
+    return {
+        "rescore_multiplier": multiplier,
+        "tuned_recall_at_10": round(recall, 4),
+        "target_recall": target_recall,
+    }
 
 
 def open_compressed(manifest: dict, data: Path):

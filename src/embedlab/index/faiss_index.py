@@ -94,7 +94,9 @@ class DocumentIndex:
                     f"vectors_precision={vectors_precision!r} is an exact search over compressed codes in "
                     f"FAISS: kind='flat' (not {kind!r}) and no milvus"
                 )
-            index, parameters = compressed_index(vectors_precision, l2_normalise(vectors))
+            index, parameters = compressed_index(
+                vectors_precision, l2_normalise(vectors), target_recall=target_recall
+            )
             order = np.arange(len(vectors))
         elif milvus is not None:
             from embedlab.index.milvus_index import MilvusVectors

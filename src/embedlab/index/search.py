@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedlab.errors import EmbedlabError
-from embedlab.models.cross_encoder import RERANK_DEPTH
+from embedlab.models.cross_encoder import RERANK_DEPTH, check_rerank_depth
 
 MODES = ("dense", "bm25", "hybrid")
 RRF_K = 60  # the constant of Cormack et al. (2009): ranks below ~60 weigh little
@@ -215,8 +215,7 @@ def search(
     """
     if not query.strip():
         raise EmbedlabError("the query is empty: give some text to look for")
-    if rerank_depth < 1:
-        raise EmbedlabError(f"rerank_depth={rerank_depth}: give 1 or more candidates to rerank")
+    check_rerank_depth(rerank_depth)
     mode = effective_mode(index, mode)
     vector = encoder.encode([query])[0] if mode != "bm25" else None
     wanted = max(k, rerank_depth) if rerank is not None else k

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embedlab.errors import ModelError
+from embedlab.errors import EmbedlabError, ModelError
 from embedlab.models.registry import resolve
 
 if TYPE_CHECKING:
@@ -28,6 +28,17 @@ RERANK_DEPTH = 50  # candidates per query: the usual second stage (TEI's and Coh
 CROSS_ENCODER = "cross-encoder"
 EMBEDDING = "embedding model"
 MAKE_ONE = "embedlab train configs/reranker-arxiv-minilm.yaml makes one"
+
+
+def check_rerank_depth(depth: int) -> None:
+    """Refuse a rerank depth below 1 (there would be nothing to reorder), naming the parameter.
+
+    Example::
+
+        check_rerank_depth(0)  # EmbedlabError: rerank_depth=0: give 1 or more candidates to rerank
+    """
+    if depth < 1:
+        raise EmbedlabError(f"rerank_depth={depth}: give 1 or more candidates to rerank")
 
 
 def model_kind(model: str | Path) -> str | None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from embedlab.errors import EmbedlabError, ModelError
@@ -78,11 +79,14 @@ def export_onnx(
     alone or in any batch) or `dynamic` (onnxruntime's, one range per batch tensor: faster, but a vector
     moves with its batch mates, cosine down to 0.988).
 
+    A reranker folder (a `CrossEncoder`) is exported the same way, its logit as the output: the files
+    `embedlab.runtime.reranker.load_reranker(..., backend="onnx-int8")` runs.
+
     Example::
 
         export_onnx("runs/minilm", int8=True)  # runs/minilm/onnx/model.onnx, .../model_qint8_per_channel.onnx
     """
-    from sentence_transformers import SentenceTransformer
+    from embedlab.models.cross_encoder import CROSS_ENCODER, model_kind
 
     model_dir = Path(model_dir)
     if not (model_dir / "modules.json").is_file():
@@ -102,10 +106,14 @@ def export_onnx(
     mark_folder(onnx_dir, KIND, ["*.onnx", "*.onnx.data", Path(RECORD).name])
     files = {name: fp for name, fp in _recorded(model_dir).items() if name not in {t.name for t in targets}}
     write_json_atomic(model_dir / RECORD, {"files": files})  # while the files change, they have no record
-    kwargs = {"attn_implementation": attention} if attention else {}
-    model = SentenceTransformer(str(model_dir), device="cpu", model_kwargs=kwargs)
+    reranker = model_kind(model_dir) == CROSS_ENCODER
+    if reranker and keep_fp32:
+        raise EmbedlabError(
+            "keep_fp32 is measured on STS sentences: it is for embedding models, not rerankers"
+        )
     fp32 = model_dir / FP32_FILE
-    _trace(model, fp32, opset)
+    backbone, tokenizer, output = _traced_parts(model_dir, attention, reranker)
+    _trace(backbone, tokenizer, output, fp32, opset)
     written = [fp32]
     if int8:
         keep: list[str] = []
@@ -121,36 +129,52 @@ def export_onnx(
     return written
 
 
-def _trace(model, out: Path, opset: int) -> None:
-    """The transformer's token embeddings as ONNX (pooling and normalisation stay in the encoder), atomically;
-    batch and sequence length dynamic.
+def _traced_parts(model_dir: Path, attention: str | None, reranker: bool) -> tuple[object, object, str]:
+    """The transformer to trace, its tokenizer, and the output traced: an embedding model's token embeddings
+    (pooling and normalisation stay in the encoder), or a reranker's logits (its activation stays outside).
     """
+    kwargs = {"attn_implementation": attention} if attention else {}
+    if reranker:
+        from embedlab.models.cross_encoder import load_cross_encoder
+
+        model = load_cross_encoder(model_dir, device="cpu")
+        return model.model.eval(), model.tokenizer, "logits"
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device="cpu", model_kwargs=kwargs)
+    return model[0].auto_model.eval(), model[0].tokenizer, "last_hidden_state"
+
+
+def _trace(backbone, tokenizer, output: str, out: Path, opset: int) -> None:
+    """`backbone`'s `output` as ONNX, atomically; batch and sequence length dynamic."""
     import torch
 
-    transformer = model[0]
-    backbone = transformer.auto_model.eval()
-    example = transformer.tokenizer(
+    example = tokenizer(
         ["a short sentence", "a somewhat longer second sentence"], padding=True, return_tensors="pt"
     )
     names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in example]
 
-    class TokenEmbeddings(torch.nn.Module):
+    class Traced(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.backbone = backbone
 
         def forward(self, *inputs):
-            return self.backbone(**dict(zip(names, inputs, strict=True))).last_hidden_state
+            return getattr(self.backbone(**dict(zip(names, inputs, strict=True))), output)
 
-    axes = {name: {0: "batch", 1: "sequence"} for name in [*names, "last_hidden_state"]}
+    axes = {name: {0: "batch", 1: "sequence"} for name in names} | {output: {0: "batch"}}
+    if output == "last_hidden_state":
+        axes[output][1] = "sequence"
     out.parent.mkdir(exist_ok=True)
-    with atomic_path(out) as staging, torch.no_grad():
+    # tracing's TracerWarnings (shape checks frozen as constants) are expected here: the axes stay dynamic
+    with atomic_path(out) as staging, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
-            TokenEmbeddings(),
+            Traced(),
             tuple(example[name] for name in names),
             str(staging),
             input_names=names,
-            output_names=["last_hidden_state"],
+            output_names=[output],
             dynamic_axes=axes,
             opset_version=opset,
             do_constant_folding=True,

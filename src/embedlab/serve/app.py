@@ -252,11 +252,14 @@ def _batcher(encoder, settings: ServeSettings, metrics: Metrics, length=len) -> 
 
 
 def load_service_reranker(settings: ServeSettings):
-    """The reranker `settings.reranker` names, as a `CrossEncoder` on the service's device; an embedding
-    model there is one line naming what it is (so `embedlab serve` says so before it listens).
+    """The reranker `settings.reranker` names, on `settings.rerank_backend` and the service's device; an
+    embedding model there is one line naming what it is (so `embedlab serve` says so before it listens).
     """
-    from embedlab.models.cross_encoder import check_reranker, load_cross_encoder
+    from embedlab.models.cross_encoder import check_reranker
+    from embedlab.runtime.reranker import load_reranker
 
     assert settings.reranker is not None
     check_reranker(settings.reranker, "reranker")
-    return load_cross_encoder(settings.reranker, device=settings.device)
+    return load_reranker(
+        settings.reranker, settings.rerank_backend, threads=settings.threads, device=settings.device
+    )

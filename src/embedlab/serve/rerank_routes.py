@@ -37,6 +37,8 @@ class PairScorer:
         from embedlab.models.cross_encoder import score_pairs
 
         scores = score_pairs(pairs, self.model, batch_size=batch_size)
+        if hasattr(self.model, "token_counts"):  # an ONNX reranker (embedlab.runtime.reranker)
+            return scores[:, None], self.model.token_counts(pairs)
         queries, documents = [q for q, _ in pairs], [d for _, d in pairs]
         counts = [len(ids) for ids in self.model.tokenizer(queries, documents, truncation=False)["input_ids"]]
         return scores[:, None], np.asarray(counts, dtype=np.int64)

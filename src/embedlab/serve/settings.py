@@ -25,6 +25,7 @@ class ServeSettings(BaseSettings):
     index_dir: str | None = None
     classifier_dir: str | None = None  # a `classify train` folder: enables POST /classify
     reranker: str | None = None  # a CrossEncoder folder: enables POST /v1/rerank and POST /search's rerank
+    rerank_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"  # onnx-int8: after export onnx --int8
     api_key: str | None = None  # when set, every route but /health, /ready and /metrics needs it
     api_key_file: str | None = None  # a file holding the key (a Docker secret): never on a command line
     public_docs: bool = False  # with an API key: also leave /docs, /redoc and /openapi.json open
