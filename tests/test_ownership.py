@@ -50,7 +50,7 @@ def commands(model: Path, docs: Path, out: Path) -> dict[str, list]:
     """Each writing command, run on `docs` into the folder `out`, quickly."""
     return {
         "dedup": ["dedup", docs, "-m", model, "--out", out],
-        "cluster": ["cluster", docs, "-m", model, "--k", "2", "--out", out],
+        "cluster": ["cluster", docs, "-m", model, "--clusters", "2", "--out", out],
         "match": ["match", docs, docs, "-m", model, "--out", out],
         "classify train": ["classify", "train", docs, "--label-field", "label", "-m", model, "--out", out],
         "index build": ["index", "build", model, docs, "--out", out],
@@ -132,8 +132,15 @@ def test_file_outputs_never_replace_without_force_nor_an_input(model, project, t
         assert result.exit_code == 2, (args, result.output)
         assert len(result.stderr.strip().splitlines()) == 1
     assert notes.read_text() == "mine" and len(docs.read_text().splitlines()) == len(TEXTS)
-    predicted = invoke("classify", "predict", clf, docs, "--out", notes, "--force")
-    assert predicted.exit_code == 0 and len(notes.read_text().splitlines()) == len(TEXTS)
+    mine = project / "predictions"  # a folder of the user's, already holding a predictions file
+    mine.mkdir()
+    (mine / "predictions.jsonl").write_text("mine")
+    refused = invoke("classify", "predict", clf, docs, "--out", mine)
+    assert refused.exit_code == 2 and (mine / "predictions.jsonl").read_text() == "mine"
+    predicted = invoke("classify", "predict", clf, docs, "--out", mine, "--force")
+    assert predicted.exit_code == 0 and len((mine / "predictions.jsonl").read_text().splitlines()) == len(
+        TEXTS
+    )
 
 
 def test_train_overwrites_only_its_own_run(tiny_model_dir, tmp_path):
@@ -177,7 +184,7 @@ def test_embedlabs_own_results_folder_takes_eval_and_speed_reports_again(model, 
     for _ in range(2):  # the default records file of a model is replaced in embedlab's results folder
         result = invoke("eval", model, "--tasks", "stsb")
         assert result.exit_code == 0, result.output
-    assert (tmp_path / "results" / "tiny.json").is_file()
+    assert (tmp_path / "results" / "models_tiny.json").is_file()  # named by its path from here
     assert invoke(*speed, "--force").exit_code == 0
     (tmp_path / "results" / "mine.txt").write_text("mine")  # now the folder is the user's as well
     refused = invoke("eval", model, "--tasks", "stsb")

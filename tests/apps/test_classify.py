@@ -81,10 +81,9 @@ def test_cli_classify_train_and_predict(tiny_model_dir, other_model_dir, tmp_pat
     )
     assert trained.exit_code == 0, trained.output
     assert "3 labels" in trained.output and "macro-F1" in trained.output
-    predictions = tmp_path / "p.jsonl"
-    predicted = runner.invoke(app, ["classify", "predict", str(out), str(docs), "--out", str(predictions)])
+    predicted = runner.invoke(app, ["classify", "predict", str(out), str(docs), "--out", str(tmp_path / "p")])
     assert predicted.exit_code == 0, predicted.output
-    rows = [json.loads(line) for line in predictions.read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "p" / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 24 and {r["label"] for r in rows} <= set(topics)
     other = runner.invoke(app, ["classify", "predict", str(out), str(docs), "--model", str(other_model_dir)])
     assert other.exit_code == 2 and "trained on vectors of" in other.stderr

@@ -14,7 +14,7 @@ from embedlab.errors import EmbedlabError
 from tests.corpora import TOPIC_WORDS, BagOfWordsEncoder, topic_texts
 
 
-@pytest.mark.parametrize("options", [{"k": 3}, {"min_cluster_size": 8}])
+@pytest.mark.parametrize("options", [{"k": 3}, {"min_cluster_size": 8}, {}])  # {}: k chosen
 def test_three_planted_topics_are_found_with_their_keywords(options):
     texts, topics = topic_texts()
     result = cluster_vectors(BagOfWordsEncoder().encode(texts), texts, **options)
@@ -32,11 +32,11 @@ def test_class_tfidf_prefers_words_of_one_cluster():
     assert keywords == {0: ["apple"], 1: ["rocket"]}
 
 
-def test_exactly_one_method_and_a_k_that_fits():
+def test_at_most_one_method_and_a_k_that_fits():
     vectors = np.eye(4, dtype=np.float32)
-    with pytest.raises(EmbedlabError, match="choose one"):
-        cluster_vectors(vectors, ["a"] * 4)
-    with pytest.raises(EmbedlabError, match="--k 9"):
+    with pytest.raises(EmbedlabError, match="not both"):
+        cluster_vectors(vectors, ["a"] * 4, k=2, min_cluster_size=2)
+    with pytest.raises(EmbedlabError, match="k=9"):
         cluster_vectors(vectors, ["a"] * 4, k=9)
 
 
@@ -46,7 +46,7 @@ def test_cli_cluster_writes_assignments_clusters_report_and_map(tiny_model_dir, 
     docs.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     out = tmp_path / "clusters"
     result = CliRunner().invoke(
-        app, ["cluster", str(docs), "-m", str(tiny_model_dir), "--k", "3", "--out", str(out)]
+        app, ["cluster", str(docs), "-m", str(tiny_model_dir), "--clusters", "3", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
@@ -54,7 +54,8 @@ def test_cli_cluster_writes_assignments_clusters_report_and_map(tiny_model_dir, 
     rows = [json.loads(line) for line in (out / "assignments.jsonl").read_text().splitlines()]
     assert len(rows) == 18 and {r["cluster"] for r in rows} <= {0, 1, 2}
     too_many = CliRunner().invoke(
-        app, ["cluster", str(docs), "-m", str(tiny_model_dir), "--k", "50", "--out", str(tmp_path / "x")]
+        app,
+        ["cluster", str(docs), "-m", str(tiny_model_dir), "--clusters", "50", "--out", str(tmp_path / "x")],
     )
     assert too_many.exit_code == 2 and "holds only 18 documents" in too_many.stderr
     assert not (tmp_path / "x").exists()

@@ -104,13 +104,14 @@ def test_data_retrieval_writes_the_users_task_for_eval(faq, tmp_path, tiny_model
     assert result.exit_code == 0, result.output
     task = load_beir(tmp_path / "t" / "faq")
     assert task.qrels["q3"] == {"3": 1, "faq1": 1}
-    out = tmp_path / "records.json"
+    out = tmp_path / "records"
     result = CliRunner().invoke(
         app,
         ["eval", str(tiny_model_dir), "--tasks", f"retrieval:{tmp_path / 't' / 'faq'}", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    assert {r["metric"] for r in json.loads(out.read_text())["records"]} >= {"ndcg@10", "recall@10"}
+    (written,) = out.glob("*.json")
+    assert {r["metric"] for r in json.loads(written.read_text())["records"]} >= {"ndcg@10", "recall@10"}
     again = CliRunner().invoke(app, args)  # the folder is there: refused, not replaced
     assert again.exit_code == 2 and "--force" in again.stderr
     half = CliRunner().invoke(app, [*args[:6], "--out", str(tmp_path / "u")])

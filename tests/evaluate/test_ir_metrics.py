@@ -143,7 +143,7 @@ def test_a_bad_beir_folder_is_one_line_naming_file_and_line(case, tmp_path):
     with pytest.raises(DataError, match=message.replace("(", r"\(")):
         load_beir(folder)
     result = CliRunner().invoke(
-        app, ["eval", "bm25", "--tasks", f"retrieval:{folder}", "--out", str(tmp_path / "r.json")]
+        app, ["eval", "bm25", "--tasks", f"retrieval:{folder}", "--out", str(tmp_path / "r")]
     )
     assert (
         result.exit_code == 2 and message.split(":")[0] in result.stderr and "Traceback" not in result.output
@@ -152,10 +152,11 @@ def test_a_bad_beir_folder_is_one_line_naming_file_and_line(case, tmp_path):
 
 def test_eval_scores_a_beir_folder_with_a_model_and_with_bm25(tmp_path, tiny_model_dir):
     folder = write_beir(tmp_path / "planted", TASK)
-    out = tmp_path / "bm25.json"
-    result = CliRunner().invoke(app, ["eval", "bm25", "--tasks", f"retrieval:{folder}", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["eval", "bm25", "--tasks", f"retrieval:{folder}", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
-    records = {r["metric"]: r["value"] for r in json.loads(out.read_text())["records"]}
+    records = {r["metric"]: r["value"] for r in json.loads((tmp_path / "bm25.json").read_text())["records"]}
     assert set(records) == set(MEASURES) and records["ndcg@10"] == pytest.approx(100.0)  # each query's words
     args = [
         "eval",
@@ -163,11 +164,12 @@ def test_eval_scores_a_beir_folder_with_a_model_and_with_bm25(tmp_path, tiny_mod
         "--tasks",
         f"retrieval:{folder}:test",
         "--out",
-        str(tmp_path / "m.json"),
+        str(tmp_path / "m"),
     ]
     model = CliRunner().invoke(app, args)
     assert model.exit_code == 0, model.output
-    assert {r["task"] for r in json.loads((tmp_path / "m.json").read_text())["records"]} == {
+    (written,) = (tmp_path / "m").glob("*.json")
+    assert {r["task"] for r in json.loads(written.read_text())["records"]} == {
         "retrieval:planted"
     }
 
@@ -199,7 +201,7 @@ def test_eval_rerank_adds_the_reranked_figures_and_refuses_a_bi_encoder(
     tmp_path, tiny_model_dir, tiny_reranker_dir
 ):
     folder = write_beir(tmp_path / "planted", TASK)
-    out = tmp_path / "r.json"
+    out = tmp_path / "r"
     args = [
         "eval",
         "bm25",
@@ -212,13 +214,13 @@ def test_eval_rerank_adds_the_reranked_figures_and_refuses_a_bi_encoder(
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    records = json.loads(out.read_text())["records"]
+    records = json.loads((out / "bm25.json").read_text())["records"]
     tasks = {r["task"] for r in records}
     assert tasks == {"retrieval:planted", "retrieval:planted+rerank"}
     recall = {r["task"]: r["value"] for r in records if r["metric"] == "recall@100"}
     assert recall["retrieval:planted+rerank"] == recall["retrieval:planted"]  # the same documents, reordered
     wrong = CliRunner().invoke(
-        app, [*args[:4], "--rerank", str(tiny_model_dir), "--out", str(tmp_path / "w.json")]
+        app, [*args[:4], "--rerank", str(tiny_model_dir), "--out", str(tmp_path / "w")]
     )
     assert wrong.exit_code == 2 and "is an embedding model" in wrong.stderr
     no_task = CliRunner().invoke(

@@ -10,14 +10,18 @@ from typer.testing import CliRunner
 
 from embedlab.cli import app
 from embedlab.data.sts import load_sts
+from embedlab.evaluate.records import EvalRecord
 from embedlab.evaluate.sts import (
     HELD_OUT,
+    SPEARMAN,
     correlation_records,
     cosine_of_pairs,
     evaluate_pairs,
     held_out_pairs,
     parse_tasks,
+    spearman_average,
 )
+from embedlab.evaluate.suite import results_name
 
 
 def test_correlations_on_a_hand_computed_example():
@@ -61,11 +65,20 @@ def test_matches_sentence_transformers_evaluator(minilm):
     assert ours[1].value == pytest.approx(reference["pearson_cosine"] * 100, abs=1e-3)
 
 
+def test_records_are_named_by_the_whole_path_and_averages_keep_to_one_split():
+    assert results_name("runs/a/model") != results_name("runs/b/model")
+    assert results_name("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2.json"
+    test, dev = EvalRecord("stsb", "test", SPEARMAN, 80.0, 1), EvalRecord("sickr", "dev", SPEARMAN, 70.0, 1)
+    assert spearman_average([test, dev]) == []  # a test and a dev figure: no suite average
+    (average,) = spearman_average([test, EvalRecord("sickr", "test", SPEARMAN, 70.0, 1)])
+    assert (average.value, average.n) == (75.0, 2)
+
+
 def test_cli_eval_prints_table_and_writes_json(tiny_model_dir, tmp_path):
-    out = tmp_path / "tiny.json"
     result = CliRunner().invoke(
-        app, ["eval", str(tiny_model_dir), "--tasks", "stsb,sts16", "--out", str(out)]
+        app, ["eval", str(tiny_model_dir), "--tasks", "stsb,sts16", "--out", str(tmp_path / "records")]
     )
+    out = tmp_path / "records" / results_name(str(tiny_model_dir))  # named by the model's whole path
     assert result.exit_code == 0, result.output
     assert "STS-B test" in result.output and "average" in result.output
     records = json.loads(out.read_text())["records"]

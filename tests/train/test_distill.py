@@ -94,7 +94,7 @@ def test_a_few_distillation_steps_bring_the_student_closer_and_it_loads_and_eval
     assert "distilled from" in (result.model_dir / "README.md").read_text()
     assert len(list((tmp_path / "cache" / "teacher").glob("*/chunk-*.npz"))) == 1  # reused by later runs
     evaluated = CliRunner().invoke(
-        app, ["eval", str(result.model_dir), "--tasks", "stsb:dev", "--out", str(tmp_path / "e.json")]
+        app, ["eval", str(result.model_dir), "--tasks", "stsb:dev", "--out", str(tmp_path / "e")]
     )
     assert evaluated.exit_code == 0, evaluated.output
 

@@ -54,7 +54,7 @@ def kmeans(vectors: np.ndarray, k: int, seed: int = 42) -> np.ndarray:
     import faiss
 
     if not 1 <= k <= len(vectors):
-        raise EmbedlabError(f"--k {k}: choose between 1 and the number of documents ({len(vectors):,})")
+        raise EmbedlabError(f"k={k}: choose between 1 and the number of documents ({len(vectors):,})")
     # nredo=5: one run often stops in a poor local optimum, so the best of five starts is kept;
     # min_points_per_centroid=1: small collections are clustered without a warning
     model = faiss.Kmeans(
@@ -82,7 +82,7 @@ def hdbscan(vectors: np.ndarray, min_cluster_size: int, seed: int = 42) -> np.nd
     from sklearn.decomposition import PCA
 
     if not 2 <= min_cluster_size <= len(vectors):
-        raise EmbedlabError(f"--min-cluster-size {min_cluster_size}: choose between 2 and {len(vectors):,}")
+        raise EmbedlabError(f"min_cluster_size={min_cluster_size}: choose between 2 and {len(vectors):,}")
     reduced = vectors
     if vectors.shape[1] > 50 and len(vectors) > 50:
         reduced = PCA(n_components=50, random_state=seed).fit_transform(vectors)
@@ -127,19 +127,24 @@ def cluster_vectors(
     central: int = 3,
     seed: int = 42,
 ) -> Clustering:
-    """Cluster unit vectors by k-means (`k`) or HDBSCAN (`min_cluster_size`), with keywords and central rows.
+    """Cluster unit vectors by k-means (`k`) or HDBSCAN (`min_cluster_size`), with keywords and central rows;
+    with neither, k-means with the k whose clusters separate best (`choose_k`): topics without tuning.
 
     Example::
 
-        result = cluster_vectors(encode_texts(encoder, texts, "cluster"), texts, k=8)
+        result = cluster_vectors(encode_texts(encoder, texts, "cluster"), texts)  # k chosen
+        result = cluster_vectors(vectors, texts, k=8)
     """
     from embedlab.io import l2_normalise
 
-    if (k is None) == (min_cluster_size is None):
-        raise EmbedlabError("choose one of --k (k-means) and --min-cluster-size (HDBSCAN)")
+    if k is not None and min_cluster_size is not None:
+        raise EmbedlabError("give k (k-means) or min_cluster_size (HDBSCAN), not both")
     if len(vectors) == 0:
         raise EmbedlabError("no documents to cluster")
     unit = l2_normalise(vectors)
+    method = "hdbscan" if min_cluster_size is not None else "kmeans"
+    if k is None and min_cluster_size is None:
+        k, method = choose_k(unit, seed), "kmeans, k chosen by silhouette"
     labels = kmeans(unit, k, seed) if k is not None else hdbscan(unit, min_cluster_size, seed)  # type: ignore[arg-type]
     keywords = class_tfidf_keywords(texts, labels)
     scores = np.zeros(len(unit), dtype=np.float32)
@@ -151,7 +156,29 @@ def cluster_vectors(
         best = rows[np.argsort(-scores[rows], kind="stable")[:central]]
         clusters.append(Cluster(label, len(rows), keywords[label], [int(r) for r in best]))
     clusters.sort(key=lambda c: -c.size)
-    return Clustering(labels, scores, clusters, "kmeans" if k is not None else "hdbscan")
+    return Clustering(labels, scores, clusters, method)
+
+
+def choose_k(vectors: np.ndarray, seed: int = 42, largest: int = 40, sample: int = 2000) -> int:
+    """The k (2 to `largest`, at most a tenth of the rows) whose k-means clusters have the best mean
+    silhouette (cosine) on up to `sample` rows: how many topics the data itself separates.
+
+    Example::
+
+        choose_k(unit_vectors)  # 12
+    """
+    from sklearn.metrics import silhouette_score
+
+    top = min(largest, max(2, len(vectors) // 10))
+    if len(vectors) < 4:
+        return max(1, len(vectors) // 2)
+    picked = vectors[np.random.default_rng(seed).permutation(len(vectors))[:sample]]  # a sample decides
+    scored = {}
+    for k in range(2, top + 1):
+        labels = kmeans(picked, k, seed)
+        if len(set(labels.tolist())) > 1:
+            scored[k] = float(silhouette_score(picked, labels, metric="cosine"))
+    return max(scored, key=scored.__getitem__) if scored else 2
 
 
 def agreement(labels: np.ndarray, truth: list[str]) -> dict[str, float]:

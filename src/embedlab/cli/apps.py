@@ -8,29 +8,32 @@ from typing import Annotated, Literal
 import typer
 
 from embedlab.cli.common import (
+    DEFAULT_MODEL,
     Backend,
     Device,
     Dtype,
     Force,
     IdField,
+    ManifestModel,
+    Model,
     SkipBadRows,
     TextField,
     app,
     console,
     print_rejected,
     print_table,
+    top_k,
     use_device,
     user_errors,
 )
 from embedlab.errors import EmbedlabError
-from embedlab.io import check_output_dir, check_output_file
+from embedlab.io import check_not_input, check_output_dir, check_output_file
 
 classify_app = typer.Typer(
     help="Classify texts with a linear model on their embeddings.", no_args_is_help=True
 )
 app.add_typer(classify_app, name="classify")
 
-Model = Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")]
 Documents = Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet with an id and a text field.")]
 Out = Annotated[Path, typer.Option(help="New folder for the results (written whole, or not at all).")]
 Format = Annotated[Literal["jsonl", "parquet"], typer.Option("--format", help="Format of the row files.")]
@@ -49,13 +52,13 @@ def _load(documents: Path, id_field: str, text_field: str, model: str, backend: 
 @user_errors
 def dedup(
     documents: Documents,
-    model: Model,
+    model: Model = DEFAULT_MODEL,
     threshold: Annotated[
         float, typer.Option(help="Cosine at or above which two texts are duplicates.")
     ] = 0.9,
     out: Annotated[Path | None, typer.Option(help="Folder for kept/removed rows and report.md.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Print the counts; write nothing.")] = False,
-    k: Annotated[int, typer.Option("-k", min=2, help="Neighbours checked per text.")] = 20,
+    k: Annotated[int, top_k("Neighbours checked per text.", 2)] = 20,
     fmt: Format = "jsonl",
     force: Force = False,
     skip_bad_rows: SkipBadRows = False,
@@ -97,9 +100,12 @@ def dedup(
 @user_errors
 def cluster(
     documents: Documents,
-    model: Model,
     out: Out,
-    k: Annotated[int | None, typer.Option("--k", min=1, help="k-means with this many clusters.")] = None,
+    model: Model = DEFAULT_MODEL,
+    clusters: Annotated[
+        int | None,
+        typer.Option(min=1, help="k-means with this many clusters.", show_default="chosen by silhouette"),
+    ] = None,
     min_cluster_size: Annotated[
         int | None, typer.Option(min=2, help="HDBSCAN with this smallest cluster (finds how many itself).")
     ] = None,
@@ -117,15 +123,15 @@ def cluster(
     from embedlab.apps.cluster import KIND, cluster_vectors, write_clustering
     from embedlab.apps.common import encode_texts
 
-    if (k is None) == (min_cluster_size is None):
-        raise EmbedlabError("choose one of --k (k-means) and --min-cluster-size (HDBSCAN)")
+    if clusters is not None and min_cluster_size is not None:
+        raise EmbedlabError("give --clusters (k-means) or --min-cluster-size (HDBSCAN), not both")
     check_output_dir(out, kind=KIND, force=force, inputs=[documents])  # before any encoding
     docs, encoder = _load(documents, id_field, text_field, model, backend)
-    if k is not None and k > len(docs):
-        raise EmbedlabError(f"--k {k}: {documents} holds only {len(docs):,} documents")
+    if clusters is not None and clusters > len(docs):
+        raise EmbedlabError(f"--clusters {clusters}: {documents} holds only {len(docs):,} documents")
     texts = [d["text"] for d in docs]
     vectors = encode_texts(encoder, texts, "cluster", batch_size)
-    result = cluster_vectors(vectors, texts, k=k, min_cluster_size=min_cluster_size)
+    result = cluster_vectors(vectors, texts, k=clusters, min_cluster_size=min_cluster_size)
     write_clustering(out, result, docs, vectors, str(documents), fmt=fmt, force=force)
     rows = [[str(c.label), f"{c.size:,}", ", ".join(c.keywords[:6])] for c in result.clusters[:20]]
     print_table(
@@ -138,8 +144,8 @@ def cluster(
 def match(
     queries: Annotated[Path, typer.Argument(help="Queries: JSONL, CSV or Parquet.")],
     candidates: Annotated[Path | None, typer.Argument(help="Candidates; leave out with --self.")] = None,
-    model: Model = "all-MiniLM-L6-v2",
-    k: Annotated[int, typer.Option("-k", min=1, help="Candidates per query.")] = 1,
+    model: Model = DEFAULT_MODEL,
+    k: Annotated[int, top_k("Candidates per query.")] = 1,
     min_score: Annotated[float, typer.Option(help="Below this cosine: no match.")] = 0.5,
     self_: Annotated[bool, typer.Option("--self", help="Paraphrase mining inside QUERIES.")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for matches.jsonl and report.md.")] = None,
@@ -196,8 +202,8 @@ def match(
 def classify_train(
     documents: Documents,
     label_field: Annotated[str, typer.Option(help="Field holding each document's label.")],
-    model: Model,
     out: Out,
+    model: Model = DEFAULT_MODEL,
     test_fraction: Annotated[float, typer.Option(min=0.05, max=0.5, help="Held out to measure.")] = 0.2,
     force: Force = False,
     id_field: IdField = "id",
@@ -231,11 +237,13 @@ def classify_train(
 def classify_predict(
     classifier_dir: Annotated[Path, typer.Argument(help="Folder written by `classify train`.")],
     documents: Documents,
-    out: Annotated[Path | None, typer.Option(help="File for the predictions (.jsonl or .parquet).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
-    model: Annotated[
-        str | None, typer.Option(help="Model.", show_default="the one it was trained with")
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for predictions.jsonl (or .parquet).", show_default="print them"),
     ] = None,
+    fmt: Format = "jsonl",
+    force: Force = False,
+    model: ManifestModel = None,
     id_field: IdField = "id",
     text_field: TextField = "text",
     backend: Backend = "torch",
@@ -248,8 +256,12 @@ def classify_predict(
     from embedlab.io import atomic_path
     from embedlab.models.classifier import Classifier, check_classifier_model
 
-    if out is not None:
-        check_output_file(out, force=force, inputs=[documents, classifier_dir])
+    target = out / f"predictions.{fmt}" if out is not None else None
+    if out is not None and target is not None:
+        if out.exists() and not out.is_dir():
+            raise EmbedlabError(f"--out {out} is a file; give a folder for predictions.{fmt}")
+        check_not_input(out, [documents, classifier_dir])
+        check_output_file(target, force=force, inputs=[documents, classifier_dir])
     classifier = Classifier.load(classifier_dir)
     docs, encoder = _load(documents, id_field, text_field, model or classifier.model["path"], backend)
     check_classifier_model(classifier, encoder.identity, encoder.dim, classifier_dir)
@@ -258,10 +270,11 @@ def classify_predict(
         {"id": d["id"], "label": label, "confidence": round(float(c), 4)}
         for d, label, c in zip(docs, labels, confidence, strict=True)
     ]
-    if out is not None:
-        with atomic_path(out) as staging:
-            write_rows(staging, rows, fmt="parquet" if out.suffix == ".parquet" else "jsonl")
-        console.print(f"{len(rows):,} predictions → {out}")
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as staging:
+            write_rows(staging, rows, fmt=fmt)
+        console.print(f"{len(rows):,} predictions → {target}")
     else:
         print_table(
             "predictions",

@@ -23,6 +23,26 @@ for _variable in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_
 app = typer.Typer(
     help="From text data to a deployed, measured sentence-embedding model.", no_args_is_help=True
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from embedlab import __version__
+
+        typer.echo(f"embedlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """From text data to a deployed, measured sentence-embedding model."""
+
+
 models_app = typer.Typer(help="Known models and where they come from.", no_args_is_help=True)
 data_app = typer.Typer(help="Check and inspect data files.", no_args_is_help=True)
 export_app = typer.Typer(help="Export a model for fast, torch-free inference.", no_args_is_help=True)
@@ -77,7 +97,22 @@ RerankBackend = Annotated[
 RerankDepth = Annotated[
     int, typer.Option("--rerank-depth", min=1, help="--rerank: how many first-stage results it reorders.")
 ]
-ManifestModel = Annotated[str | None, typer.Option(help="Model.", show_default="the one in the manifest")]
+# The dialect (tests/test_cli_dialect.py holds every command to it): a model is `-m/--model` — defaulting to
+# the packaged all-MiniLM-L6-v2 where documents are embedded, to the recorded one where an index or
+# classifier says which — except where the model is what the command works on (eval, serve, export, bench,
+# index build: the first argument); a count of results is `-k/--top-k`; `--out` is a folder; `--force`
+# replaces.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+Model = Annotated[str, typer.Option("--model", "-m", help="Model name or folder.")]
+ManifestModel = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model.", show_default="the one in the manifest")
+]
+
+
+def top_k(help: str, minimum: int = 1):
+    """The `-k/--top-k` option of a command, with its own help and least value."""
+    return typer.Option("--top-k", "-k", min=minimum, help=help)
+
 
 Device = Annotated[
     str | None,

@@ -11,6 +11,7 @@ from embedlab.cli.common import (
     BackendName,
     Device,
     Dtype,
+    Force,
     Rerank,
     RerankBackend,
     RerankDepth,
@@ -78,9 +79,12 @@ def evaluate(
     ] = "title",
     test_size: Annotated[int | None, typer.Option(help="arXiv: evaluate on a stratified sample.")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="JSON file for the records.", show_default="results/MODEL.json")
+        Path | None,
+        typer.Option(
+            help="Folder for the records (MODEL.json, named by the model's path).", show_default="results/"
+        ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
+    force: Annotated[bool, typer.Option(help="Replace this model's records in --out.")] = False,
     mode: Annotated[
         Literal["dense", "bm25", "hybrid"],
         typer.Option(help="retrieval:DIR tasks: dense (cosine), bm25, or hybrid (both, rank-fused)."),
@@ -145,6 +149,7 @@ def evaluate(
     payload = {"model": model, "records": [r.to_dict() for r in result.records]}
     if result.baselines:
         payload["baselines"] = [r.to_dict() for r in result.baselines]
+    out.parent.mkdir(parents=True, exist_ok=True)  # a new --out folder: made once there is something to write
     write_json_atomic(out, payload)
     note = " (replacing the earlier file; --out to keep both)" if replaced else ""
     console.print(f"records written to {out}{note}")
@@ -241,12 +246,13 @@ def data_arxiv(
     eval_fraction: Annotated[float, typer.Option(help="Share of papers for the eval split.")] = 0.05,
     test_fraction: Annotated[float, typer.Option(help="Share of papers for the test split.")] = 0.10,
     seed: Annotated[int, typer.Option(help="Seed of the stratified split.")] = 42,
+    force: Force = False,
 ) -> None:
     """Clean, label and split arXiv papers (stratified by label); bad records are counted, not hidden."""
     from embedlab.data.arxiv import ArxivSettings, default_arxiv_path, prepare_arxiv
 
     settings = ArxivSettings(label_level, min_papers, eval_fraction, test_fraction, seed)  # type: ignore[arg-type]
-    manifest = prepare_arxiv(path or default_arxiv_path(), out, settings)
+    manifest = prepare_arxiv(path or default_arxiv_path(), out, settings, force=force)
     rows = [
         [label, *(f"{counts[s]:,}" for s in ("train", "eval", "test"))]
         for label, counts in manifest["per_label"].items()

@@ -8,10 +8,12 @@ from typing import Annotated, Literal
 import typer
 
 from embedlab.cli.common import (
+    DEFAULT_MODEL,
     Backend,
     Device,
     Dtype,
     IdField,
+    Model,
     SkipBadRows,
     TextField,
     app,
@@ -26,8 +28,8 @@ from embedlab.cli.common import (
 @user_errors
 def embed_command(
     documents: Annotated[Path, typer.Argument(help="JSONL(.gz), CSV or Parquet, any size (streamed).")],
-    model: Annotated[str, typer.Option(help="Model name or folder.")],
     out: Annotated[Path, typer.Option(help="Folder for the shards and manifest.json (new, or --resume).")],
+    model: Model = DEFAULT_MODEL,
     id_field: IdField = "id",
     text_field: TextField = "text",
     keep: Annotated[

@@ -31,6 +31,7 @@ from embedlab.cli.common import (
     index_app,
     print_rejected,
     print_table,
+    top_k,
     use_device,
     user_errors,
 )
@@ -294,7 +295,7 @@ def index_add(
 def index_search(
     directory: Annotated[Path, typer.Argument(help="Index folder.")],
     query: Annotated[str | None, typer.Argument(help="What to look for (leave out with --like).")] = None,
-    k: Annotated[int, typer.Option("-k", min=1, help="Number of documents.")] = 10,
+    k: Annotated[int, top_k("Number of documents.")] = 10,
     mode: Annotated[SearchMode, typer.Option(help="dense, bm25 or hybrid (both, rank-fused).")] = "hybrid",
     where: Annotated[
         list[str] | None, typer.Option(help="Only documents with field=value (repeatable).")

@@ -184,13 +184,20 @@ def stratified_split(labels: list[str], settings: ArxivSettings) -> dict[str, li
     return {"train": sorted(train), "eval": sorted(evaluation), "test": sorted(test)}
 
 
-def prepare_arxiv(path: str | Path, out: str | Path, settings: ArxivSettings | None = None) -> dict:
+def prepare_arxiv(
+    path: str | Path, out: str | Path, settings: ArxivSettings | None = None, *, force: bool = True
+) -> dict:
     """Clean, label, filter and split; write the splits as Parquet plus a manifest, atomically.
-    Returns the manifest.
+    Returns the manifest. An earlier preparation in `out` is replaced (derived data) unless `force=False`.
+
+    Example::
+
+        manifest = prepare_arxiv("papers.jsonl.gz", "data/arxiv")
+        manifest["per_label"]["math"]  # {"train": ..., "eval": ..., "test": ...}
     """
     settings = settings or ArxivSettings()
     path, out = Path(path), Path(out)
-    check_output_dir(out, kind=KIND, force=True, inputs=[path])  # derived data: replaced when prepared again
+    check_output_dir(out, kind=KIND, force=force, inputs=[path])
     set_aside = SetAside()
     papers = read_papers(path, settings.label_level, set_aside)
     sizes = Counter(p["label"] for p in papers)

@@ -58,7 +58,7 @@ def evaluate_cross_encoder_sts(reranker, tasks=None, *, batch_size: int = 64) ->
     import numpy as np
 
     from embedlab.data.sts import load_sts
-    from embedlab.evaluate.sts import SPEARMAN, correlation_records, parse_tasks
+    from embedlab.evaluate.sts import correlation_records, parse_tasks, spearman_average
     from embedlab.models.cross_encoder import score_pairs
 
     wanted = parse_tasks(tasks)
@@ -68,7 +68,4 @@ def evaluate_cross_encoder_sts(reranker, tasks=None, *, batch_size: int = 64) ->
         scores = score_pairs(list(zip(pairs["sentence1"], pairs["sentence2"], strict=True)), reranker,
                              batch_size=batch_size)  # fmt: skip
         records += correlation_records(task, split, scores.astype(np.float64), pairs["score"])
-    if len(wanted) > 1:
-        spearmans = [r.value for r in records if r.metric == SPEARMAN]
-        records.append(EvalRecord("average", "", SPEARMAN, float(np.mean(spearmans)), len(spearmans)))
-    return records
+    return records + spearman_average(records)

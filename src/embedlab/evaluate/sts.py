@@ -126,10 +126,22 @@ def evaluate_sts(
     wanted = parse_tasks(tasks)
     named_pairs = {(task, split): load_sts(task, split) for task, split in wanted}
     records = evaluate_pairs(model, named_pairs, batch_size=batch_size, show_progress=show_progress)
-    if len(wanted) > 1:
-        spearmans = [r.value for r in records if r.metric == SPEARMAN]
-        records.append(EvalRecord("average", "", SPEARMAN, float(np.mean(spearmans)), len(spearmans)))
-    return records
+    return records + spearman_average(records)
+
+
+def spearman_average(records: list[EvalRecord]) -> list[EvalRecord]:
+    """The Spearman average over several STS tasks, as one record — none when the tasks were read on
+    different splits (STS-B test beside another task's dev is no suite figure) or a task came twice.
+
+    Example::
+
+        spearman_average(records)  # [EvalRecord("average", "", "spearman_cosine", 78.94, 7)]
+    """
+    scored = [r for r in records if r.metric == SPEARMAN]
+    tasks, splits = {r.task for r in scored}, {r.split for r in scored}
+    if len(scored) < 2 or len(tasks) < len(scored) or len(splits) > 1:
+        return []
+    return [EvalRecord("average", "", SPEARMAN, float(np.mean([r.value for r in scored])), len(scored))]
 
 
 HELD_OUT = "held-out"

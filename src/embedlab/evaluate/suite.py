@@ -14,7 +14,7 @@ from embedlab.evaluate.arxiv import ARXIV_TASKS, ArxivEvalConfig, evaluate_arxiv
 from embedlab.evaluate.ir_metrics import evaluate_retrieval_task
 from embedlab.evaluate.records import EvalRecord, records_from_json
 from embedlab.evaluate.sts import evaluate_sts, parse_tasks
-from embedlab.io import check_output_file, open_dir
+from embedlab.io import check_not_input, check_output_file, open_dir
 
 
 @dataclass
@@ -273,9 +273,19 @@ def mean_records(task: str, scored: list[list[EvalRecord]]) -> list[EvalRecord]:
     return means
 
 
-def default_results_path(model: str) -> Path:
-    """results/NAME.json for a model name or folder."""
-    return RESULTS / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', Path(model).name or model)}.json"
+def results_name(model: str) -> str:
+    """The records' file name for a model: its name, or its folder's whole path, so `runs/a/model` and
+    `runs/b/model` never share one.
+
+    Example::
+
+        results_name("runs/stsb-minilm/model")  # "runs_stsb-minilm_model.json"
+    """
+    given = str(model).strip()
+    folder = Path(given).resolve()
+    if folder.exists() and folder.is_relative_to(Path.cwd()):  # a folder here: its path from here
+        given = str(folder.relative_to(Path.cwd()))
+    return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', given).strip('_') or 'model'}.json"
 
 
 RESULTS = Path("results")  # embedlab's own folder of results: what it wrote there it may replace
@@ -283,19 +293,24 @@ RESULTS_KIND = "results folder"
 
 
 def results_target(model: str, out: str | Path | None = None, *, force: bool = False) -> tuple[Path, bool]:
-    """Where `eval` writes its records, checked before any work, and whether an earlier file is replaced:
-    `out` (an existing file only with `force`, never the model), else results/NAME.json in embedlab's own
-    results folder, where an earlier figure of the same model is replaced.
+    """Where `eval` writes its records (NAME.json, `results_name`), checked before any work, and whether an
+    earlier file is replaced: in the folder `out` (an existing file there only with `force`; never the
+    model's own folder), else in embedlab's own `results/`, where an earlier figure of the same model is
+    replaced.
 
     Example::
 
         path, replaces = results_target("all-MiniLM-L6-v2")  # (Path("results/all-MiniLM-L6-v2.json"), False)
     """
-    if out is not None:
-        check_output_file(out, force=force, inputs=[model], param="out")
-        return Path(out), Path(out).exists()
-    results_folder()
-    path = default_results_path(model)
+    if out is None:
+        path = results_folder() / results_name(model)
+        return path, path.exists()
+    folder = Path(out)
+    check_not_input(folder, [model], "out")
+    if folder.exists() and not folder.is_dir():
+        raise EmbedlabError(f"out={folder} is a file; give a folder for the records (NAME.json goes in it)")
+    path = folder / results_name(model)
+    check_output_file(path, force=force, inputs=[model], param="out")
     return path, path.exists()
 
 
