@@ -169,9 +169,7 @@ def test_eval_scores_a_beir_folder_with_a_model_and_with_bm25(tmp_path, tiny_mod
     model = CliRunner().invoke(app, args)
     assert model.exit_code == 0, model.output
     (written,) = (tmp_path / "m").glob("*.json")
-    assert {r["task"] for r in json.loads(written.read_text())["records"]} == {
-        "retrieval:planted"
-    }
+    assert {r["task"] for r in json.loads(written.read_text())["records"]} == {"retrieval:planted"}
 
 
 class WordOverlapReranker:

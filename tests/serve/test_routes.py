@@ -191,3 +191,31 @@ def test_the_openai_client_works_unchanged(encoder, tiny_model_dir):
     assert np.allclose([d.embedding for d in result.data], direct, atol=1e-5)
     assert result.usage.prompt_tokens > 0 and result.model == "tiny"
     assert len(short.data[0].embedding) == 16
+
+
+def test_openai_clients_list_models_and_read_errors_in_their_shape(encoder, tiny_model_dir):
+    import openai
+    from openai import OpenAI
+
+    settings = ServeSettings(model=str(tiny_model_dir), api_key="k", max_inputs=2)
+    with LiveServer(create_app(settings, encoder=encoder)) as live:
+        client = OpenAI(base_url=f"{live.url}/v1", api_key="k", max_retries=0)
+        assert [m.id for m in client.models.list()] == [str(tiny_model_dir)]
+        assert client.models.retrieve(str(tiny_model_dir)).owned_by == "embedlab"
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("gpt-4")
+        with pytest.raises(openai.UnprocessableEntityError) as empty:
+            client.embeddings.create(model="tiny", input=[])
+        assert "input: List should have at least 1 item" in empty.value.body["message"]  # the client reads it
+        with pytest.raises(openai.APIStatusError) as many:
+            client.embeddings.create(model="tiny", input=["a", "b", "c"])
+        assert many.value.status_code == 413 and many.value.body["code"] == "request_entity_too_large"
+        with pytest.raises(openai.AuthenticationError):
+            OpenAI(base_url=f"{live.url}/v1", api_key="wrong", max_retries=0).models.list()
+        wrong = httpx.post(
+            f"{live.url}/v1/embeddings", json={"input": 5}, headers={"Authorization": "Bearer k"}
+        )
+    error = wrong.json()["error"]
+    assert wrong.status_code == 422 and set(error) == {"message", "type", "param", "code"}
+    assert error["param"] == "input" and error["type"] == "invalid_request_error"
+    assert "function-after" not in error["message"] and "constrained" not in error["message"]

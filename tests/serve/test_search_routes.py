@@ -134,5 +134,11 @@ def test_search_page_in_a_real_browser(server):
             assert page.evaluate("document.activeElement.dataset.id") == "e"
             page.check("input[value=bm25]")
             page.wait_for_function("document.getElementById('status').textContent.includes('bm25')")
+            marked = page.evaluate("highlight('the whole <hole> mark', ['hole', 'mark'])")
+            assert marked == "the whole &lt;<mark>hole</mark>&gt; <mark>mark</mark>"  # whole words, escaped
+            page.fill("#where", "cooking")  # no field=value: said as the CLI says it, nothing searched
+            page.press("#where", "Enter")
+            page.wait_for_function("document.getElementById('status').textContent.includes('field=value')")
+            assert page.locator("li.hit").count() == 0
         finally:
             browser.close()

@@ -18,10 +18,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embedlab.serve.batching import MicroBatcher
 from embedlab.serve.rerank_routes import router as rerank_router
-from embedlab.serve.routes import busy_message, json_response, router
+from embedlab.serve.routes import busy_message, error_response, router
 from embedlab.serve.search_routes import manifest_stamp
 from embedlab.serve.search_routes import router as search_router
 from embedlab.serve.settings import ServeSettings
@@ -117,7 +118,7 @@ class ServiceMiddleware:
         if key and scope["path"] not in self.open_paths:
             given = headers.get(b"authorization", b"").decode("latin-1")
             if not hmac.compare_digest(given, f"Bearer {key}"):
-                return json_response({"detail": "missing or wrong API key (Authorization: Bearer ...)"}, 401)
+                return error_response(401, "missing or wrong API key (Authorization: Bearer ...)")
         return self._shed(scope)
 
     def _shed(self, scope) -> Response | None:
@@ -130,7 +131,7 @@ class ServiceMiddleware:
             return None
         self.metrics.shed.labels("queue full").inc()
         retry = batcher.retry_after()
-        return json_response({"detail": busy_message(batcher, retry)}, 503, {"Retry-After": str(retry)})
+        return error_response(503, busy_message(batcher, retry), headers={"Retry-After": str(retry)})
 
     def _limited(self, receive):
         received = 0
@@ -146,7 +147,7 @@ class ServiceMiddleware:
         return counting_receive
 
     def _too_large(self) -> Response:
-        return json_response({"detail": f"request body over {self.settings.max_body_bytes} bytes"}, 413)
+        return error_response(413, f"request body over {self.settings.max_body_bytes} bytes")
 
 
 class _BodyTooLarge(Exception):
@@ -154,12 +155,28 @@ class _BodyTooLarge(Exception):
 
 
 async def _validation_error(request, error: RequestValidationError) -> Response:
-    """422 naming each bad field, without echoing the input (which may not even be encodable)."""
-    detail = [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-        for e in error.errors()
-    ]
-    return json_response({"detail": detail}, 422)
+    """422 naming each bad field in plain words (`input: ...`), without echoing the input (which may not even
+    be encodable) or the validators' internal names.
+    """
+    problems, params = [], []
+    for item in error.errors():
+        # the validators' own steps ("function-after[...]", "constrained-str", union branches) are not fields
+        where = [str(p) for p in item.get("loc", ()) if p != "body" and not _internal(str(p))]
+        params.append(".".join(where) or None)
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{params[-1]}: {message}" if params[-1] else message)
+    return error_response(422, "; ".join(dict.fromkeys(problems)), params[0] if params else None)
+
+
+def _internal(part: str) -> bool:
+    return (
+        "[" in part or part.startswith(("function-", "constrained-")) or part in {"str", "list[str]", "int"}
+    )
+
+
+async def _http_error(request, error: StarletteHTTPException) -> Response:
+    """Every refusal a route raises, in the one error shape."""
+    return error_response(error.status_code, str(error.detail), headers=getattr(error, "headers", None))
 
 
 def create_app(
@@ -200,12 +217,14 @@ def create_app(
 
     app = FastAPI(title="embedlab embedding service", version="0.1.0", lifespan=lifespan)
     app.state.settings, app.state.metrics = settings, metrics
+    app.state.started = time.time()  # what /v1/models reports as `created`
     app.state.encoder, app.state.index, app.state.batcher = encoder, index, None
     app.state.classifier = classifier
     app.state.reranker, app.state.rerank_batcher = reranker, None
     app.state.index_stamp = manifest_stamp(settings.index_dir)  # reloaded when a writer commits anew
     app.state.index_lock = asyncio.Lock()
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.include_router(router)
     app.include_router(search_router)
     app.include_router(rerank_router)

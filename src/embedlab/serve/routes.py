@@ -121,6 +121,51 @@ def json_response(payload: object, status: int = 200, headers: dict | None = Non
     )
 
 
+ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error"}
+
+
+def error_response(
+    status: int, message: str, param: str | None = None, headers: dict | None = None
+) -> Response:
+    """An error in OpenAI's shape, what its clients (and most others) read: `{"error": {"message", "type",
+    "param", "code"}}` — `type` by status class, `code` the status's name.
+
+    Example::
+
+        error_response(413, "request body over 1048576 bytes")
+    """
+    from http import HTTPStatus
+
+    kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    code = HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return json_response(body, status, headers)
+
+
+def served_models(request: Request) -> list[dict]:
+    """The models this service answers with, as OpenAI lists them: the embedding model, and the reranker."""
+    state = request.app.state
+    settings = state.settings
+    created = int(getattr(state, "started", 0))
+    names = [settings.model] + ([settings.reranker] if state.reranker is not None and settings.reranker else [])
+    return [{"id": name, "object": "model", "created": created, "owned_by": "embedlab"} for name in names]
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> Response:
+    """OpenAI's model list (`client.models.list()`): what `model` a request may name."""
+    return json_response({"object": "list", "data": served_models(request)})
+
+
+@router.get("/v1/models/{model_id:path}", responses={404: {"description": "Not served here"}})
+async def get_model(model_id: str, request: Request) -> Response:
+    """One served model (`client.models.retrieve(id)`)."""
+    for model in served_models(request):
+        if model["id"] == model_id:
+            return json_response(model)
+    raise HTTPException(404, f"model {model_id!r} is not served here; GET /v1/models lists what is")
+
+
 @router.get("/health")
 async def health() -> dict:
     """Liveness: the process answers."""

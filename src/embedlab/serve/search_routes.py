@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from embedlab.errors import EmbedlabError
 from embedlab.io import l2_normalise
-from embedlab.serve.routes import ERRORS, embed, json_response, prepare_texts
+from embedlab.serve.routes import ERRORS, embed, error_response, json_response, prepare_texts
 from embedlab.serve.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -153,6 +153,6 @@ async def classify(body: ClassifyRequest, request: Request) -> Response:
 async def search_page(request: Request) -> Response:
     """A small search page (no build step: one HTML file with its CSS and JS) when an index is loaded."""
     if request.app.state.index is None:
-        return json_response({"detail": "no index loaded: the search page needs --index DIR; see /docs"}, 404)
+        return error_response(404, "no index loaded: the search page needs --index DIR; see /docs")
     page = resources.files("embedlab.serve").joinpath("static/search.html").read_text(encoding="utf-8")
     return HTMLResponse(page)
