@@ -445,6 +445,17 @@ def serve(
     # a bad model, index or classifier: one line, before listening
     encoder, loaded_index, classifier_head = load_service_models(settings)
     loaded_reranker = load_service_reranker(settings) if settings.reranker else None
+    url = f"http://{host}:{port}"
+    device = getattr(encoder, "device", None) or settings.device or "cpu"
+    parts = [
+        f"serving {settings.model} ({getattr(encoder, 'identity', {}).get('precision', settings.backend)}, "
+        f"{device}, {encoder.dim}-d) at {url}/v1/embeddings",
+        f"search page {url}/ over {settings.index_dir}" if loaded_index is not None else "no index (no page)",
+        f"reranker {settings.reranker} ({settings.rerank_backend})" if loaded_reranker is not None else "",
+        "API key required" if settings.api_key else "no API key",
+        f"docs {url}/docs",
+    ]
+    console.print(" · ".join(p for p in parts if p), highlight=False, soft_wrap=True)
     uvicorn.run(
         create_app(
             settings,

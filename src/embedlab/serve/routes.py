@@ -147,7 +147,9 @@ def served_models(request: Request) -> list[dict]:
     state = request.app.state
     settings = state.settings
     created = int(getattr(state, "started", 0))
-    names = [settings.model] + ([settings.reranker] if state.reranker is not None and settings.reranker else [])
+    names = [settings.model] + (
+        [settings.reranker] if state.reranker is not None and settings.reranker else []
+    )
     return [{"id": name, "object": "model", "created": created, "owned_by": "embedlab"} for name in names]
 
 
