@@ -79,3 +79,21 @@ def test_one_name_per_idea_across_commands():
 def test_version():
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"embedlab {__version__}"
+
+
+def test_a_missing_extra_is_one_line_naming_it(monkeypatch, tmp_path):
+    import embedlab.apps.dedup
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'faiss'", name="faiss")
+
+    monkeypatch.setattr(embedlab.apps.dedup, "deduplicate", missing)
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "a", "text": "a text"}\n')
+    monkeypatch.setattr("embedlab.runtime.encoder.load_encoder", lambda *a, **k: None)
+    result = CliRunner().invoke(app, ["dedup", str(docs), "--dry-run"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        result.stderr.strip()
+        == 'error: this needs faiss, which is not installed: pip install "embedlab[index]"'
+    )

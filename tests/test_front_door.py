@@ -30,3 +30,10 @@ def test_the_front_door_does_a_job_end_to_end(tiny_model_dir):
     encoder = embedlab.load_encoder(tiny_model_dir)
     texts = ["a man plays guitar", "a man plays guitar", "the stock market fell"]
     assert embedlab.deduplicate(texts, encoder, threshold=0.99, show_progress=False).kept == [0, 2]
+
+
+def test_no_front_door_name_is_a_subpackage():
+    import pkgutil
+
+    subpackages = {module.name for module in pkgutil.iter_modules(embedlab.__path__)}
+    assert subpackages & set(embedlab._FRONT_DOOR) == set()  # importing one would shadow the function

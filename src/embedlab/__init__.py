@@ -6,8 +6,8 @@ stays fast and loads no torch until a function needs it:
     import embedlab
 
     encoder = embedlab.load_encoder("all-MiniLM-L6-v2")                        # torch, onnx, onnx-int8
-    result = embedlab.evaluate("all-MiniLM-L6-v2", "stsb,sickr")                # embedlab eval
-    run = embedlab.train(embedlab.load_config("configs/stsb-minilm.yaml"))     # embedlab train
+    result = embedlab.evaluate_suite("all-MiniLM-L6-v2", "stsb,sickr")          # embedlab eval
+    run = embedlab.train_from_config(embedlab.load_config("configs/stsb-minilm.yaml"))  # embedlab train
     index, documents, _ = embedlab.build_index("all-MiniLM-L6-v2", "docs.jsonl", "my-index")
     hits = embedlab.search(index, encoder, "graph colouring", k=5)           # embedlab index search
     kept = embedlab.deduplicate(texts, encoder, threshold=0.9)               # embedlab dedup
@@ -22,13 +22,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# public name → (module, attribute): the front door; each module is imported when its name is first used
+# public name → (module, attribute): the front door; each module is imported when its name is first used.
+# No name may be a subpackage's (`evaluate`, `train`, `index`, ...): importing it would replace the function.
 _FRONT_DOOR = {
     "load_model": ("embedlab.models", "load_model"),
     "load_encoder": ("embedlab.runtime.encoder", "load_encoder"),
     "load_config": ("embedlab.config", "load_config"),
-    "train": ("embedlab.train.trainer", "train_from_config"),
-    "evaluate": ("embedlab.evaluate.suite", "evaluate_suite"),
+    "train_from_config": ("embedlab.train.trainer", "train_from_config"),
+    "evaluate_suite": ("embedlab.evaluate.suite", "evaluate_suite"),
     "export_onnx": ("embedlab.runtime.export", "export_onnx"),
     "embed_corpus": ("embedlab.embed", "embed_corpus"),
     "read_vectors": ("embedlab.embed", "read_vectors"),

@@ -79,3 +79,29 @@ def format_validation_error(source: str, error: ValidationError) -> str:
             shown = f" (got {given!r})" if not isinstance(given, dict) else ""
             problems.append(f"{location}: {item['msg']}{shown}")
     return f"{source}: " + "; ".join(problems)
+
+
+# the module a missing import names → the extra of `pip install "embedlab[EXTRA]"` that brings it
+EXTRA_OF_MODULE = {
+    **dict.fromkeys(
+        ("torch", "sentence_transformers", "transformers", "datasets", "accelerate", "onnx"), "train"
+    ),
+    **dict.fromkeys(("sklearn", "matplotlib"), "eval"),
+    **dict.fromkeys(("faiss", "filelock", "bm25s"), "index"),
+    **dict.fromkeys(("fastapi", "uvicorn", "orjson", "pydantic_settings", "prometheus_client"), "serve"),
+    **dict.fromkeys(("model2vec", "skeletoken"), "static"),
+    **dict.fromkeys(("ray", "pymilvus", "milvus_lite"), "scale"),
+    "mteb": "mteb",
+}
+
+
+def missing_extra(error: ImportError) -> str | None:
+    """One line naming the extra to install for a missing module of embedlab's extras; None for any other.
+
+    Example::
+
+        missing_extra(ModuleNotFoundError(name="faiss"))  # 'this needs faiss: pip install "embedlab[index]"'
+    """
+    module = (getattr(error, "name", None) or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(module)
+    return f'this needs {module}, which is not installed: pip install "embedlab[{extra}]"' if extra else None

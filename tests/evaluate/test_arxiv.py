@@ -11,6 +11,7 @@ def test_cli_prepares_splits_and_evaluates_models_and_the_baseline(
     from typer.testing import CliRunner
 
     from embedlab.cli import app
+    from embedlab.evaluate.suite import results_name
     from tests.train.test_distill import _tiny_static_model
 
     static = tmp_path / "static"
@@ -34,12 +35,12 @@ def test_cli_prepares_splits_and_evaluates_models_and_the_baseline(
                 "--arxiv-dir",
                 str(out),
                 "--out",
-                str(tmp_path / "r.json"),
-                "--force",  # the file of the model before: replaced only when asked
+                str(tmp_path / "records"),  # a file per model in it, named by the model's path
             ],
         )
         assert result.exit_code == 0, result.output
-        metrics = {r["metric"] for r in json.loads((tmp_path / "r.json").read_text())["records"]}
+        written = tmp_path / "records" / results_name(model)
+        metrics = {r["metric"] for r in json.loads(written.read_text())["records"]}
         assert {"precision@10", "ndcg@10", "map@100", "accuracy", "macro_f1"} <= metrics
     refused = runner.invoke(app, ["eval", "tfidf", "--tasks", "stsb"])
     assert refused.exit_code == 2 and "TF-IDF" in refused.output

@@ -69,8 +69,9 @@ def test_records_are_named_by_the_whole_path_and_averages_keep_to_one_split():
     assert results_name("runs/a/model") != results_name("runs/b/model")
     assert results_name("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2.json"
     test, dev = EvalRecord("stsb", "test", SPEARMAN, 80.0, 1), EvalRecord("sickr", "dev", SPEARMAN, 70.0, 1)
-    assert spearman_average([test, dev]) == []  # a test and a dev figure: no suite average
-    (average,) = spearman_average([test, EvalRecord("sickr", "test", SPEARMAN, 70.0, 1)])
+    assert spearman_average([test, dev]) == []  # a dev figure beside a test one: no suite average
+    assert spearman_average([test, EvalRecord("stsb", "dev", SPEARMAN, 85.0, 1)]) == []
+    (average,) = spearman_average([test, EvalRecord("sickr", "full", SPEARMAN, 70.0, 1)])  # its own split
     assert (average.value, average.n) == (75.0, 2)
 
 

@@ -145,7 +145,7 @@ def test_eval_suite_command_prints_the_overview(
     data = shutil.copytree(synthetic_data, tmp_path / "data")
     write_mrpc(data)
     monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(data))
-    out = tmp_path / "suite.json"
+    out = tmp_path / "suite"
     args = [
         "eval",
         str(tiny_model_dir),
@@ -159,7 +159,8 @@ def test_eval_suite_command_prints_the_overview(
     result = CliRunner().invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "one figure per task type" in result.output and "BM25" in result.output
-    written = json.loads(out.read_text())
+    (records,) = out.glob("*.json")  # one file, named by the model's path
+    written = json.loads(records.read_text())
     tasks = {r["task"] for r in written["records"]}
     assert {"average", "mrpc", "arxiv-clustering", "arxiv-classification"} <= tasks
     assert "retrieval:arxiv-title-category" in tasks

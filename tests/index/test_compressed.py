@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from embedlab.cli import app
-from embedlab.embed.codes import from_int8, int8_ranges, to_int8, ubinary
+from embedlab.codes import from_int8, int8_ranges, to_int8, ubinary
 from embedlab.errors import EmbedlabError
 from embedlab.index import DocumentIndex
 from embedlab.index.store import add_to_index, create_index

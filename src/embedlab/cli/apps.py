@@ -133,6 +133,14 @@ def cluster(
     vectors = encode_texts(encoder, texts, "cluster", batch_size)
     result = cluster_vectors(vectors, texts, k=clusters, min_cluster_size=min_cluster_size)
     write_clustering(out, result, docs, vectors, str(documents), fmt=fmt, force=force)
+    noise = int((result.labels == -1).sum())
+    if noise:  # HDBSCAN's outliers: say how many, and what to change when it is most of them
+        advice = (
+            "; try a smaller --min-cluster-size, or leave it out (k chosen)" if noise > len(docs) / 2 else ""
+        )
+        console.print(
+            f"{noise:,} of {len(docs):,} documents are outliers (cluster -1){advice}", highlight=False
+        )
     rows = [[str(c.label), f"{c.size:,}", ", ".join(c.keywords[:6])] for c in result.clusters[:20]]
     print_table(
         f"{len(result.clusters)} clusters ({result.method}) → {out}", ["cluster", "size", "keywords"], rows

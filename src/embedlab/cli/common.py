@@ -10,9 +10,10 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from embedlab.errors import EmbedlabError, EmbedlabWarning
+from embedlab.errors import EmbedlabError, EmbedlabWarning, missing_extra
 from embedlab.hardware import is_main_process
 
 # The libraries' own bars ("Loading weights", "Writing model shards", "Map") are noise between embedlab's
@@ -173,7 +174,13 @@ def user_errors(command):
             with _one_line_warnings():
                 return command(*args, **kwargs)
         except EmbedlabError as error:
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except ModuleNotFoundError as error:  # an extra not installed: say which, not a traceback
+            line = missing_extra(error)
+            if line is None:
+                raise
+            errors.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embedlab.codes import CODE_DTYPES, int8_ranges, to_int8, ubinary
 from embedlab.data.documents import RejectedRows, iter_documents
-from embedlab.embed.codes import CODE_DTYPES, int8_ranges, to_int8, ubinary
 from embedlab.embed.shards import FORMAT, KIND, MANIFEST, write_shard, write_vectors_manifest
 from embedlab.errors import ConfigError, DataError
 from embedlab.io import check_not_input, check_output_dir, folder_lock, is_owned, mark_folder, relative_path

@@ -26,7 +26,7 @@ def shard_name(number: int) -> str:
 
 def write_shard(folder: Path, number: int, documents: list[dict], vectors: np.ndarray) -> dict:
     """Write one shard atomically: `id`, `vector` (fixed-size lists: float32, or the int8 / packed-binary
-    codes `embedlab.embed.codes` makes) and the documents' other fields.
+    codes `embedlab.codes` makes) and the documents' other fields.
 
     Returns its manifest entry.
 
@@ -112,7 +112,7 @@ def _codes(table) -> np.ndarray:
 
 def decode(codes: np.ndarray, manifest: dict) -> np.ndarray:
     """Float32 vectors for a shard's stored `codes`, as the manifest's `dtype` says they were made."""
-    from embedlab.embed.codes import from_int8, unpack_binary
+    from embedlab.codes import from_int8, unpack_binary
 
     dtype = manifest.get("dtype", "float32")
     if dtype == "int8":

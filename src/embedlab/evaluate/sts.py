@@ -130,16 +130,16 @@ def evaluate_sts(
 
 
 def spearman_average(records: list[EvalRecord]) -> list[EvalRecord]:
-    """The Spearman average over several STS tasks, as one record — none when the tasks were read on
-    different splits (STS-B test beside another task's dev is no suite figure) or a task came twice.
+    """The Spearman average over several STS tasks, as one record — only when every task was read once, on
+    its own evaluation split (the suite's figure); STS-B dev beside other tasks' test sets is no such figure.
 
     Example::
 
         spearman_average(records)  # [EvalRecord("average", "", "spearman_cosine", 78.94, 7)]
     """
     scored = [r for r in records if r.metric == SPEARMAN]
-    tasks, splits = {r.task for r in scored}, {r.split for r in scored}
-    if len(scored) < 2 or len(tasks) < len(scored) or len(splits) > 1:
+    evaluation = all(r.split == get_task(r.task).default_split for r in scored)
+    if len(scored) < 2 or len({r.task for r in scored}) < len(scored) or not evaluation:
         return []
     return [EvalRecord("average", "", SPEARMAN, float(np.mean([r.value for r in scored])), len(scored))]
 

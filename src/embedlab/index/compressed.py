@@ -3,7 +3,7 @@
 memory-mapped, not in RAM — int8 for binary (sentence-transformers' recipe: ~32× less memory), float16 for
 int8. And Matryoshka truncation: the first `dims` of each vector, normalised again.
 
-The codes are `embedlab.embed.codes`' (sentence-transformers' `quantize_embeddings` in numpy: the index runs
+The codes are `embedlab.codes`' (sentence-transformers' `quantize_embeddings` in numpy: the index runs
 without torch).
 
     index = DocumentIndex.build(vectors, documents, model=identity, vectors_precision="binary")
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedlab.embed.codes import from_int8, int8_ranges, to_int8, ubinary
+from embedlab.codes import from_int8, int8_ranges, to_int8, ubinary
 from embedlab.errors import EmbedlabError
 from embedlab.index.faiss_build import TARGET_RECALL, Reranked, WrappedIndex
 

@@ -222,6 +222,28 @@ def onnx_providers(device: str | None) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def onnx_session(path: Path, threads: int, device: str | None):
+    """An onnxruntime session of `path` on `threads` intra-op threads (one inter-op: batches run one at a
+    time), on the device's providers.
+
+    Example::
+
+        session = onnx_session(Path("my-model/onnx/model.onnx"), threads=2, device="cpu")
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=onnx_providers(device))
+
+
+def pad_id_of(tokenizer) -> int:
+    """The padding token's id of a `tokenizers.Tokenizer` (BERT's [PAD], else <pad>, else 0)."""
+    found = tokenizer.token_to_id("[PAD]")
+    return found if found is not None else tokenizer.token_to_id("<pad>") or 0
+
+
 def read_model_layout(model_dir: Path) -> tuple[str, bool, int]:
     """Pooling mode, whether a Normalize module follows, and the maximum sequence length."""
     modules_path = model_dir / "modules.json"
@@ -279,7 +301,6 @@ class OnnxEncoder:
         device: str | None = None,
         token_budget: int | None = None,
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
@@ -292,12 +313,8 @@ class OnnxEncoder:
         self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_seq_length)
         self.tokenizer.no_padding()  # padded per batch, to the batch's longest
-        pad_id = self.tokenizer.token_to_id("[PAD]")
-        self.pad_id = pad_id if pad_id is not None else self.tokenizer.token_to_id("<pad>") or 0
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=onnx_providers(device))
+        self.pad_id = pad_id_of(self.tokenizer)
+        self.session = onnx_session(onnx_path, threads, device)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 

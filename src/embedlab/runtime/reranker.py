@@ -17,7 +17,7 @@ import numpy as np
 
 from embedlab.errors import ModelError
 from embedlab.runtime.batching import length_batches, pad_encodings
-from embedlab.runtime.encoder import onnx_providers, read_max_length
+from embedlab.runtime.encoder import onnx_session, pad_id_of, read_max_length
 
 RERANKER_BACKENDS = ("torch", "onnx", "onnx-int8")
 
@@ -56,7 +56,6 @@ class OnnxReranker:
         threads: int = 2,
         device: str | None = None,
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.model_dir = Path(model_dir)
@@ -68,13 +67,9 @@ class OnnxReranker:
         self.tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_length, strategy="longest_first")
         self.tokenizer.no_padding()
-        pad_id = self.tokenizer.token_to_id("[PAD]")
-        self.pad_id = pad_id if pad_id is not None else self.tokenizer.token_to_id("<pad>") or 0
+        self.pad_id = pad_id_of(self.tokenizer)
         self.activation = activation_of(self.model_dir)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=onnx_providers(device))
+        self.session = onnx_session(path, threads, device)
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def predict(
