@@ -267,6 +267,30 @@ def data_arxiv(
         console.print(f"set aside {count:,}: {reason} (e.g. {examples})", highlight=False)
 
 
+@data_app.command("sample")
+@user_errors
+def data_sample(
+    out: Annotated[Path, typer.Option(help="New folder for the sample's files.")] = Path("sample"),
+    papers: Annotated[
+        int, typer.Option(min=40, help="Papers in the corpus (spread over the subjects).")
+    ] = 2000,
+    questions: Annotated[int, typer.Option(min=0, help="Titles of corpus papers, as questions.")] = 200,
+    new: Annotated[int, typer.Option(min=0, help="Papers outside the corpus, to label.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the choice.")] = 42,
+    force: Force = False,
+) -> None:
+    """A small sample to follow the tour with: arXiv papers, questions and new papers as JSONL."""
+    from embedlab.data.sample import write_sample
+
+    counts = write_sample(out, papers=papers, questions=questions, new=new, seed=seed, force=force)
+    console.print(
+        f"{out}: papers.jsonl ({counts['papers']:,}), questions.jsonl ({counts['questions']:,}), "
+        f"new-papers.jsonl ({counts['new']:,}); what each is for: {out / 'README.md'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @data_app.command("retrieval")
 @user_errors
 def data_retrieval(

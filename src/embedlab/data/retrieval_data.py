@@ -227,7 +227,7 @@ def split_queries(
     name: str = "held-out",
 ) -> QuerySplits:
     """Queries split by a hash of (seed, query): `held_out` of them for the test task, `dev_queries` of the
-    rest for checkpoint choice, the others for training; the documents of dev and test queries are never
+    rest (at most a fifth of it) for checkpoint choice, the others for training; the documents of dev and test queries are never
     trained on. Each task searches its queries' documents plus a seeded sample of the others, up to
     `corpus_size` documents (the test task at least all its own).
 
@@ -240,7 +240,8 @@ def split_queries(
         raise DataError(f"held_out={held_out}: a fraction between 0 and 1")
     ranked = sorted(rows.queries, key=lambda row: content_digest([seed, row.query]))
     test_count = max(1, round(held_out * len(ranked)))
-    dev_count = min(dev_queries, max(0, len(ranked) - test_count - 1))
+    # at most a fifth of what is left: on a small corpus the dev queries must not eat the training pairs
+    dev_count = min(dev_queries, (len(ranked) - test_count) // 5)
     test, dev = ranked[:test_count], ranked[test_count : test_count + dev_count]
     train = ranked[test_count + dev_count :]
     if not train:
