@@ -227,9 +227,9 @@ def split_queries(
     name: str = "held-out",
 ) -> QuerySplits:
     """Queries split by a hash of (seed, query): `held_out` of them for the test task, `dev_queries` of the
-    rest (at most a fifth of it) for checkpoint choice, the others for training; the documents of dev and test queries are never
-    trained on. Each task searches its queries' documents plus a seeded sample of the others, up to
-    `corpus_size` documents (the test task at least all its own).
+    rest (at most a fifth of it) for checkpoint choice, the others for training; the documents of dev and
+    test queries are never trained on. Each task searches its queries' documents plus a seeded sample of the
+    others, up to `corpus_size` documents (the test task at least all its own).
 
     Example::
 
