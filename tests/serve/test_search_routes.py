@@ -54,6 +54,10 @@ def test_search_modes_filters_and_like(server):
     ]
     like = post(server, "/search", {"like": "d", "k": 2}).json()["hits"]
     assert like[0]["id"] == "e" and "d" not in [h["id"] for h in like]
+    (fused, *_) = post(server, "/search", {"query": "rocket orbit", "mode": "hybrid"}).json()["hits"]
+    assert fused["id"] == "a" and fused["sides"]["dense"] == pytest.approx(dense[0]["score"], abs=1e-5)
+    assert fused["sides"]["bm25"] > 0 and fused["score"] == pytest.approx(2 / 61, abs=1e-6)  # first on both
+    assert dense[0]["sides"] == {} and dense[0]["snippet"] == dense[0]["highlight"]  # short: whole
 
 
 @pytest.mark.parametrize(

@@ -186,8 +186,12 @@ def user_errors(command):
     return wrapper
 
 
+TEXT_COLUMNS = {"id", "passage", "metadata", "keywords", "text", "label"}  # left-aligned, wherever they are
+
+
 def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
-    """Print a rich table; the first column left-aligned, the others right-aligned (numbers).
+    """Print a rich table; the first column and text columns left-aligned, the others right-aligned
+    (numbers).
 
     Example::
 
@@ -195,7 +199,7 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     """
     table = Table(title=title, title_justify="left")
     for index, header in enumerate(headers):
-        table.add_column(header, justify="left" if index == 0 else "right")
+        table.add_column(header, justify="left" if index == 0 or header in TEXT_COLUMNS else "right")
     for row in rows:
         table.add_row(*row, style="bold" if row[0] == "average" else None)
     console.print(table)

@@ -349,13 +349,30 @@ def index_search(
             rerank_depth=rerank_depth,
         )
         title = f"{query!r} in {directory} ({used}" + (f", top {rerank_depth} reranked)" if rerank else ")")
-    headers = ["#", "id", "score", *(["rerank"] if reranker is not None else []), "best passage"]
+    print_table(title, *_hit_table(hits, reranked=reranker is not None))
+    if any(hit.sides for hit in hits):
+        console.print(
+            "score: rank fusion, Σ 1/(60 + rank) over the two sides (0.033 = first on both); cosine and BM25 "
+            "are each side's own score (– where that side did not find it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _hit_table(hits, *, reranked: bool) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of search results: scores (each side's too in hybrid), the snippet, metadata."""
+    fused = any(hit.sides for hit in hits)
+    side = lambda value, places: "–" if value is None else f"{value:.{places}f}"  # noqa: E731
+    headers = ["#", "id", "score", *(["cosine", "BM25"] if fused else []), *(["rerank"] if reranked else []),
+               "passage", "metadata"]  # fmt: skip
     rows = [
         [str(rank), hit.id, f"{hit.score:.3f}",
-         *([f"{hit.rerank_score:.3f}"] if reranker is not None else []), hit.highlight[:90]]
+         *([side(hit.sides.get("dense"), 3), side(hit.sides.get("bm25"), 2)] if fused else []),
+         *([f"{hit.rerank_score:.3f}"] if reranked else []), hit.snippet or hit.highlight,
+         ", ".join(f"{k}={v}" for k, v in list(hit.metadata.items())[:3])]
         for rank, hit in enumerate(hits, start=1)
     ]  # fmt: skip
-    print_table(title, headers, rows)
+    return headers, rows
 
 
 @app.command("serve")

@@ -9,7 +9,8 @@ Library use mirrors `embedlab index search DIR QUERY --mode hybrid --where field
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -24,11 +25,14 @@ CHUNKS_PER_DOCUMENT = 4  # candidates fetched per wanted document, so chunks of 
 @dataclass(frozen=True)
 class DocumentHit:
     """One document found: its id, score (cosine, BM25 or fused), best chunk as the highlight, metadata.
+    In hybrid mode `score` is the reciprocal-rank fusion Σ 1/(60 + rank) — about 0.033 for a document first
+    on both sides, 0.016 for one found by one side only — and `sides` keeps each side's own score (cosine,
+    BM25; None where that side did not find it). `snippet`: the highlight's part around the query's words.
 
     Example::
 
         (hit, *_) = search(index, encoder, "graph colouring", k=5)
-        hit.id, hit.score, hit.highlight, hit.metadata.get("year")
+        hit.id, hit.score, hit.sides["dense"], hit.snippet, hit.metadata.get("year")
     """
 
     id: str
@@ -38,6 +42,8 @@ class DocumentHit:
     end: int | None
     metadata: dict
     rerank_score: float | None = None  # the reranker's, when one reordered the hits (`score`: first stage)
+    sides: dict = field(default_factory=dict)  # hybrid: {"dense": cosine | None, "bm25": score | None}
+    snippet: str = ""
 
     def to_dict(self) -> dict:
         """The hit as JSON for the CLI and the service."""
@@ -45,6 +51,8 @@ class DocumentHit:
             "id": self.id,
             "score": round(self.score, 6),
             "rerank_score": None if self.rerank_score is None else round(self.rerank_score, 6),
+            "sides": {side: None if s is None else round(s, 6) for side, s in self.sides.items()},
+            "snippet": self.snippet or self.highlight,
             "highlight": self.highlight,
             "start": self.start,
             "end": self.end,
@@ -132,18 +140,20 @@ def fuse(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
-def _candidates(index, vector, text: str, mode: str, depth: int, keep) -> list[tuple[int, float]]:
-    """Rows that pass the filters, best first: one side's scores, or both fused."""
+def _candidates(index, vector, text: str, mode: str, depth: int, keep) -> tuple[list, dict]:
+    """Rows that pass the filters, best first: one side's scores, or both fused; and, fused, each side's
+    own score of each row (what a reader of a fused score wants to see beside it).
+    """
     sides = ["dense", "bm25"] if mode == "hybrid" else [mode]
     ranked = {
         side: [(r, s) for r, s in _ranked(index, side, vector, text, depth) if keep(r)] for side in sides
     }
     if mode == "hybrid":
-        return fuse([[r for r, _ in ranked[side]] for side in sides])
-    return ranked[mode]
+        return fuse([[r for r, _ in ranked[side]] for side in sides]), {s: dict(ranked[s]) for s in sides}
+    return ranked[mode], {}
 
 
-def _per_document(index, rows: list[tuple[int, float]]) -> dict[str, DocumentHit]:
+def _per_document(index, rows: list[tuple[int, float]], sides: dict) -> dict[str, DocumentHit]:
     """The best row of each document, in order: a document's best chunk is its highlight."""
     hits: dict[str, DocumentHit] = {}
     for row, score in rows:
@@ -154,8 +164,36 @@ def _per_document(index, rows: list[tuple[int, float]]) -> dict[str, DocumentHit
                 f: v for f, v in document.items() if f not in ("id", "doc_id", "text", "start", "end")
             }
             start, end = document.get("start"), document.get("end")
-            hits[doc_id] = DocumentHit(doc_id, float(score), document["text"], start, end, metadata)
+            own = {side: scores.get(row) for side, scores in sides.items()}
+            hits[doc_id] = DocumentHit(
+                doc_id, float(score), document["text"], start, end, metadata, sides=own
+            )
     return hits
+
+
+def snippet(text: str, query: str, width: int = 240) -> str:
+    """The `width` characters of `text` holding the most of the query's words (whole words, any case), cut
+    at word boundaries and marked with … where text was left out; the start when no word is found.
+
+    Example::
+
+        snippet(long_abstract, "graph colouring", width=120)  # "… every planar graph admits a colouring …"
+    """
+    if len(text) <= width:
+        return text
+    words = {w.lower() for w in re.findall(r"\w+", query) if len(w) > 2}
+    places = [m.start() for m in re.finditer(r"\w+", text) if m.group().lower() in words]
+    start = 0
+    if places:  # the window starting a little before some match that covers the most matches
+        start = max((max(0, p - width // 4) for p in places),
+                    key=lambda s: sum(s <= p < s + width for p in places))  # fmt: skip
+        start = min(start, len(text) - width)
+    end = start + width
+    if start > 0:
+        start = text.find(" ", start) + 1 or start
+    if end < len(text):
+        end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
+    return ("… " if start > 0 else "") + text[start:end].strip() + (" …" if end < len(text) else "")
 
 
 def search_rows(
@@ -174,10 +212,10 @@ def search_rows(
     size = len(index.documents)
     depth = min(size, k * CHUNKS_PER_DOCUMENT * (8 if where or exclude else 1))
     while True:
-        rows = _candidates(
+        rows, sides = _candidates(
             index, vector, text, mode, depth, lambda r: _allowed(index.documents[r], where, exclude)
         )
-        hits = _per_document(index, rows)
+        hits = _per_document(index, rows, sides)
         if len(hits) >= k or depth >= size:
             return list(hits.values())[:k]
         depth = min(size, depth * 4)  # filters or long documents left too few: look deeper
@@ -222,7 +260,8 @@ def search(
     hits = search_rows(
         index, vector=vector, text=query, k=wanted, mode=mode, where=parse_where(where), exclude=None
     )
-    return rerank_hits(query, hits, rerank)[:k] if rerank is not None else hits
+    hits = rerank_hits(query, hits, rerank)[:k] if rerank is not None else hits
+    return [replace(hit, snippet=snippet(hit.highlight, query)) for hit in hits]
 
 
 def rerank_hits(query: str, hits: list[DocumentHit], reranker) -> list[DocumentHit]:
@@ -249,8 +288,6 @@ def with_rerank_scores(hits: list[DocumentHit], scores: list[float]) -> list[Doc
 
         with_rerank_scores(hits[:2], [0.1, 0.9])[0] is the second hit, with rerank_score 0.9
     """
-    from dataclasses import replace
-
     scored = [replace(hit, rerank_score=float(s)) for hit, s in zip(hits, scores, strict=True)]
     return sorted(scored, key=lambda hit: -(hit.rerank_score or 0.0))
 
