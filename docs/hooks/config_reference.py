@@ -7,6 +7,7 @@ the models nested in it) in place of the marker, so the reference never drifts f
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import typing
 
@@ -21,8 +22,26 @@ def _type_name(annotation) -> str:
     return re.sub(r"embedlab(?:\.\w+)*\.(\w+)", r"\1", text)
 
 
+def _comments(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's description: pydantic's `description`, else the comment the code writes beside it."""
+    found: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            continue
+        for line in source.splitlines():
+            match = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line)
+            if match:
+                found[match.group(1)] = match.group(2).strip()
+    return found
+
+
 def _table(model: type[BaseModel], prefix: str, seen: set) -> list[str]:
     rows, nested = [], []
+    comments = _comments(model)
     for name, field in model.model_fields.items():
         value = None if field.is_required() else field.get_default(call_default_factory=True)
         default = (
@@ -32,12 +51,13 @@ def _table(model: type[BaseModel], prefix: str, seen: set) -> list[str]:
             if isinstance(value, BaseModel)
             else repr(value)
         )
-        rows.append(f"| `{prefix}{name}` | `{_type_name(field.annotation)}` | `{default}` |")
+        described = (field.description or comments.get(name, "")).replace("|", "\\|")
+        rows.append(f"| `{prefix}{name}` | `{_type_name(field.annotation)}` | `{default}` | {described} |")
         for candidate in (field.annotation, *typing.get_args(field.annotation)):
             if isinstance(candidate, type) and issubclass(candidate, BaseModel) and candidate not in seen:
                 seen.add(candidate)
                 nested.append((candidate, f"{prefix}{name}."))
-    lines = ["| key | type | default |", "|---|---|---|", *rows]
+    lines = ["| key | type | default | what it does |", "|---|---|---|---|", *rows]
     for candidate, sub in nested:
         summary = ((candidate.__doc__ or "").strip().splitlines() or [""])[0]
         lines += ["", f"**`{sub.rstrip('.')}`** {summary}", ""]

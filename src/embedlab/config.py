@@ -83,8 +83,8 @@ class Strict(BaseModel):
 class RunFolder(Strict):
     """A config that writes OUTPUT_DIR/NAME/ and saves itself there as YAML."""
 
-    name: str
-    output_dir: str
+    name: str  # the run's name: runs/NAME/
+    output_dir: str  # the folder of runs
 
     @property
     def run_dir(self) -> Path:
@@ -103,14 +103,14 @@ class DataSource(Strict):
     mnli:train-sample), whose entailment pairs are anchor/positive pairs for in-batch-negatives training.
     """
 
-    task: str | None = None
-    split: str | None = None
-    path: str | None = None
-    sentences: list[str] | None = None
-    nli: list[str] | None = None
+    task: str | None = None  # a built-in dataset: stsb, sickr, nli, snli, mrpc, arxiv, ...
+    split: str | None = None  # its split: train, dev, test
+    path: str | None = None  # or your own CSV/TSV/JSONL/Parquet file
+    sentences: list[str] | None = None  # unlabelled sentences (distillation, SimCSE)
+    nli: list[str] | None = None  # NLI files for (anchor, entailment, contradiction) triplets
     columns: PairColumns = Field(default_factory=PairColumns)
     format: Literal["csv", "tsv", "jsonl", "parquet"] | None = None
-    max_pairs: int | None = Field(default=None, gt=0)
+    max_pairs: int | None = Field(default=None, gt=0)  # a seeded sample of this many pairs
     hard_negatives: bool = False  # nli: each premise's contradiction as the hard negative of its entailment
     score_range: tuple[float, float] | None = None  # for losses that need [0, 1]; default: task's or data's
 
@@ -168,7 +168,7 @@ class RetrievalData(Strict):
     relative_margin: float | None = Field(default=0.05, ge=0)  # mining: a negative 5% below the positive
     # where relevant means "of the same label" (topic search): this fraction of the pairs takes another
     # training document of the query's label as its positive, and dev counts those documents relevant
-    label_positives: float = Field(default=0.0, ge=0, le=1)
+    label_positives: float = Field(default=0.0, ge=0, le=1)  # this share of positives from the query's label
 
     @model_validator(mode="after")
     def _one_kind(self) -> RetrievalData:
@@ -215,17 +215,17 @@ class LossConfig(Strict):
         LossConfig(name="mnrl", scale=20.0)
     """
 
-    name: LossName = "cosent"
+    name: LossName = "cosent"  # the loss (the table of losses below)
     scale: float | None = Field(default=None, gt=0)  # cosent/angle/mnrl; None = the library default
     margin: float = Field(default=0.5, ge=0)  # contrastive
     positive_threshold: float | None = Field(
         default=None, ge=0, le=1
     )  # mnrl/contrastive, on the [0, 1] scale
     mini_batch_size: int = Field(default=32, gt=0)  # cached-mnrl
-    matryoshka_dims: list[int] | None = None
+    matryoshka_dims: list[int] | None = None  # also train these leading widths (Matryoshka), e.g. [256, 128]
     # mnrl: another row's positive with the anchor's label (the data's `label` column) leaves the anchor's
     # softmax — large random batches of labelled pairs push no same-label text away
-    mask_same_label: bool = False
+    mask_same_label: bool = False  # no in-batch negative of the anchor's own label
 
     @model_validator(mode="after")
     def _mask_needs_mnrl(self) -> LossConfig:
@@ -251,17 +251,17 @@ class TrainingConfig(Strict):
         TrainingConfig(epochs=4, batch_size=16, learning_rate=2e-5, report_to=["tensorboard"])
     """
 
-    epochs: float = Field(default=1.0, gt=0)
+    epochs: float = Field(default=1.0, gt=0)  # passes over the training pairs
     max_steps: int | None = Field(default=None, gt=0)  # overrides epochs when set
-    batch_size: int = Field(default=32, gt=0)
-    learning_rate: float = Field(default=2e-5, gt=0)
-    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
-    weight_decay: float = Field(default=0.01, ge=0)
+    batch_size: int = Field(default=32, gt=0)  # pairs per step
+    learning_rate: float = Field(default=2e-5, gt=0)  # peak learning rate
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)  # share of steps warming the rate up
+    weight_decay: float = Field(default=0.01, ge=0)  # AdamW weight decay
     scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
     eval_steps: int | None = Field(default=None, gt=0)  # None: evaluate and checkpoint once per epoch
-    save_total_limit: int = Field(default=2, gt=0)
-    logging_steps: int = Field(default=10, gt=0)
-    max_seq_length: int | None = Field(default=None, gt=0)
+    save_total_limit: int = Field(default=2, gt=0)  # checkpoints kept
+    logging_steps: int = Field(default=10, gt=0)  # steps between loss lines
+    max_seq_length: int | None = Field(default=None, gt=0)  # tokens read per text (default: the model's)
     bf16: Literal["auto"] | bool = "auto"  # auto: only on CPUs with AMX (or CUDA GPUs with bf16)
     # how rows are grouped into batches. auto: for in-batch-negative losses, no text twice in a batch.
     # distinct-labels: also no two rows of one label (a `label` column, as the arXiv pipeline's pairs have),
@@ -281,34 +281,34 @@ class EvalConfig(Strict):
         EvalConfig(tasks=["stsb", "sickr"], before=False)
     """
 
-    tasks: list[str] = Field(default_factory=lambda: list(STS_SUITE))
+    tasks: list[str] = Field(default_factory=lambda: list(STS_SUITE))  # STS tasks scored before and after
     before: bool = True  # also evaluate the starting model, for a before/after table
-    batch_size: int = Field(default=64, gt=0)
+    batch_size: int = Field(default=64, gt=0)  # texts per encoding batch
 
 
 class ScratchConfig(Strict):
     """A randomly initialised RoBERTa-style encoder (used when `model: scratch`)."""
 
     tokenizer: str  # a folder written by `embedlab tokenizer train`
-    layers: int = Field(default=7, gt=0)
-    hidden: int = Field(default=480, gt=0)
+    layers: int = Field(default=7, gt=0)  # transformer layers
+    hidden: int = Field(default=480, gt=0)  # hidden width
     heads: int = Field(default=12, gt=0)  # lowered to the nearest count that divides `hidden`
     intermediate: int | None = Field(default=None, gt=0)  # default 4 × hidden
-    max_length: int = Field(default=128, gt=0)
+    max_length: int = Field(default=128, gt=0)  # tokens per text
     dropout: float = Field(default=0.1, ge=0, lt=1)  # hidden and attention; SimCSE's noise comes from it
 
 
 class DistillConfig(Strict):
     """Learn to reproduce a teacher's embeddings (MSE) on unlabelled sentences."""
 
-    teacher: str = "all-MiniLM-L6-v2"
+    teacher: str = "all-MiniLM-L6-v2"  # the model taught from
     sentences: list[str] = Field(default_factory=lambda: ["stsb:train", "snli:dev", "mrpc:train", "arxiv"])
-    max_sentences: int | None = Field(default=200_000, gt=0)
+    max_sentences: int | None = Field(default=200_000, gt=0)  # at most this many distillation sentences
     projection: bool = True  # a linear layer from the student's width to the teacher's
-    teacher_batch_size: int = Field(default=128, gt=0)
+    teacher_batch_size: int = Field(default=128, gt=0)  # texts per teacher batch
     # model: scratch only: token embeddings start from the teacher's embedding of each token's text and
     # every layer starts as the identity, so training begins from a bag-of-tokens model, not from noise
-    init_embeddings: bool = False
+    init_embeddings: bool = False  # start the token embeddings from the teacher's
 
 
 class StageConfig(Strict):
@@ -321,11 +321,11 @@ class StageConfig(Strict):
         StageConfig(name="nli", train=nli, loss=LossConfig(name="mnrl"))
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    train: DataSource
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # the stage's name: runs/RUN/NAME/
+    train: DataSource  # the training pairs
     dev: DataSource | None = None  # default: the run's dev split
-    loss: LossConfig = Field(default_factory=LossConfig)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)  # the loss and its settings
+    training: TrainingConfig = Field(default_factory=TrainingConfig)  # optimiser and schedule
 
     @model_validator(mode="after")
     def _consistent(self) -> StageConfig:
@@ -347,18 +347,18 @@ class RunConfig(RunFolder):
         config.run_dir  # Path("runs/stsb-minilm")
     """
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # the run's name: runs/NAME/
     model: str  # a name, folder or hub id; `scratch` builds one from the `scratch` section
-    seed: int = 42
-    output_dir: str = "runs"
-    scratch: ScratchConfig | None = None
-    distill: DistillConfig | None = None
+    seed: int = 42  # seed of data order, splits and initialisation
+    output_dir: str = "runs"  # the folder of runs
+    scratch: ScratchConfig | None = None  # build a new encoder (model: scratch)
+    distill: DistillConfig | None = None  # learn from a teacher's vectors
     train: DataSource | None = None  # not needed when distilling
     retrieval: RetrievalData | None = None  # instead of train: queries and documents, held-out evaluation
     dev: DataSource | None = Field(default_factory=lambda: DataSource(task="stsb", split="dev"))
-    loss: LossConfig = Field(default_factory=LossConfig)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
-    eval: EvalConfig = Field(default_factory=EvalConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)  # the loss and its settings
+    training: TrainingConfig = Field(default_factory=TrainingConfig)  # optimiser and schedule
+    eval: EvalConfig = Field(default_factory=EvalConfig)  # what the card reports
     stages: list[StageConfig] | None = None  # train in stages (NLI, then STS-B), each into runs/NAME/STAGE
     cross_encoder: CrossEncoderConfig | None = None  # train a reranker, not an embedding model
 
