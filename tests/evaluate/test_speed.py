@@ -26,5 +26,17 @@ def test_speed_table_covers_every_backend_and_batch(exported_tiny, tmp_path):
     int8 = next(r for r in rows if r.backend == "onnx-int8")
     assert int8.size_mb < next(r for r in rows if r.backend == "onnx").size_mb
     assert "| onnx-int8 |" in speed_markdown(rows)
+    assert all(r.slowest_per_s <= r.sentences_per_s <= r.fastest_per_s for r in rows)  # one pass: all equal
     chart = speed_chart(rows, tmp_path / "speed.png")
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_wide_spread_of_passes_is_one_warning_line():
+    from embedlab.evaluate.speed import SpeedRow, spread_warning
+
+    steady = SpeedRow("m", "onnx", 1.0, None, 32, 100.0, 10.0, 1.0, 80.0, 95.0, 105.0)
+    busy = SpeedRow("m", "torch", 1.0, None, 1, 100.0, 10.0, 1.0, 80.0, 60.0, 110.0)
+    assert spread_warning([steady]) is None
+    assert spread_warning([steady, busy]).startswith(
+        "timings moved by more than 20 % in torch batch 1 (50 %)"
+    )

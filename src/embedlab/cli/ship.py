@@ -519,6 +519,7 @@ def bench_speed_command(
         bench_speed,
         check_speed_target,
         speed_markdown,
+        spread_warning,
         write_speed_report,
     )
     from embedlab.hardware import has_bf16_hardware
@@ -529,7 +530,12 @@ def bench_speed_command(
     chosen = (
         backends.split(",") if backends else available_backends(model_dir, include_bf16=has_bf16_hardware())
     )
-    rows = bench_speed(model_dir, chosen, sentences=sentences, repeats=repeats, threads=threads)
+    rows = bench_speed(
+        model_dir, chosen, sentences=sentences, repeats=repeats, threads=threads, show_progress=True
+    )
     console.print(speed_markdown(rows))
+    warning = spread_warning(rows)
+    if warning:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     written = write_speed_report(rows, out, model_dir, force=force)
     console.print(f"written: {', '.join(str(path) for path in written)}")

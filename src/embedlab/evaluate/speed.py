@@ -28,6 +28,15 @@ class SpeedRow:
     ms_per_sentence: float
     speedup_vs_torch_fp32: float
     stsb_spearman: float
+    slowest_per_s: float | None = None  # the slowest and fastest timed pass: how much the machine moved
+    fastest_per_s: float | None = None
+
+    @property
+    def spread(self) -> float:
+        """(fastest − slowest) / median of the timed passes: above ~0.2 the machine was busy."""
+        if self.slowest_per_s is None or self.fastest_per_s is None or not self.sentences_per_s:
+            return 0.0
+        return (self.fastest_per_s - self.slowest_per_s) / self.sentences_per_s
 
     def to_dict(self) -> dict:
         """The row as a plain dict (for JSON)."""
@@ -57,15 +66,20 @@ def size_on_disk(model_dir: Path, backend: str) -> float:
     return sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 1e6
 
 
-def time_encoding(encoder, sentences: list[str], batch_size: int, repeats: int) -> float:
-    """Median seconds to encode `sentences` once, after one warm-up pass."""
+def time_encoding(encoder, sentences: list[str], batch_size: int, repeats: int) -> tuple[float, float, float]:
+    """Median, shortest and longest seconds to encode `sentences` once, after one warm-up pass.
+
+    Example::
+
+        median, shortest, longest = time_encoding(encoder, sentences, batch_size=32, repeats=5)
+    """
     encoder.encode(sentences[: batch_size * 2], batch_size=batch_size)
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
         encoder.encode(sentences, batch_size=batch_size)
         timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+    return statistics.median(timings), min(timings), max(timings)
 
 
 def bench_speed(
@@ -75,19 +89,26 @@ def bench_speed(
     sentences: int = 512,
     repeats: int = 3,
     threads: int = 2,
+    show_progress: bool = False,
 ) -> list[SpeedRow]:
-    """Sentences per second of a model on each backend and batch size, on STS-B test sentences.
+    """Sentences per second (median of `repeats` passes, with the slowest and fastest) of a model on each
+    backend and batch size, on STS-B test sentences; `show_progress` shows a labelled bar over the cells.
 
     Example::
 
         rows = bench_speed("runs/minilm", ["torch", "onnx-int8"], batch_sizes=(1, 32))
         print(speed_markdown(rows))
     """
+    from tqdm.auto import tqdm
+
     from embedlab.runtime.encoder import TorchEncoder, load_encoder
 
     model_dir = Path(model_dir)
     sample = sts_sentences("stsb", "test", limit=sentences)
     rows: list[SpeedRow] = []
+    bar = tqdm(
+        total=len(backends) * len(batch_sizes), desc="bench speed", unit=" cells", disable=not show_progress
+    )
     for backend in backends:
         encoder = (  # the table's torch row is fp32 on every CPU; torch-bf16 is its own row
             TorchEncoder(model_dir, bf16=backend == "torch-bf16", threads=threads)
@@ -99,11 +120,13 @@ def bench_speed(
             if isinstance(encoder, TorchEncoder)
             else None
         )
+        bar.set_postfix_str(f"{backend}: STS-B")
         spearman = stsb_spearman(encoder)
         for batch_size in batch_sizes:
+            bar.set_postfix_str(f"{backend}, batch {batch_size}")
             # batch 1 is slow by nature: a quarter of the sentences keeps the run short
             subset = sample if batch_size > 1 else sample[: max(32, len(sample) // 4)]
-            seconds = time_encoding(encoder, subset, batch_size, repeats)
+            seconds, shortest, longest = time_encoding(encoder, subset, batch_size, repeats)
             rate = len(subset) / seconds
             rows.append(
                 SpeedRow(
@@ -116,8 +139,12 @@ def bench_speed(
                     1000 / rate,
                     1.0,
                     spearman,
+                    len(subset) / longest,
+                    len(subset) / shortest,
                 )
             )
+            bar.update()
+    bar.close()
     reference = {r.batch_size: r.sentences_per_s for r in rows if r.backend == "torch"}
     return [
         SpeedRow(**{**r.to_dict(), "speedup_vs_torch_fp32": r.sentences_per_s / reference[r.batch_size]})
@@ -134,7 +161,7 @@ def speed_markdown(rows: list[SpeedRow]) -> str:
         "size MB",
         "params M",
         "batch",
-        "sentences/s",
+        "sentences/s (median, min–max)",
         "ms/sentence",
         "× torch fp32",
         "STS-B test",
@@ -145,7 +172,8 @@ def speed_markdown(rows: list[SpeedRow]) -> str:
             f"{r.size_mb:.1f}",
             f"{r.parameters_m:.1f}" if r.parameters_m else "–",
             str(r.batch_size),
-            f"{r.sentences_per_s:.0f}",
+            f"{r.sentences_per_s:.0f}"
+            + (f" ({r.slowest_per_s:.0f}–{r.fastest_per_s:.0f})" if r.slowest_per_s is not None else ""),
             f"{r.ms_per_sentence:.2f}",
             f"{r.speedup_vs_torch_fp32:.2f}",
             f"{r.stsb_spearman:.2f}",
@@ -153,6 +181,23 @@ def speed_markdown(rows: list[SpeedRow]) -> str:
         for r in rows
     ]
     return markdown_table(headers, body)
+
+
+def spread_warning(rows: list[SpeedRow], limit: float = 0.2) -> str | None:
+    """One line naming the cells whose passes spread more than `limit` of their median (a busy machine:
+    compare those figures with care), or None.
+
+    Example::
+
+        spread_warning(rows)  # "timings moved by more than 20 % in onnx batch 1 (35 %): ..."
+    """
+    wide = [f"{r.backend} batch {r.batch_size} ({100 * r.spread:.0f} %)" for r in rows if r.spread > limit]
+    if not wide:
+        return None
+    return (
+        f"timings moved by more than {100 * limit:.0f} % in {', '.join(wide)}: the machine was busy; "
+        "rerun on an idle machine, or with more repeats, before comparing those cells"
+    )
 
 
 def speed_chart(rows: list[SpeedRow], path: Path) -> Path:
