@@ -97,3 +97,22 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch, tmp_path):
         result.stderr.strip()
         == 'error: this needs faiss, which is not installed: pip install "embedlab[index]"'
     )
+
+
+def test_library_errors_name_python_parameters_and_the_cli_says_flags(tmp_path):
+    from embedlab.apps.common import check_threshold
+    from embedlab.cli.apps import dedup
+    from embedlab.cli.common import as_flags, option_names
+    from embedlab.errors import EmbedlabError
+
+    with pytest.raises(EmbedlabError, match=r"^threshold=1\.5: a cosine threshold"):
+        check_threshold(1.5)  # what a Python caller passed, by its name
+    names = option_names(dedup)
+    assert names["k"] == "--top-k" and names["fmt"] == "--format" and names["force"] == "--force"
+    assert (
+        as_flags("k=0 is too few; pass force=True (--force)", names) == "--top-k 0 is too few; pass --force"
+    )
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"id": "a", "text": "a text"}\n')
+    result = CliRunner().invoke(app, ["dedup", str(docs), "--threshold", "1.5", "--dry-run"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: --threshold 1.5: a cosine threshold")

@@ -451,7 +451,7 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     """Apply one `a.b.c=value` to a nested dict; the value is parsed as YAML (numbers, lists, booleans)."""
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--set expects key=value, got '{assignment}'")
+        raise ConfigError(f"overrides: each is key=value (--set), got '{assignment}'")
     try:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
@@ -461,7 +461,7 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {key}: '{part}' is not a section")
+            raise ConfigError(f"override {key}: '{part}' is not a section")
         node = child
     node[parts[-1]] = value
 

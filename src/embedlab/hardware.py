@@ -154,14 +154,12 @@ def resolve_device(device: str | None = None) -> str:
         index = int(suffix or 0)
         if not torch.cuda.is_available():
             raise ModelError(
-                f"--device {device}: no CUDA device here (torch {torch.__version__}); use cpu or auto"
+                f"device={device}: no CUDA device here (torch {torch.__version__}); use cpu or auto"
             )
         if not 0 <= index < torch.cuda.device_count():
-            raise ModelError(
-                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
-            )
+            raise ModelError(f"device={device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
         return device
-    raise ModelError(f"--device {device}: choose auto, cpu, cuda or cuda:N")
+    raise ModelError(f"device={device}: choose auto, cpu, cuda or cuda:N")
 
 
 def resolve_dtype(dtype: str, device: str):
@@ -181,7 +179,7 @@ def resolve_dtype(dtype: str, device: str):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float32
     if dtype not in names:
-        raise ModelError(f"--dtype {dtype}: choose auto, fp32, fp16 or bf16")
+        raise ModelError(f"dtype={dtype}: choose auto, fp32, fp16 or bf16")
     return names[dtype]
 
 

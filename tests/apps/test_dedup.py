@@ -47,7 +47,7 @@ def test_precomputed_vectors_give_the_same_result():
 
 
 def test_threshold_outside_cosine_range_is_refused():
-    with pytest.raises(EmbedlabError, match=r"--threshold 1\.5"):
+    with pytest.raises(EmbedlabError, match=r"threshold=1\.5"):
         deduplicate(["a", "b"], BagOfWordsEncoder(), threshold=1.5)
 
 

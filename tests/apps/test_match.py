@@ -54,7 +54,7 @@ def test_paraphrase_mining_inside_one_collection():
 
 
 def test_min_score_outside_the_cosine_range():
-    with pytest.raises(EmbedlabError, match="--min-score"):
+    with pytest.raises(EmbedlabError, match="min_score="):
         match(BagOfWordsEncoder().encode(QUESTIONS), BagOfWordsEncoder().encode(ANSWERS), min_score=2)
 
 

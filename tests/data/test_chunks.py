@@ -44,9 +44,9 @@ def test_chunk_offsets_round_trip_and_keep_the_document_id_and_metadata():
 def test_chunking_fits_the_model_and_checks_its_options():
     assert chunking_for(256) == {"window": 254, "overlap": 32}
     assert chunking_for(0) is None  # a static model reads any length
-    with pytest.raises(EmbedlabError, match="--chunk-tokens 300"):
+    with pytest.raises(EmbedlabError, match="chunk_tokens=300"):
         chunking_for(256, 300)
-    with pytest.raises(EmbedlabError, match="--chunk-overlap 64"):
+    with pytest.raises(EmbedlabError, match="chunk_overlap=64"):
         chunking_for(256, 64, 64)
 
 

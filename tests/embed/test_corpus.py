@@ -159,7 +159,7 @@ def test_refusals_name_the_problem_and_touch_nothing(corpus, tmp_path, tiny_mode
     out = tmp_path / "vectors"
     embed_corpus(corpus, str(tiny_model_dir), out, shard_size=32, show_progress=False)
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    with pytest.raises(ConfigError, match=r"already holds vectors \(70 texts, finished\); pass --resume"):
+    with pytest.raises(ConfigError, match=r"already holds vectors \(70 texts, finished\); pass resume=True"):
         embed_corpus(corpus, str(tiny_model_dir), out, show_progress=False)
     with pytest.raises(ConfigError, match="holds vectors of another model"):
         embed_corpus(corpus, str(other_model_dir), out, resume=True, show_progress=False)

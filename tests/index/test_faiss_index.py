@@ -184,7 +184,7 @@ def test_searching_with_vectors_of_another_dimension_is_a_clear_error():
 def test_ivfpq_code_bytes_must_divide_the_width():
     vectors = np.random.default_rng(0).standard_normal((2000, 64)).astype(np.float32)
     docs = synthetic_docs(2000)
-    expected = r"--pq-bytes 7: it must divide the vectors' width 64, e\.g\. 2, 4, 8"
+    expected = r"pq=PQSettings\(code_bytes=7\): it must divide the vectors' width 64, e\.g\. 2, 4, 8"
     with pytest.raises(EmbedlabError, match=expected):
         DocumentIndex.build(vectors, docs, model={"name": "x"}, kind="ivfpq", pq=PQSettings(7))
 

@@ -38,12 +38,12 @@ def test_device_and_dtype_choice(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == "cpu" and resolve_device("cpu") == "cpu"
-    with pytest.raises(ModelError, match="--device cuda: no CUDA device"):
+    with pytest.raises(ModelError, match="device=cuda: no CUDA device"):
         resolve_device("cuda")
     with pytest.raises(ModelError, match="choose auto, cpu, cuda or cuda:N"):
         resolve_device("gpu")
     assert resolve_dtype("auto", "cpu") == torch.float32 and resolve_dtype("fp16", "cuda") == torch.float16
-    with pytest.raises(ModelError, match="--dtype fp8"):
+    with pytest.raises(ModelError, match="dtype=fp8"):
         resolve_dtype("fp8", "cpu")
 
 

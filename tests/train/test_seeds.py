@@ -86,11 +86,11 @@ def test_seeds_measure_their_shared_starting_model_once(tmp_path, tiny_model_dir
 
 def test_incompatible_seed_options_are_config_errors(tmp_path, tiny_model_dir):
     config = tiny_config(tmp_path, tiny_model_dir)
-    with pytest.raises(ConfigError, match="--seeds 1: give 2 or more"):
+    with pytest.raises(ConfigError, match="seeds=1: give 2 or more"):
         check_seeds(config, 1, None)
-    with pytest.raises(ConfigError, match="--soup best: choose uniform or greedy"):
+    with pytest.raises(ConfigError, match="soup=best: choose uniform or greedy"):
         check_seeds(config, 2, "best")
-    with pytest.raises(ConfigError, match="--soup greedy chooses its members on dev"):
+    with pytest.raises(ConfigError, match="soup=greedy chooses its members on dev"):
         check_seeds(tiny_config(tmp_path, tiny_model_dir, dev=None), 2, "greedy")
     from typer.testing import CliRunner
 

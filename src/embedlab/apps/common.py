@@ -15,15 +15,15 @@ from embedlab.io import l2_normalise
 OUTPUT_FORMATS = ("jsonl", "parquet")
 
 
-def check_threshold(value: float, option: str = "--threshold") -> float:
-    """A cosine threshold must lie in [-1, 1]; the error names the option.
+def check_threshold(value: float, option: str = "threshold") -> float:
+    """A cosine threshold must lie in [-1, 1]; the error names the parameter.
 
     Example::
 
         check_threshold(0.92)  # 0.92
     """
     if not -1.0 <= value <= 1.0:
-        raise EmbedlabError(f"{option} {value}: a cosine threshold lies between -1 and 1")
+        raise EmbedlabError(f"{option}={value}: a cosine threshold lies between -1 and 1")
     return value
 
 

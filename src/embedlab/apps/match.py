@@ -37,7 +37,7 @@ def match(
         found = match(encode_texts(enc, questions, "q"), encode_texts(enc, answers, "a"), min_score=0.5)
         [answers[m[0].candidate] if m else None for m in found]
     """
-    check_threshold(min_score, "--min-score")
+    check_threshold(min_score, "min_score")
     if k < 1:
         raise ValueError("k must be at least 1")
     found = best_matches(query_vectors, candidate_vectors, k=k, min_score=min_score)
@@ -51,7 +51,7 @@ def match_texts(encoder, queries: list[str], candidates: list[str], *, k: int = 
 
         found = match_texts(load_encoder("all-MiniLM-L6-v2"), ["How do I reset my password?"], faq_answers)
     """
-    check_threshold(min_score, "--min-score")
+    check_threshold(min_score, "min_score")
     return match(
         encode_texts(encoder, queries, "queries"),
         encode_texts(encoder, candidates, "candidates"),
@@ -67,7 +67,7 @@ def self_match(vectors: np.ndarray, *, min_score: float = 0.8, k: int = 10) -> l
 
         pairs = self_match(encode_texts(encoder, sentences, "mining"), min_score=0.85)
     """
-    check_threshold(min_score, "--min-score")
+    check_threshold(min_score, "min_score")
     left, right, scores = pairs_above(vectors, min_score, k=k)
     order = np.argsort(-scores, kind="stable")
     return [Match(int(left[i]), int(right[i]), float(scores[i])) for i in order]

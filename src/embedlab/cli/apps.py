@@ -169,7 +169,7 @@ def match(
     from embedlab.apps.common import check_threshold, encode_texts
     from embedlab.apps.match import KIND, match_rows, write_matches
 
-    check_threshold(min_score, "--min-score")
+    check_threshold(min_score, "min_score")
     if self_ == (candidates is not None):
         raise EmbedlabError("give CANDIDATES, or --self to find pairs inside QUERIES")
     inputs = [queries, candidates]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from contextlib import contextmanager
 from functools import wraps
@@ -174,7 +175,8 @@ def user_errors(command):
             with _one_line_warnings():
                 return command(*args, **kwargs)
         except EmbedlabError as error:
-            errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            line = as_flags(str(error), option_names(command))
+            errors.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except ModuleNotFoundError as error:  # an extra not installed: say which, not a traceback
             line = missing_extra(error)
@@ -187,6 +189,41 @@ def user_errors(command):
 
 
 TEXT_COLUMNS = {"id", "passage", "metadata", "keywords", "text", "label"}  # left-aligned, wherever they are
+
+
+def option_names(command) -> dict[str, str]:
+    """Each Python parameter of a command and the long option it is on the command line (`k` → `--top-k`).
+
+    Example::
+
+        option_names(dedup)["k"]  # "--top-k"
+    """
+    import typing
+
+    names = {}
+    for name, hint in typing.get_type_hints(command, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, typer.models.OptionInfo):
+                # in Annotated, typer takes a first positional "--name" as the option's name, not a default
+                first = [meta.default] if isinstance(meta.default, str) else []
+                longs = [d for d in [*first, *(meta.param_decls or ())] if d.startswith("--")]
+                names[name] = longs[0] if longs else "--" + name.replace("_", "-")
+    return names
+
+
+def as_flags(message: str, names: dict[str, str]) -> str:
+    """A library error, which names Python parameters (`top_k=0`, `force=True`), in the command line's words
+    (`--top-k 0`, `--force`).
+
+    Example::
+
+        as_flags("out=x is a file", {"out": "--out"})  # "--out x is a file"
+    """
+    for name in sorted(names, key=len, reverse=True):
+        flag = names[name]
+        message = re.sub(rf"(?<![\w.-]){name}=(True\b|(?=[\s:;,)]|$))", flag, message)  # the option alone
+        message = re.sub(rf"(?<![\w.-]){name}=", f"{flag} ", message)
+    return re.sub(r"(--[\w-]+) \(\1\)", r"\1", message)  # "pass --force (--force)": once is enough
 
 
 def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:

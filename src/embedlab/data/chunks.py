@@ -87,9 +87,9 @@ def chunking_for(
     window = window or limit
     assert window is not None
     if limit is not None and window > limit:
-        raise EmbedlabError(f"--chunk-tokens {window}: the model reads at most {limit} tokens per text")
+        raise EmbedlabError(f"chunk_tokens={window}: the model reads at most {limit} tokens per text")
     if not 0 <= overlap < window:
-        raise EmbedlabError(f"--chunk-overlap {overlap}: must be at least 0 and below the window ({window})")
+        raise EmbedlabError(f"chunk_overlap={overlap}: must be at least 0 and below the window ({window})")
     return {"window": window, "overlap": overlap}
 
 

@@ -158,22 +158,22 @@ def open_output(out: Path, identity: dict, settings: dict, *, resume: bool) -> d
         state = f"{manifest.get('count', 0):,} texts{', finished' if manifest.get('finished') else ''}"
         if not same_model(manifest.get("model", {}), identity):
             raise ConfigError(
-                f"--out {out} holds vectors of another model ({describe(manifest.get('model', {}))}), "
+                f"out={out} holds vectors of another model ({describe(manifest.get('model', {}))}), "
                 f"not {describe(identity)}; choose a new folder"
             )
         if not resume:
-            raise ConfigError(f"--out {out} already holds vectors ({state}); pass --resume to continue it")
+            raise ConfigError(f"out={out} already holds vectors ({state}); pass resume=True to continue it")
         for key, value in settings.items():
             if manifest["settings"].get(key) != value:
                 raise ConfigError(
-                    f"--resume: {out} was embedded with {key} {manifest['settings'].get(key)!r}, "
+                    f"resume=True: {out} was embedded with {key} {manifest['settings'].get(key)!r}, "
                     f"now {value!r}; resume with the same source and options"
                 )
         return manifest
     if not (out.is_dir() and is_owned(out, KIND)):  # ours without a manifest: killed before its first shard
         check_output_dir(out, kind=KIND)
     if resume:
-        raise ConfigError(f"--resume: {out} holds no vectors to continue; run without --resume")
+        raise ConfigError(f"resume=True: {out} holds no vectors to continue; run without it")
     return {
         "format": FORMAT,
         "model": identity,
@@ -291,13 +291,13 @@ def embed_corpus(
 def _engine(engine: str, model: str, backend: str, batch_size: int, address, actors, shard_size: int):
     if engine == "local":
         if address is not None:
-            raise ConfigError("--address: only with --engine ray")
+            raise ConfigError("address=: only with engine=ray")
         return LocalEngine(model, backend, batch_size)
     if engine == "ray":
         from embedlab.embed.ray_engine import RayEngine
 
         return RayEngine(model, backend, batch_size, address=address, actors=actors, shard_size=shard_size)
-    raise ConfigError(f"--engine {engine}: choose local or ray")
+    raise ConfigError(f"engine={engine}: choose local or ray")
 
 
 def _stored(vectors: np.ndarray, manifest: dict) -> np.ndarray:

@@ -50,11 +50,11 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
-        raise ConfigError(f"--address {address}: expected ray://HOST:PORT or HOST:PORT")
+        raise ConfigError(f"address={address}: expected ray://HOST:PORT or HOST:PORT")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as error:
-        raise ConfigError(f"--address {address}: no Ray cluster answers there ({error})") from None
+        raise ConfigError(f"address={address}: no Ray cluster answers there ({error})") from None
 
 
 class RayEngine:

@@ -109,7 +109,7 @@ def pq_subquantizers(dim: int, code_bytes: int | None = None) -> int:
     if code_bytes < 1 or dim % code_bytes:
         divisors = [m for m in range(1, dim + 1) if dim % m == 0 and m >= dim // 32]
         raise EmbedlabError(
-            f"--pq-bytes {code_bytes}: it must divide the vectors' width {dim}, e.g. "
+            f"pq=PQSettings(code_bytes={code_bytes}): it must divide the vectors' width {dim}, e.g. "
             + ", ".join(map(str, divisors))
         )
     return code_bytes

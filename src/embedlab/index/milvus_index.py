@@ -59,7 +59,7 @@ def check_uri(uri: str, timeout: float = 5.0) -> str:
     if not is_server(uri):
         path = Path(uri).expanduser().resolve()
         if path.suffix != ".db":
-            raise ConfigError(f"--uri {uri}: a Milvus Lite file must end in .db (or give http://HOST:19530)")
+            raise ConfigError(f"uri={uri}: a Milvus Lite file must end in .db (or give http://HOST:19530)")
         path.parent.mkdir(parents=True, exist_ok=True)
         return str(path)
     parsed = urlparse(uri)
@@ -68,7 +68,7 @@ def check_uri(uri: str, timeout: float = 5.0) -> str:
             (parsed.hostname or "localhost", parsed.port or 19530), timeout=timeout
         ).close()
     except OSError as error:
-        raise ConfigError(f"--uri {uri}: no Milvus answers there ({error})") from None
+        raise ConfigError(f"uri={uri}: no Milvus answers there ({error})") from None
     return uri
 
 
@@ -124,7 +124,7 @@ class MilvusVectors:
             if not replace:
                 raise EmbedlabError(
                     f"Milvus collection '{self.collection}' already exists at {self.uri}; choose another "
-                    "--collection (embedlab replaces only the collection of the index it rebuilds)"
+                    "collection= (embedlab replaces only the collection of the index it rebuilds)"
                 )
             self.client.drop_collection(self.collection)
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)

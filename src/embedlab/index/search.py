@@ -206,7 +206,7 @@ def search_rows(
         search_rows(index, vector=v, text="graph colouring", k=5, mode="hybrid", where={}, exclude=None)
     """
     if mode not in MODES:
-        raise EmbedlabError(f"--mode {mode}: choose one of {', '.join(MODES)}")
+        raise EmbedlabError(f"mode={mode}: choose one of {', '.join(MODES)}")
     if mode != "dense" and index.lexical is None:
         raise EmbedlabError("this index has no BM25 side; rebuild it with `embedlab index build --bm25`")
     size = len(index.documents)
@@ -301,7 +301,7 @@ def more_like_this(index, doc_id: str, *, k: int = 10, where=None) -> list[Docum
     """
     rows = [row for row, d in enumerate(index.documents) if _document_id(d) == doc_id]
     if not rows:
-        raise EmbedlabError(f"--like {doc_id!r}: no document with this id in the index")
+        raise EmbedlabError(f"like={doc_id!r}: no document with this id in the index")
     from embedlab.io import l2_normalise
 
     vector = l2_normalise(index.vectors_of(rows).mean(axis=0, keepdims=True))[0]

@@ -187,7 +187,7 @@ def milvus_settings(directory: str | Path, uri: str | None, collection: str | No
 
     name = collection or "embedlab_" + re.sub(r"[^0-9A-Za-z_]", "_", Path(directory).resolve().name)
     if not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_]{0,254}", name):
-        raise DataError(f"--collection {name}: letters, digits and underscores, not starting with a digit")
+        raise DataError(f"collection={name}: letters, digits and underscores, not starting with a digit")
     return {"uri": check_uri(uri or str(Path(directory) / "milvus.db")), "collection": name}
 
 

@@ -214,7 +214,7 @@ def onnx_providers(device: str | None) -> list[str]:
     has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
     if device.startswith("cuda") and not has_cuda:
         raise ModelError(
-            f"--device {device}: onnxruntime here has no CUDA provider (pip install onnxruntime-gpu)"
+            f"device={device}: onnxruntime here has no CUDA provider (pip install onnxruntime-gpu)"
         )
     if device.startswith("cuda") or (device == "auto" and has_cuda):
         index = device.partition(":")[2] or "0"

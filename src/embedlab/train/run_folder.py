@@ -192,13 +192,13 @@ def prepare_run_dir(config: RunConfig, resume: bool, overwrite: bool) -> Path:
     saved = run_dir / "config.yaml"
     if resume:
         if not saved.is_file() or folder_kind(run_dir) != RUN_KIND:
-            raise ConfigError(f"--resume: {run_dir} holds no embedlab run to resume (no config.yaml)")
+            raise ConfigError(f"resume=True: {run_dir} holds no embedlab run to resume (no config.yaml)")
         previous = _recipe(_with_defaults(yaml.safe_load(saved.read_text(encoding="utf-8")), config))
         current = _recipe(config.model_dump(mode="json"))
         changed = sorted(key for key in current if previous.get(key) != current[key] and key != "eval")
         if changed:
             raise ConfigError(
-                f"--resume: the config differs from {saved} in {', '.join(changed)}; "
+                f"resume=True: the config differs from {saved} in {', '.join(changed)}; "
                 "resume with the same config"
             )
         return run_dir

@@ -45,11 +45,11 @@ def check_seeds(config: RunConfig, seeds: int | None, soup: str | None) -> None:
     check_sweep(seeds, soup)
     if soup is not None and config.scratch is not None:
         raise ConfigError(
-            "--soup averages fine-tunes of one starting model; with model: scratch each seed starts from "
+            "soup= averages fine-tunes of one starting model; with model: scratch each seed starts from "
             "other random weights, and their average is not a model"
         )
     if soup == "greedy" and config.dev is None:
-        raise ConfigError("--soup greedy chooses its members on dev; the config has no dev split")
+        raise ConfigError("soup=greedy chooses its members on dev; the config has no dev split")
 
 
 def seed_values(first: int, seeds: int | None, soup: str | None = None) -> list[int]:

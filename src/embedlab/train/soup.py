@@ -31,11 +31,11 @@ def check_sweep(seeds: int | None, soup: str | None) -> int:
         check_sweep(3, "greedy")  # 3; (1, None), (None, "greedy") and (3, "mean") raise ConfigError
     """
     if seeds is None and soup is not None:
-        raise ConfigError("--soup averages the models of a seed sweep: give --seeds N too")
+        raise ConfigError("soup= averages the models of a seed sweep: give seeds=N too")
     if seeds is None or seeds < 2:
-        raise ConfigError(f"--seeds {seeds}: give 2 or more (one seed is a plain run)")
+        raise ConfigError(f"seeds={seeds}: give 2 or more (one seed is a plain run)")
     if soup is not None and soup not in SOUPS:
-        raise ConfigError(f"--soup {soup}: choose {' or '.join(SOUPS)}")
+        raise ConfigError(f"soup={soup}: choose {' or '.join(SOUPS)}")
     return seeds
 
 
@@ -185,7 +185,7 @@ def soup_models(
     check_output_dir(out, kind="model", force=force, inputs=paths)
     dev_split = parse_tasks(dev)
     if len(dev_split) != 1:
-        raise ConfigError(f"--dev {dev}: give one split, such as stsb:dev")
+        raise ConfigError(f"dev={dev}: give one split, such as stsb:dev")
     ((task, split),) = dev_split
     evaluator = dev_evaluator(DataSource(task=task, split=split), batch_size=batch_size)
     soup = make_soup(paths, how, partial(dev_spearman, evaluator), log)

@@ -140,7 +140,7 @@ def resume_point(run_dir: Path, resume: bool, log) -> str | None:
     resume_from = last_checkpoint(checkpoints) if resume else None
     if resume and resume_from is None:
         raise ConfigError(
-            f"--resume: no complete checkpoint in {checkpoints} yet; start the run again without --resume"
+            f"resume=True: no complete checkpoint in {checkpoints} yet; start the run again without it"
         )
     if resume_from is not None:
         cut_short = [p for p in checkpoint_folders(checkpoints) if not is_complete(p)]
