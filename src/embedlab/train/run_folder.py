@@ -314,6 +314,23 @@ def training_data(config: RunConfig, examples: int) -> str:
     return f"distilled from {distill.teacher} on {examples:,} sentences of " + ", ".join(distill.sentences)
 
 
+def training_datasets(config: RunConfig) -> list[str]:
+    """The hub ids of a run's training data where embedlab knows them (its STS tasks), for the card.
+
+    Example::
+
+        training_datasets(load_config("configs/stsb-minilm.yaml"))  # ["sentence-transformers/stsb"]
+    """
+    from embedlab.data.sts import STS_TASKS
+
+    source = config.train
+    spec = STS_TASKS.get(source.task or "") if source is not None else None
+    if source is None or spec is None:
+        return []
+    found = spec.hub.get(source.split or "train")
+    return [found[0]] if found else []
+
+
 def write_outputs(
     config: RunConfig, model: SentenceTransformer, result: RunResult, *, train_examples: int, resumed: bool
 ) -> None:
@@ -345,6 +362,7 @@ def write_outputs(
             before=result.before,
             config_yaml=config.to_yaml(),
             training_summary=summary,
+            datasets=training_datasets(config),
         )
 
     save_scored(model, result.model_dir, card, tasks=run_tasks(config), batch_size=config.eval.batch_size)
