@@ -200,3 +200,14 @@ def test_cli_pq_options_belong_to_ivfpq(tmp_path):
     )
     assert result.exit_code == 2 and "--opq and --pq-bytes are for --kind ivfpq" in result.stderr
     assert not out.exists()
+
+
+def test_thin_code_book_training_is_one_embedlab_warning_not_faiss_noise(capfd):
+    from embedlab.errors import EmbedlabWarning
+
+    vectors = np.random.default_rng(0).standard_normal((600, 64)).astype(np.float32)
+    with pytest.warns(
+        EmbedlabWarning, match="kind ivfpq: 600 vectors train its 256-centroid code books thinly"
+    ):
+        DocumentIndex.build(vectors, synthetic_docs(600), model={"name": "x"}, kind="ivfpq")
+    assert "WARNING clustering" not in capfd.readouterr().err  # FAISS's own line stays quiet

@@ -10,12 +10,13 @@ candidates' rows are read).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from embedlab.errors import EmbedlabError
+from embedlab.errors import EmbedlabError, EmbedlabWarning
 
 KINDS = ("flat", "ivf", "hnsw", "ivfpq")
 HNSW_M = 32
@@ -127,6 +128,8 @@ def new_ivfpq(dim: int, nlist: int, pq: PQSettings = PQSettings()):
 
     m = pq_subquantizers(dim, pq.code_bytes)
     ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    # FAISS prints a raw "WARNING clustering ..." below 39 points a centroid; embedlab says it once, its way
+    ivf.pq.cp.min_points_per_centroid = 1
     return faiss.IndexPreTransform(faiss.OPQMatrix(dim, m), ivf) if pq.opq else ivf
 
 
@@ -144,6 +147,7 @@ def ivf_lists(n: int) -> int:
 
 
 IVFPQ_MIN_VECTORS = 256  # 8-bit codes: each code book has 256 centroids, trained on at least that many
+PQ_WELL_TRAINED = 39 * 256  # FAISS' own minimum of 39 points a centroid, for the 256 of each code book
 
 
 def check_kind(kind: str, count: int) -> None:
@@ -178,6 +182,13 @@ def _new_faiss_index(kind: str, dim: int, vectors: np.ndarray, pq: PQSettings = 
         sample = np.random.default_rng(0).choice(
             len(vectors), min(len(vectors), max(64 * nlist, 10_000)), replace=False
         )
+        if len(sample) < PQ_WELL_TRAINED:
+            warnings.warn(
+                f"kind ivfpq: {len(sample):,} vectors train its 256-centroid code books thinly (FAISS asks "
+                f"for {PQ_WELL_TRAINED:,}); recall suffers at this size — kind hnsw or flat suit it better",
+                EmbedlabWarning,
+                stacklevel=2,
+            )
         index.train(vectors[np.sort(sample)])
         return Reranked(index, np.empty((0, dim), dtype=np.float16)), {
             "nlist": nlist,
