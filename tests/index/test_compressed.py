@@ -112,7 +112,7 @@ def test_cli_build_with_compressed_vectors_and_its_refusals(tiny_model_dir, tmp_
     )
     assert found.exit_code == 0 and "d2" in found.output, found.output
     for extra, phrase in (
-        (["--dims", "40"], "dims=40: this model's vectors are 32-d"),
+        (["--dims", "40"], "--dims 40: this model's vectors are 32-d"),
         (["--vectors", "binary", "--dims", "12"], "multiple of 8"),
         (["--vectors", "int8", "--kind", "hnsw"], "--kind flat"),
     ):

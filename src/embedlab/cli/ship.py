@@ -248,12 +248,31 @@ def index_build(
     print_rejected(rejected, out / "rejected.jsonl")
 
 
+BUILT_WORDS = {  # manifest entry → how the build summary says it
+    "vectors": "{} vectors",
+    "nprobe": "searches {} lists",
+    "ef_search": "ef_search {}",
+    "rescore_multiplier": "rescores {}× k candidates",
+    "pq_bytes": "{} bytes a vector",
+    "tuned_recall_at_10": "recall@10 {} against exact search",
+    "uri": "in Milvus at {}",
+    "collection": "collection {}",
+}
+
+
 def _print_built(out: Path, index, documents: int, kind: str, bm25: bool) -> None:
-    shown = ("nprobe", "ef_search", "pq_bytes", "opq", "tuned_recall_at_10", "uri", "collection")
-    tuned = {k: index.manifest[k] for k in shown if k in index.manifest}
+    manifest = index.manifest
+    said = [
+        words.format(manifest[key])
+        for key, words in BUILT_WORDS.items()
+        if manifest.get(key) not in (None, "float")
+    ]
     console.print(
-        f"{out}: {documents:,} documents in {index.manifest['count']:,} chunks, {index.manifest['dim']}-d, "
-        f"{kind} index{' + BM25' if bm25 else ''} {tuned or ''}"
+        f"{out}: {documents:,} documents in {manifest['count']:,} chunks, {manifest['dim']}-d, "
+        f"{kind} index{' + BM25' if bm25 else ''}{' with OPQ' if manifest.get('opq') else ''}"
+        + (f"; {', '.join(said)}" if said else ""),
+        highlight=False,
+        soft_wrap=True,
     )
 
 
