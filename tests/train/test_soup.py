@@ -82,7 +82,7 @@ def test_soup_command_averages_folders_chosen_on_dev_and_saves_a_card(tiny_model
 
     again = ["soup", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out), "--tasks", "stsb"]
     refused = CliRunner().invoke(app, again)
-    assert refused.exit_code == 2 and "earlier model; pass force=True (--force)" in refused.stderr
+    assert refused.exit_code == 2 and "earlier model; pass --force to replace it" in refused.stderr
     own_input = CliRunner().invoke(app, ["soup", str(tmp_path / "a"), str(out), "--out", str(out), "--force"])
     assert own_input.exit_code == 2 and "one of this command's inputs" in own_input.stderr
     greedy = CliRunner().invoke(app, [*again, "--force"])
