@@ -98,8 +98,8 @@ def test_without_index_or_classifier_the_routes_say_so():
     with LiveServer(create_app(ServeSettings(model="bag"), encoder=encoder)) as live:
         assert post(live, "/classify", {"inputs": "x"}).status_code == 404
         assert post(live, "/search", {"query": "x"}).status_code == 404
-        page = httpx.get(f"{live.url}/")
-        assert page.status_code == 404 and "--index" in page.text
+        page = httpx.get(f"{live.url}/")  # a page saying what is served, and how to get the search
+        assert page.status_code == 200 and "--index DIR" in page.text and "/v1/embeddings" in page.text
 
 
 def test_the_page_is_served_with_an_index(server):

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from embedlab.errors import EmbedlabError
 from embedlab.io import l2_normalise
-from embedlab.serve.routes import ERRORS, embed, error_response, json_response, prepare_texts
+from embedlab.serve.routes import ERRORS, embed, json_response, prepare_texts
 from embedlab.serve.schemas import (
     ClassifyRequest,
     ClassifyResponse,
@@ -151,8 +151,34 @@ async def classify(body: ClassifyRequest, request: Request) -> Response:
 
 @router.get("/", include_in_schema=False, response_model=None)
 async def search_page(request: Request) -> Response:
-    """A small search page (no build step: one HTML file with its CSS and JS) when an index is loaded."""
+    """A small search page (no build step: one HTML file with its CSS and JS) when an index is loaded;
+    without one, a page saying what this service offers and how to add the search.
+    """
     if request.app.state.index is None:
-        return error_response(404, "no index loaded: the search page needs --index DIR; see /docs")
+        return HTMLResponse(_overview(request.app.state))
     page = resources.files("embedlab.serve").joinpath("static/search.html").read_text(encoding="utf-8")
     return HTMLResponse(page)
+
+
+def _overview(state) -> str:
+    """What the service answers, for a browser opening it without an index."""
+    from html import escape
+
+    routes = [
+        ("POST /v1/embeddings", "OpenAI's embeddings (any OpenAI client, base_url …/v1)"),
+        ("GET /v1/models", "the model served"),
+        ("POST /embed, /similarity", "vectors, and cosines of texts to a query"),
+        *([("POST /v1/rerank", "TEI / Cohere / Jina reranking")] if state.reranker is not None else []),
+        *([("POST /classify", "labels from the loaded classifier")] if state.classifier is not None else []),
+        ("GET /docs", "every route, to try in the browser"),
+        ("GET /metrics, /health, /ready", "Prometheus metrics and probes"),
+    ]
+    rows = "".join(f"<tr><td><code>{escape(r)}</code></td><td>{escape(w)}</td></tr>" for r, w in routes)
+    model = escape(str(state.settings.model))
+    return (
+        f"<!doctype html><meta charset=utf-8><title>embedlab · {model}</title>"
+        "<style>body{font:16px system-ui;margin:2rem auto;max-width:46rem}td{padding:.3rem .8rem}</style>"
+        f"<h1>embedlab serves {model}</h1><table>{rows}</table>"
+        "<p>No index is loaded, so there is no search page: start the service with <code>--index DIR</code> "
+        "(an <code>embedlab index build</code> folder) to search it here.</p>"
+    )
