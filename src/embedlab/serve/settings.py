@@ -20,9 +20,9 @@ class ServeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="EMBEDLAB_", extra="ignore")
 
-    model: str = "all-MiniLM-L6-v2"
+    model: str = "all-MiniLM-L6-v2"  # the embedding model: a name or folder
     backend: Literal["torch", "torch-bf16", "onnx", "onnx-int8"] = "torch"
-    index_dir: str | None = None
+    index_dir: str | None = None  # an index folder: enables POST /search and the page at /
     classifier_dir: str | None = None  # a `classify train` folder: enables POST /classify
     reranker: str | None = None  # a CrossEncoder folder: enables POST /v1/rerank and POST /search's rerank
     rerank_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"  # onnx-int8: after export onnx --int8
@@ -31,18 +31,18 @@ class ServeSettings(BaseSettings):
     public_docs: bool = False  # with an API key: also leave /docs, /redoc and /openapi.json open
     device: str | None = None  # auto (CUDA when present), cpu, cuda, cuda:N; None: EMBEDLAB_DEVICE, else auto
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # on a GPU
-    threads: int = Field(default=2, gt=0)
+    threads: int = Field(default=2, gt=0)  # encoder threads
     max_inputs: int = Field(default=256, gt=0)  # texts per request (documents per rerank request)
     max_chars: int = Field(default=8192, gt=0)  # per text
     too_long: Literal["truncate", "reject"] = "truncate"
-    max_body_bytes: int = Field(default=4_000_000, gt=0)
+    max_body_bytes: int = Field(default=4_000_000, gt=0)  # request bodies above this: 413
     max_batch_size: int = Field(default=128, gt=0)  # texts per batch, across requests
     encode_batch_size: int = Field(default=32, gt=0)  # within a call: texts sorted by length, then batched
     max_wait_ms: float = Field(default=2.0, ge=0)  # how long an idle encoder waits for more requests
     max_queue_texts: int = Field(default=1024, gt=0)  # texts waiting before new requests get 503
     request_timeout_s: float = Field(default=10.0, gt=0)  # a request still waiting then gets 504
     shutdown_grace_s: float = Field(default=10.0, ge=0)  # on SIGTERM: finish in-flight work this long
-    max_k: int = Field(default=100, gt=0)
+    max_k: int = Field(default=100, gt=0)  # the most results one /search may ask for
     header_timeout_s: float = Field(default=10.0, gt=0)  # a request's headers must arrive within this
     body_timeout_s: float = Field(default=30.0, gt=0)  # and its body within this, or the connection closes
     max_connections: int = Field(default=512, gt=0)  # open connections; past it requests get 503

@@ -26,10 +26,10 @@ class ArxivDataConfig(Strict):
     """
 
     path: str | None = None  # default: $EMBEDLAB_DATA_DIR/arxiv/papers.jsonl.gz
-    label_level: Literal["subject", "category"] = "subject"
-    min_papers: int = Field(default=100, gt=0)
-    eval_fraction: float = Field(default=0.05, gt=0, lt=1)
-    test_fraction: float = Field(default=0.10, gt=0, lt=1)
+    label_level: Literal["subject", "category"] = "subject"  # subject (e.g. math) or category (e.g. math.PR)
+    min_papers: int = Field(default=100, gt=0)  # labels with fewer papers are set aside
+    eval_fraction: float = Field(default=0.05, gt=0, lt=1)  # share of papers for the eval split
+    test_fraction: float = Field(default=0.10, gt=0, lt=1)  # share of papers for the test split
     # The benchmark's seed: the split, the classifier's training sample and the eval-split sample that picks
     # the checkpoint. Default: the run's `seed`. Fixing it while `seed` varies compares training seeds on
     # one benchmark (`embedlab pipeline --seeds`).
@@ -48,13 +48,13 @@ class PairsConfig(Strict):
     kinds: list[Literal["same-label", "same-category", "title-abstract"]] = Field(
         default_factory=lambda: ["same-label", "title-abstract"]  # type: ignore[arg-type]
     )
-    anchor_field: TextField = "title"
-    positive_field: TextField = "abstract"
+    anchor_field: TextField = "title"  # the pair's first text
+    positive_field: TextField = "abstract"  # the pair's second text
     balance: bool = True  # anchors drawn equally from every label (small subjects weigh as much as large)
-    train_pairs: int = Field(default=20_000, gt=0)
-    eval_pairs: int = Field(default=2_000, gt=0)
+    train_pairs: int = Field(default=20_000, gt=0)  # training pairs drawn
+    eval_pairs: int = Field(default=2_000, gt=0)  # eval-split pairs drawn
     hard_negatives: bool = False  # mine with the base model: the most similar paper of another label
-    hard_negative_pool: int = Field(default=20_000, gt=0)
+    hard_negative_pool: int = Field(default=20_000, gt=0)  # abstracts searched for hard negatives
 
 
 class PipelineConfig(RunFolder):
@@ -70,11 +70,11 @@ class PipelineConfig(RunFolder):
     model: str = "all-MiniLM-L6-v2"
     seed: int = 42
     output_dir: str = "runs"
-    data: ArxivDataConfig = Field(default_factory=ArxivDataConfig)
-    pairs: PairsConfig = Field(default_factory=PairsConfig)
-    loss: LossConfig = Field(default_factory=lambda: LossConfig(name="mnrl"))
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
-    eval: ArxivEvalConfig = Field(default_factory=ArxivEvalConfig)
+    data: ArxivDataConfig = Field(default_factory=ArxivDataConfig)  # papers: cleaning, labels, splits
+    pairs: PairsConfig = Field(default_factory=PairsConfig)  # the training pairs drawn from the papers
+    loss: LossConfig = Field(default_factory=lambda: LossConfig(name="mnrl"))  # the loss (MNRL by default)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)  # optimiser and schedule
+    eval: ArxivEvalConfig = Field(default_factory=ArxivEvalConfig)  # what the pipeline reports
 
     # Where each stage keeps its output, spelled once: RUN/{data, pairs, train/model, eval}.
     @property
