@@ -198,13 +198,20 @@ def agreement(labels: np.ndarray, truth: list[str]) -> dict[str, float]:
 
 
 def cluster_map(
-    vectors: np.ndarray, labels: np.ndarray, path: Path, *, points: int = 3000, seed: int = 42
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    path: Path,
+    *,
+    points: int = 3000,
+    seed: int = 42,
+    keywords: dict[int, list[str]] | None = None,
 ) -> Path:
-    """A t-SNE map of (a sample of) the vectors coloured by cluster, saved as a PNG.
+    """A t-SNE map of (a sample of) the vectors coloured by cluster, saved as a PNG; with `keywords`, each
+    cluster is labelled on the map with its number and top keywords, and the legend names them too.
 
     Example::
 
-        cluster_map(vectors, result.labels, Path("clusters/map.png"))
+        cluster_map(vectors, result.labels, Path("clusters/map.png"), keywords={0: ["graph", "vertices"]})
     """
     import matplotlib
 
@@ -216,14 +223,21 @@ def cluster_map(
     rng = np.random.default_rng(seed)
     shown = np.sort(rng.choice(len(vectors), size=min(points, len(vectors)), replace=False))
     xy = two_d_map(vectors[shown], seed) if len(shown) > 3 else np.zeros((len(shown), 2))
-    figure, axis = plt.subplots(figsize=(7, 6))
+    figure, axis = plt.subplots(figsize=(9, 6))  # room for the legend beside the map
     colours = plt.get_cmap("tab20")
     for label in sorted(set(labels[shown].tolist())):
         mask = labels[shown] == label
-        colour = (0.75, 0.75, 0.75, 0.6) if label == NOISE else colours(label % 20)
-        axis.scatter(
-            xy[mask, 0], xy[mask, 1], s=4, color=colour, label="noise" if label == NOISE else str(label)
-        )
+        # tab20 comes in (dark, light) pairs of one hue: the ten dark ones first, so neighbours differ
+        colour = (0.75, 0.75, 0.75, 0.6) if label == NOISE else colours((2 * label) % 20 + (label // 10) % 2)
+        words = ", ".join((keywords or {}).get(label, [])[:3])
+        name = "noise" if label == NOISE else f"{label}: {words}" if words else str(label)
+        axis.scatter(xy[mask, 0], xy[mask, 1], s=4, color=colour, label=name)
+        if label != NOISE and words and mask.any():  # the cluster's name where its documents are
+            x, y = np.median(xy[mask], axis=0)
+            box = {"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.8, "lw": 0}
+            axis.annotate(name, (x, y), fontsize=7, ha="center", bbox=box)
+    if len(set(labels[shown].tolist())) <= 20:
+        axis.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=3, frameon=False)
     axis.set_title(f"t-SNE of {len(shown):,} documents, coloured by cluster")
     axis.set_xticks([])
     axis.set_yticks([])
@@ -291,6 +305,7 @@ def write_clustering(
     with output_dir(out, kind=KIND, force=force, inputs=[source]) as staging:
         write_rows(staging / f"assignments.{fmt}", assignments)
         write_rows(staging / "clusters.jsonl", clusters)
-        cluster_map(vectors, result.labels, staging / "map.png")
+        named = {c.label: c.keywords for c in result.clusters}
+        cluster_map(vectors, result.labels, staging / "map.png", keywords=named)
         (staging / "report.md").write_text(cluster_report(result, documents, source), encoding="utf-8")
     return Path(out)
