@@ -4,6 +4,9 @@ fixed k and HDBSCAN, on all-MiniLM-L6-v2's vectors of the 7,855 arXiv test abstr
 against the papers' subjects: clusters, share of outliers, V-measure / ARI / NMI (×100), seconds.
 
     EMBEDLAB_DATA_DIR=../shared/data .venv/bin/python benchmarks/cluster_defaults.py --tasks data/retrieval
+    # beside BERTopic's defaults on the same vectors (BERTopic and umap-learn on PYTHONPATH, e.g.
+    # `pip install --target /tmp/btlib bertopic umap-learn pynndescent numba llvmlite --no-deps`):
+    PYTHONPATH=/tmp/btlib ... benchmarks/cluster_defaults.py --bertopic
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="data/retrieval", help="`embedlab data retrieval`'s folder")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument(
+        "--bertopic", action="store_true", help="also BERTopic's defaults on the same vectors"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).parent))
     from compression import task_vectors
@@ -42,6 +48,21 @@ def main() -> None:
                **agreement(result.labels, truth),
                "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
         print(json.dumps(row), flush=True)
+    if args.bertopic:
+        print(json.dumps(bertopic_row(vectors, texts, truth)), flush=True)
+
+
+def bertopic_row(vectors, texts: list[str], truth: list[str]) -> dict:
+    """BERTopic() as a user starts it (UMAP to 5-d, HDBSCAN min_cluster_size 10), given the same vectors."""
+    import numpy as np
+    from bertopic import BERTopic
+
+    started = time.perf_counter()
+    topics, _ = BERTopic(verbose=False).fit_transform(texts, embeddings=vectors)
+    labels = np.asarray(topics)
+    return {"options": "BERTopic() defaults", "method": "UMAP + HDBSCAN",
+            "clusters": len(set(labels.tolist()) - {-1}), "outliers": round(float((labels == -1).mean()), 3),
+            **agreement(labels, truth), "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
 
 
 if __name__ == "__main__":
