@@ -23,8 +23,8 @@ test: setup
 	$(PY) -m pytest -ra
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks docs
-	$(VENV)/bin/ruff format --check src tests benchmarks docs
+	$(VENV)/bin/ruff check src tests benchmarks docs mkdocs_hooks
+	$(VENV)/bin/ruff format --check src tests benchmarks docs mkdocs_hooks
 	$(VENV)/bin/mypy src
 
 docs: setup
