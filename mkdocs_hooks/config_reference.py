@@ -67,6 +67,7 @@ def _table(model: type[BaseModel], prefix: str, seen: set) -> list[str]:
 
 def on_page_markdown(markdown: str, **_: object) -> str:
     """Each page's Markdown with its config-reference markers replaced by the generated tables."""
+
     def render(match: re.Match) -> str:
         module, _, name = match.group(1).rpartition(".")
         model = getattr(importlib.import_module(module), name)
