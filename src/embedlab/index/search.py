@@ -192,7 +192,8 @@ def snippet(text: str, query: str, width: int = 240) -> str:
     if start > 0:
         start = text.find(" ", start) + 1 or start
     if end < len(text):
-        end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
     return ("… " if start > 0 else "") + text[start:end].strip() + (" …" if end < len(text) else "")
 
 

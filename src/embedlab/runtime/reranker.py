@@ -1,7 +1,7 @@
 """Rerankers on any backend: `torch` is sentence-transformers' `CrossEncoder`; `onnx` and `onnx-int8` run the
 files `embedlab export onnx` writes for a reranker folder with onnxruntime, tokenizers and numpy only — the
 same `predict(pairs)` call, so evaluation, search and the service take either. Reranking reads every
-candidate with the query, so its cost grows with the depth: int8 is what makes rerank-50 fit a request.
+candidate with the query, so its cost grows with the depth (docs/results.md: rerank-50 latency per backend).
 
     reranker = load_reranker("runs/reranker-arxiv-minilm/model", backend="onnx-int8")
     scores = reranker.predict([("graph colouring", "four colour theorem")])
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -93,11 +94,17 @@ class OnnxReranker:
 
     def token_counts(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         """Each pair's token count before the cut at `max_length` (above it, the pair was cut)."""
+        encoded = self._untruncated.encode_batch([tuple(p) for p in pairs])
+        return np.array([len(e.ids) for e in encoded], dtype=np.int64)
+
+    @cached_property
+    def _untruncated(self):
+        """The tokenizer without the cut, made once (the service counts every batch's pairs with it)."""
         from tokenizers import Tokenizer
 
         whole = Tokenizer.from_str(self.tokenizer.to_str())
         whole.no_truncation()
-        return np.array([len(e.ids) for e in whole.encode_batch([tuple(p) for p in pairs])], dtype=np.int64)
+        return whole
 
 
 def load_reranker(model: str | Path, backend: str = "torch", *, threads: int = 2, device: str | None = None):
